@@ -1,0 +1,438 @@
+//! The filter's plugin configuration (Envoy `configuration` / Istio `pluginConfig`), parsed
+//! and validated once into an immutable [`FilterConfig`]. camelCase keys, every key optional,
+//! unknown keys and values refused with a message that names them.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::access::{AccessPolicy, PostureError};
+use crate::bearer::is_token68;
+use crate::cache::CacheSettings;
+use crate::exempt::{ExemptPaths, DEFAULT_EXEMPT_PATHS};
+use crate::review::DEFAULT_PATH;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid plugin configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterConfig {
+    pub exempt: ExemptPaths,
+    pub identity: IdentityHeaders,
+    pub status_on_error: u16,
+    pub mode: Mode,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Presence and format only.
+    Basic,
+    TokenReview(Box<TokenReviewConfig>),
+}
+
+/// Headers the filter owns: removed from every client request, set only from a review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityHeaders {
+    pub user: String,
+    pub groups: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenReviewConfig {
+    pub cluster: String,
+    pub authority: String,
+    pub path: String,
+    pub timeout: Duration,
+    pub access: AccessPolicy,
+    pub reviewer_token: Option<String>,
+    pub cache: CacheSettings,
+    pub max_pending_reviews: usize,
+}
+
+impl TokenReviewConfig {
+    /// Everything besides the token that a review's answer depends on (the cache's scope).
+    pub fn cache_scope(&self) -> Vec<u8> {
+        let mut s = format!("{}\n{}\n{}\n", self.cluster, self.authority, self.path);
+        for a in self.access.audiences() {
+            s.push_str(a);
+            s.push('\n');
+        }
+        s.into_bytes()
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawConfig {
+    mode: Option<RawMode>,
+    exempt_paths: Option<Vec<String>>,
+    identity_headers: Option<RawIdentityHeaders>,
+    status_on_error: Option<u16>,
+    token_review: Option<RawTokenReview>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+enum RawMode {
+    Basic,
+    TokenReview,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawIdentityHeaders {
+    user: Option<String>,
+    groups: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawTokenReview {
+    cluster: Option<String>,
+    authority: Option<String>,
+    path: Option<String>,
+    timeout_ms: Option<u64>,
+    audiences: Option<Vec<String>>,
+    allowed_namespaces: Option<Vec<String>>,
+    allowed_service_accounts: Option<Vec<String>>,
+    allow_any_service_account: Option<bool>,
+    reviewer_token: Option<String>,
+    cache_ttl_seconds: Option<u64>,
+    negative_cache_ttl_seconds: Option<u64>,
+    cache_max_entries: Option<u32>,
+    max_pending_reviews: Option<usize>,
+}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+impl FilterConfig {
+    /// Parses the plugin configuration. An empty configuration means every default (basic mode).
+    pub fn from_json(bytes: &[u8]) -> Result<FilterConfig, ConfigError> {
+        let raw: RawConfig = if bytes.iter().all(u8::is_ascii_whitespace) {
+            RawConfig::default()
+        } else {
+            let value: serde_json::Value =
+                serde_json::from_slice(bytes).map_err(|e| ConfigError(e.to_string()))?;
+            if !value.is_object() {
+                return err("the configuration must be a JSON object");
+            }
+            serde_json::from_value(value).map_err(|e| ConfigError(e.to_string()))?
+        };
+        let exempt = match &raw.exempt_paths {
+            Some(paths) => ExemptPaths::new(paths)?,
+            None => ExemptPaths::new(&DEFAULT_EXEMPT_PATHS)?,
+        };
+        let identity = identity_headers(raw.identity_headers.unwrap_or_default())?;
+        let status_on_error = raw.status_on_error.unwrap_or(401);
+        if !(400..=599).contains(&status_on_error) {
+            return err(format!(
+                "statusOnError: {status_on_error} is not a 4xx or 5xx status"
+            ));
+        }
+        let mode = match (raw.mode.unwrap_or(RawMode::Basic), raw.token_review) {
+            (RawMode::Basic, None) => Mode::Basic,
+            (RawMode::Basic, Some(_)) => {
+                return err("tokenReview settings are given but mode is \"basic\"; set \"mode\": \"tokenReview\" or remove them")
+            }
+            (RawMode::TokenReview, tr) => Mode::TokenReview(Box::new(token_review(tr.unwrap_or_default())?)),
+        };
+        Ok(FilterConfig {
+            exempt,
+            identity,
+            status_on_error,
+            mode,
+        })
+    }
+}
+
+fn identity_headers(raw: RawIdentityHeaders) -> Result<IdentityHeaders, ConfigError> {
+    let user = header_name(
+        "identityHeaders.user",
+        raw.user.as_deref().unwrap_or("x-remote-user"),
+    )?;
+    let groups = header_name(
+        "identityHeaders.groups",
+        raw.groups.as_deref().unwrap_or("x-remote-group"),
+    )?;
+    if user == groups {
+        return err("identityHeaders: user and groups must be different headers");
+    }
+    Ok(IdentityHeaders { user, groups })
+}
+
+fn header_name(key: &str, name: &str) -> Result<String, ConfigError> {
+    let lower = name.to_ascii_lowercase();
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$&'*+-.^_`|~".contains(&b);
+    if lower.is_empty() || !lower.bytes().all(tchar) {
+        return err(format!("{key}: {name:?} is not a valid HTTP header name"));
+    }
+    const RESERVED: [&str; 6] = [
+        "authorization",
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "te",
+    ];
+    if RESERVED.contains(&lower.as_str()) {
+        return err(format!(
+            "{key}: {name:?} is a header the filter must not overwrite"
+        ));
+    }
+    Ok(lower)
+}
+
+fn token_review(raw: RawTokenReview) -> Result<TokenReviewConfig, ConfigError> {
+    let cluster = raw.cluster.unwrap_or_else(|| "kubernetes".into());
+    if cluster.trim().is_empty() {
+        return err("tokenReview.cluster must name an Envoy cluster");
+    }
+    let authority = raw
+        .authority
+        .unwrap_or_else(|| "kubernetes.default.svc".into());
+    if authority.is_empty() || !authority.bytes().all(|b| b.is_ascii_graphic()) {
+        return err(format!(
+            "tokenReview.authority: {authority:?} is not a host name"
+        ));
+    }
+    let path = raw.path.unwrap_or_else(|| DEFAULT_PATH.into());
+    if !path.starts_with('/') || !path.bytes().all(|b| b.is_ascii_graphic()) {
+        return err(format!(
+            "tokenReview.path: {path:?} must be an absolute path"
+        ));
+    }
+    let timeout_ms = raw.timeout_ms.unwrap_or(2000);
+    if !(1..=60_000).contains(&timeout_ms) {
+        return err(format!(
+            "tokenReview.timeoutMs: {timeout_ms} is outside 1..=60000"
+        ));
+    }
+    let access = AccessPolicy::new(
+        raw.audiences.unwrap_or_else(|| vec!["bindcar".into()]),
+        raw.allowed_namespaces.unwrap_or_default(),
+        raw.allowed_service_accounts.unwrap_or_default(),
+        raw.allow_any_service_account.unwrap_or(false),
+    )
+    .map_err(|e| ConfigError(posture_message(&e)))?;
+    if let Some(t) = &raw.reviewer_token {
+        if !is_token68(t.as_bytes()) {
+            return err(
+                "tokenReview.reviewerToken must be a non-empty bearer token (token68 characters)",
+            );
+        }
+    }
+    let ttl = raw.cache_ttl_seconds.unwrap_or(60);
+    if ttl > 3600 {
+        return err(format!("tokenReview.cacheTtlSeconds: {ttl} is over 3600"));
+    }
+    let negative_ttl = raw.negative_cache_ttl_seconds.unwrap_or(5);
+    if negative_ttl > 300 {
+        return err(format!(
+            "tokenReview.negativeCacheTtlSeconds: {negative_ttl} is over 300"
+        ));
+    }
+    let max_entries = raw.cache_max_entries.unwrap_or(10_000);
+    if max_entries > 1_000_000 {
+        return err(format!(
+            "tokenReview.cacheMaxEntries: {max_entries} is over 1000000"
+        ));
+    }
+    let max_pending_reviews = raw.max_pending_reviews.unwrap_or(256);
+    if !(1..=100_000).contains(&max_pending_reviews) {
+        return err(format!(
+            "tokenReview.maxPendingReviews: {max_pending_reviews} is outside 1..=100000"
+        ));
+    }
+    Ok(TokenReviewConfig {
+        cluster,
+        authority,
+        path,
+        timeout: Duration::from_millis(timeout_ms),
+        access,
+        reviewer_token: raw.reviewer_token,
+        cache: CacheSettings {
+            ttl: Duration::from_secs(ttl),
+            negative_ttl: Duration::from_secs(negative_ttl),
+            max_entries,
+        },
+        max_pending_reviews,
+    })
+}
+
+fn posture_message(e: &PostureError) -> String {
+    match e {
+        PostureError::NoAudiences => {
+            "tokenReview.audiences must list at least one non-empty audience (without one, any token issued for the API server would be accepted)".into()
+        }
+        PostureError::NoAllowlist => {
+            "refusing TokenReview mode with neither tokenReview.allowedNamespaces nor tokenReview.allowedServiceAccounts: ANY authenticated ServiceAccount in the cluster would control DNS. Set an allowlist, or set tokenReview.allowAnyServiceAccount: true to accept that explicitly".into()
+        }
+        PostureError::BadServiceAccount(s) => format!(
+            "tokenReview.allowedServiceAccounts: {s:?} is not of the form system:serviceaccount:<namespace>:<name>"
+        ),
+        PostureError::BadNamespace(s) => format!("tokenReview.allowedNamespaces: {s:?} is not a namespace name"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<FilterConfig, ConfigError> {
+        FilterConfig::from_json(s.as_bytes())
+    }
+
+    #[test]
+    fn empty_means_defaults() {
+        for s in ["", "  \n", "{}"] {
+            let c = parse(s).unwrap();
+            assert_eq!(c.mode, Mode::Basic);
+            assert_eq!(c.status_on_error, 401);
+            assert_eq!(
+                c.identity,
+                IdentityHeaders {
+                    user: "x-remote-user".into(),
+                    groups: "x-remote-group".into()
+                }
+            );
+            assert!(c.exempt.is_exempt(b"/api/v1/health"));
+            assert!(c.exempt.is_exempt(b"/metrics"));
+        }
+    }
+
+    #[test]
+    fn the_issue_example_parses() {
+        let c = parse(r#"{"mode": "basic", "exemptPaths": ["/api/v1/health", "/api/v1/ready", "/metrics"], "identityHeaders": {"user": "x-remote-user", "groups": "x-remote-group"}}"#).unwrap();
+        assert_eq!(c.mode, Mode::Basic);
+        let c = parse(r#"{"mode": "tokenReview", "statusOnError": 401,
+            "tokenReview": {"cluster": "kubernetes", "authority": "kubernetes.default.svc",
+            "path": "/apis/authentication.k8s.io/v1/tokenreviews", "timeoutMs": 2000,
+            "audiences": ["bindcar"], "allowedNamespaces": ["dns-system"], "allowedServiceAccounts": [],
+            "allowAnyServiceAccount": false, "reviewerToken": null,
+            "cacheTtlSeconds": 60, "negativeCacheTtlSeconds": 5, "cacheMaxEntries": 10000,
+            "maxPendingReviews": 256}}"#)
+        .unwrap();
+        let Mode::TokenReview(tr) = c.mode else {
+            panic!("mode")
+        };
+        assert_eq!(tr.cluster, "kubernetes");
+        assert_eq!(tr.timeout, Duration::from_secs(2));
+        assert_eq!(tr.cache.max_entries, 10_000);
+        assert_eq!(tr.max_pending_reviews, 256);
+        assert_eq!(tr.reviewer_token, None);
+    }
+
+    #[test]
+    fn bad_configurations_say_what_is_wrong() {
+        let cases = [
+            (r#"{"mode":"jwt"}"#, "unknown variant `jwt`"),
+            (r#"{"mdoe":"basic"}"#, "unknown field `mdoe`"),
+            (r#"{"exemptPaths":["/health/.."]}"#, "exemptPaths"),
+            (r#"{"exemptPaths":"/health"}"#, "invalid type"),
+            (
+                r#"{"identityHeaders":{"user":"x remote"}}"#,
+                "identityHeaders.user",
+            ),
+            (
+                r#"{"identityHeaders":{"user":"authorization"}}"#,
+                "must not overwrite",
+            ),
+            (
+                r#"{"identityHeaders":{"user":"x-a","groups":"X-A"}}"#,
+                "different",
+            ),
+            (
+                r#"{"identityHeaders":{"email":"x-a"}}"#,
+                "unknown field `email`",
+            ),
+            (r#"{"statusOnError":200}"#, "statusOnError"),
+            (
+                r#"{"tokenReview":{"allowAnyServiceAccount":true}}"#,
+                "mode is \"basic\"",
+            ),
+            (
+                r#"{"mode":"tokenReview"}"#,
+                "ANY authenticated ServiceAccount",
+            ),
+            (
+                r#"{"mode":"tokenReview","tokenReview":{"allowedNamespaces":[]}}"#,
+                "ANY authenticated ServiceAccount",
+            ),
+            (
+                r#"{"mode":"tokenReview","tokenReview":{"audiences":[],"allowAnyServiceAccount":true}}"#,
+                "audiences",
+            ),
+            (
+                r#"{"mode":"tokenReview","tokenReview":{"allowedServiceAccounts":["external-dns"]}}"#,
+                "system:serviceaccount",
+            ),
+            (
+                r#"{"mode":"tokenReview","tokenReview":{"allowedNamespaces":["DNS"]}}"#,
+                "namespace name",
+            ),
+            (
+                r#"{"mode":"tokenReview","tokenReview":{"allowAnyServiceAccount":true,"timeoutMs":0}}"#,
+                "timeoutMs",
+            ),
+            (
+                r#"{"mode":"tokenReview","tokenReview":{"allowAnyServiceAccount":true,"cluster":""}}"#,
+                "cluster",
+            ),
+            (
+                r#"{"mode":"tokenReview","tokenReview":{"allowAnyServiceAccount":true,"path":"apis"}}"#,
+                "path",
+            ),
+            (
+                r#"{"mode":"tokenReview","tokenReview":{"allowAnyServiceAccount":true,"reviewerToken":"a b"}}"#,
+                "reviewerToken",
+            ),
+            (
+                r#"{"mode":"tokenReview","tokenReview":{"allowAnyServiceAccount":true,"maxPendingReviews":0}}"#,
+                "maxPendingReviews",
+            ),
+            (
+                r#"{"mode":"tokenReview","tokenReview":{"allowAnyServiceAccount":true,"cacheTtlSeconds":86400}}"#,
+                "cacheTtlSeconds",
+            ),
+            (
+                r#"{"mode":"tokenReview","tokenReview":{"allowAnyServiceAccount":true,"allowAny":true}}"#,
+                "unknown field `allowAny`",
+            ),
+            ("not json", "expected"),
+            ("[]", "must be a JSON object"),
+            ("\"basic\"", "must be a JSON object"),
+        ];
+        for (input, needle) in cases {
+            let e = parse(input).expect_err(input).to_string();
+            assert!(e.contains(needle), "{input}: {e:?} lacks {needle:?}");
+            assert!(e.starts_with("invalid plugin configuration: "));
+        }
+    }
+
+    #[test]
+    fn scope_changes_with_what_the_answer_depends_on() {
+        let a = parse(r#"{"mode":"tokenReview","tokenReview":{"allowAnyServiceAccount":true}}"#)
+            .unwrap();
+        let b = parse(r#"{"mode":"tokenReview","tokenReview":{"allowAnyServiceAccount":true,"audiences":["other"]}}"#).unwrap();
+        let c =
+            parse(r#"{"mode":"tokenReview","tokenReview":{"allowedNamespaces":["dns"]}}"#).unwrap();
+        let scope = |c: &FilterConfig| match &c.mode {
+            Mode::TokenReview(t) => t.cache_scope(),
+            Mode::Basic => vec![],
+        };
+        assert_ne!(scope(&a), scope(&b));
+        // Allowlists are applied on every request, so they need not split the cache.
+        assert_eq!(scope(&a), scope(&c));
+    }
+}

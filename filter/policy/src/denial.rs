@@ -1,0 +1,145 @@
+//! Why a request is refused. Each variant maps to exactly one HTTP answer.
+
+use serde_json::json;
+
+/// The reasons a request is not let through, with the messages of bindcar's documentation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    MissingHeader,
+    InvalidFormat,
+    EmptyToken,
+    /// Shared-secret mode (`BIND_API_TOKEN`) and the presented token differs.
+    InvalidApiToken,
+    /// TokenReview said `authenticated: false`, with its `status.error` when it gave one.
+    NotAuthenticated(Option<String>),
+    UnauthorizedNamespace(String),
+    UnauthorizedServiceAccount(String),
+    NoUserInfo,
+    AudienceNotAccepted,
+    /// The TokenReview API could not be used (transport error, non-2xx, bad body, overload).
+    ReviewUnavailable,
+}
+
+impl Denial {
+    /// The client-visible message.
+    pub fn message(&self) -> String {
+        match self {
+            Denial::MissingHeader => "Missing Authorization header".into(),
+            Denial::InvalidFormat => {
+                "Invalid Authorization header format. Expected: Bearer <token>".into()
+            }
+            Denial::EmptyToken => "Empty token".into(),
+            Denial::InvalidApiToken => "Invalid API token".into(),
+            Denial::NotAuthenticated(Some(reason)) => {
+                format!("Token validation failed: {}", sanitize(reason))
+            }
+            Denial::NotAuthenticated(None) => {
+                "Token validation failed: Token not authenticated".into()
+            }
+            Denial::UnauthorizedNamespace(ns) => format!(
+                "Token validation failed: ServiceAccount from unauthorized namespace: {}",
+                sanitize(ns)
+            ),
+            Denial::UnauthorizedServiceAccount(user) => format!(
+                "Token validation failed: ServiceAccount not authorized: {}",
+                sanitize(user)
+            ),
+            Denial::NoUserInfo => {
+                "Token validation failed: No user information in TokenReview response".into()
+            }
+            Denial::AudienceNotAccepted => {
+                "Token validation failed: token audience not accepted".into()
+            }
+            Denial::ReviewUnavailable => {
+                "Token validation failed: TokenReview API call failed".into()
+            }
+        }
+    }
+
+    /// HTTP status: 401 for every credential problem; `status_on_error` when the reviewer
+    /// itself could not answer (so outages can be told apart from bad tokens if wanted).
+    pub fn status(&self, status_on_error: u16) -> u16 {
+        match self {
+            Denial::ReviewUnavailable => status_on_error,
+            _ => 401,
+        }
+    }
+
+    /// `{"error":"Unauthorized","message":"..."}`
+    pub fn body_json(&self) -> String {
+        json!({"error": "Unauthorized", "message": self.message()}).to_string()
+    }
+
+    /// A stable label for metrics and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Denial::MissingHeader => "missing_header",
+            Denial::InvalidFormat => "invalid_format",
+            Denial::EmptyToken => "empty_token",
+            Denial::InvalidApiToken => "invalid_api_token",
+            Denial::NotAuthenticated(_) => "not_authenticated",
+            Denial::UnauthorizedNamespace(_) => "unauthorized_namespace",
+            Denial::UnauthorizedServiceAccount(_) => "unauthorized_service_account",
+            Denial::NoUserInfo => "no_user_info",
+            Denial::AudienceNotAccepted => "audience_not_accepted",
+            Denial::ReviewUnavailable => "review_unavailable",
+        }
+    }
+}
+
+/// Text that came from the reviewer is echoed to clients: keep it short and printable.
+fn sanitize(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(256).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_follow_the_seed() {
+        assert_eq!(
+            Denial::MissingHeader.message(),
+            "Missing Authorization header"
+        );
+        assert_eq!(
+            Denial::InvalidFormat.body_json(),
+            r#"{"error":"Unauthorized","message":"Invalid Authorization header format. Expected: Bearer <token>"}"#
+        );
+        assert_eq!(Denial::EmptyToken.message(), "Empty token");
+        assert_eq!(
+            Denial::NotAuthenticated(None).message(),
+            "Token validation failed: Token not authenticated"
+        );
+        assert_eq!(
+            Denial::NotAuthenticated(Some("token is expired".into())).message(),
+            "Token validation failed: token is expired"
+        );
+        assert_eq!(
+            Denial::UnauthorizedNamespace("default".into()).message(),
+            "Token validation failed: ServiceAccount from unauthorized namespace: default"
+        );
+        assert_eq!(
+            Denial::UnauthorizedServiceAccount("system:serviceaccount:dns:x".into()).message(),
+            "Token validation failed: ServiceAccount not authorized: system:serviceaccount:dns:x"
+        );
+        assert_eq!(
+            Denial::ReviewUnavailable.message(),
+            "Token validation failed: TokenReview API call failed"
+        );
+    }
+
+    #[test]
+    fn only_review_errors_take_the_configured_status() {
+        assert_eq!(Denial::ReviewUnavailable.status(503), 503);
+        assert_eq!(Denial::NoUserInfo.status(503), 401);
+        assert_eq!(Denial::MissingHeader.status(503), 401);
+    }
+
+    #[test]
+    fn reviewer_text_is_sanitized() {
+        let m = Denial::NotAuthenticated(Some(format!("a\nb\u{7}{}", "x".repeat(1000)))).message();
+        assert!(!m.contains('\n'));
+        assert!(m.len() < 300);
+    }
+}
