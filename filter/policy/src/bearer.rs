@@ -50,6 +50,8 @@ pub fn is_token68(token: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    type Case<'a> = (&'a [u8], Result<&'a [u8], Denial>);
+
     fn one(v: &[u8]) -> Result<&[u8], Denial> {
         parse_authorization(&[v])
     }
@@ -58,7 +60,7 @@ mod tests {
     fn table() {
         let long_ok = format!("Bearer {}", "a".repeat(MAX_TOKEN_LEN));
         let too_long = format!("Bearer {}", "a".repeat(MAX_TOKEN_LEN + 1));
-        let cases: Vec<(&[u8], Result<&[u8], Denial>)> = vec![
+        let cases: Vec<Case> = vec![
             (b"Bearer abc", Ok(b"abc")),
             (b"bearer abc", Ok(b"abc")),
             (b"BEARER abc", Ok(b"abc")),
