@@ -107,6 +107,7 @@ fn is_dns_subdomain(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
 
     fn sa(ns: &str, name: &str) -> ReviewOutcome {
         user(&format!("system:serviceaccount:{ns}:{name}"))
@@ -133,7 +134,7 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn posture_guards() {
         assert_eq!(
             AccessPolicy::new(vec![], vec!["dns".into()], vec![], false),
@@ -158,7 +159,7 @@ mod tests {
         ));
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn decision_table() {
         let ns_only = policy(&["dns-system"], &[], false);
         let sa_only = policy(
@@ -210,7 +211,7 @@ mod tests {
         assert!(any.decide(&sa("default", "x")).is_ok());
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn reviewer_verdicts_come_first() {
         let p = policy(&[], &[], true);
         assert_eq!(

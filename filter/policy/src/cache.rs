@@ -199,6 +199,7 @@ mod tests {
     use super::*;
     use crate::review::Identity;
     use base64::Engine;
+    use wasm_bindgen_test::wasm_bindgen_test;
 
     fn ok() -> ReviewOutcome {
         ReviewOutcome::Authenticated {
@@ -236,7 +237,7 @@ mod tests {
         format!("eyJhbGciOiJSUzI1NiJ9.{p}.c2ln").into_bytes()
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn positive_entries_live_ttl() {
         let c = cache(100);
         let k = c.key(b"opaque");
@@ -246,7 +247,7 @@ mod tests {
         assert_eq!(c.lookup(&k, at(1060)), None);
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn negative_entries_live_negative_ttl() {
         let c = cache(100);
         let k = c.key(b"bad");
@@ -255,7 +256,7 @@ mod tests {
         assert_eq!(c.lookup(&k, at(1005)), None);
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn never_past_the_tokens_exp() {
         let c = cache(100);
         let k = c.key(&jwt_exp(1010));
@@ -267,7 +268,7 @@ mod tests {
         assert_eq!(c.lookup(&expired, at(1000)), None);
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn keys_are_keyed_and_scoped() {
         let a = cache(100);
         let b = VerdictCache::new(MemoryStore::default(), *a.settings(), b"k", b"other scope");
@@ -290,7 +291,7 @@ mod tests {
         assert!(!String::from_utf8_lossy(&raw).contains("secret-token-value"));
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn bounded_by_slot_count_and_collisions_only_evict() {
         let c = cache(16);
         for i in 0..10_000 {
@@ -313,7 +314,7 @@ mod tests {
         assert!(evicted);
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn disabled_cache_stores_nothing() {
         let c = cache(0);
         let k = c.key(b"t");
@@ -333,7 +334,7 @@ mod tests {
         assert!(!zero_ttl.store(&zero_ttl.key(b"t"), &no(), at(0)));
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn corrupt_slots_are_misses() {
         let c = cache(1);
         let k = c.key(b"t");

@@ -288,12 +288,13 @@ fn posture_message(e: &PostureError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
 
     fn parse(s: &str) -> Result<FilterConfig, ConfigError> {
         FilterConfig::from_json(s.as_bytes())
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn empty_means_defaults() {
         for s in ["", "  \n", "{}"] {
             let c = parse(s).unwrap();
@@ -311,7 +312,7 @@ mod tests {
         }
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn the_issue_example_parses() {
         let c = parse(r#"{"mode": "basic", "exemptPaths": ["/api/v1/health", "/api/v1/ready", "/metrics"], "identityHeaders": {"user": "x-remote-user", "groups": "x-remote-group"}}"#).unwrap();
         assert_eq!(c.mode, Mode::Basic);
@@ -333,7 +334,7 @@ mod tests {
         assert_eq!(tr.reviewer_token, None);
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn bad_configurations_say_what_is_wrong() {
         let cases = [
             (r#"{"mode":"jwt"}"#, "unknown variant `jwt`"),
@@ -420,7 +421,7 @@ mod tests {
         }
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn scope_changes_with_what_the_answer_depends_on() {
         let a = parse(r#"{"mode":"tokenReview","tokenReview":{"allowAnyServiceAccount":true}}"#)
             .unwrap();

@@ -95,8 +95,9 @@ fn sanitize(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn messages_follow_the_seed() {
         assert_eq!(
             Denial::MissingHeader.message(),
@@ -129,14 +130,14 @@ mod tests {
         );
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn only_review_errors_take_the_configured_status() {
         assert_eq!(Denial::ReviewUnavailable.status(503), 503);
         assert_eq!(Denial::NoUserInfo.status(503), 401);
         assert_eq!(Denial::MissingHeader.status(503), 401);
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn reviewer_text_is_sanitized() {
         let m = Denial::NotAuthenticated(Some(format!("a\nb\u{7}{}", "x".repeat(1000)))).message();
         assert!(!m.contains('\n'));

@@ -67,8 +67,9 @@ fn is_canonical(path: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn defaults_are_exempt_exactly() {
         let e = ExemptPaths::default();
         for p in [
@@ -83,7 +84,7 @@ mod tests {
         }
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn lookalikes_are_not_exempt() {
         let e = ExemptPaths::default();
         for p in [
@@ -130,7 +131,7 @@ mod tests {
         assert!(!e.is_exempt(b"/api/v1/h\xc3\xa9alth"));
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn configured_paths_must_be_canonical() {
         assert!(ExemptPaths::new(&["/healthz", "/livez"]).is_ok());
         for bad in [

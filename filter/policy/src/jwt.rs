@@ -25,6 +25,7 @@ pub fn expiry_unix_seconds(token: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
 
     fn jwt(payload: &str) -> Vec<u8> {
         format!(
@@ -34,7 +35,7 @@ mod tests {
         .into_bytes()
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn reads_exp() {
         assert_eq!(
             expiry_unix_seconds(&jwt(r#"{"exp":1700000000}"#)),
@@ -46,7 +47,7 @@ mod tests {
         );
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn anything_else_is_none() {
         assert_eq!(expiry_unix_seconds(&jwt(r#"{"sub":"x"}"#)), None);
         assert_eq!(expiry_unix_seconds(&jwt(r#"{"exp":"soon"}"#)), None);

@@ -124,8 +124,9 @@ pub fn parse_review_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn request_body_is_a_token_review() {
         let body = review_request_body("tok", &["bindcar".into()]);
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
@@ -135,7 +136,7 @@ mod tests {
         assert_eq!(v["spec"]["audiences"], json!(["bindcar"]));
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn authenticated_answer() {
         let body = br#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"t"},
             "status":{"authenticated":true,"user":{"username":"system:serviceaccount:dns:x","uid":"u1",
@@ -158,7 +159,7 @@ mod tests {
         assert!(parse_review_response(Some(200), body).is_ok());
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn rejected_answer_keeps_the_reason() {
         let body = br#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview",
             "status":{"authenticated":false,"error":"token is expired","user":{}}}"#;
@@ -175,7 +176,7 @@ mod tests {
         );
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn missing_user_is_kept_as_none() {
         let body = br#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview",
             "status":{"authenticated":true,"audiences":["bindcar"],"user":{"username":""}}}"#;
@@ -188,7 +189,7 @@ mod tests {
         );
     }
 
-    #[test]
+    #[wasm_bindgen_test(unsupported = test)]
     fn failures() {
         let ok = br#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","status":{"authenticated":true}}"#;
         assert_eq!(
