@@ -11,6 +11,7 @@ pub mod config;
 pub mod denial;
 pub mod exempt;
 pub mod jwt;
+pub mod pending;
 pub mod review;
 pub mod secret;
 

@@ -1,0 +1,41 @@
+# bindcar, mesh-native. The two commands a fresh machine needs: `make run` and `make test`.
+SHELL := /bin/bash
+WASM := dist/bindcar_auth_filter.wasm
+WASM_BUILT := $(shell rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1 && echo target || echo target/wasm)/wasm32-wasip1/wasm-release/bindcar_auth_filter.wasm
+MODE ?= basic
+
+.PHONY: setup wasm build test test-wasm lint run bench clean-run
+
+setup:
+	@scripts/setup.sh
+
+wasm: setup
+	scripts/cargo-wasm.sh wasm32-wasip1 build --profile wasm-release -p bindcar-auth-filter
+	@mkdir -p dist && cp $(WASM_BUILT) $(WASM)
+	@echo "built $(WASM) ($$(stat -c %s $(WASM)) bytes)"
+
+build: setup
+	cargo build --release -p bindcar
+	@echo "built target/release/bindcar"
+
+lint: setup
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	scripts/cargo-wasm.sh wasm32-wasip1 clippy --profile wasm-release -p bindcar-auth-filter -p bindcar-policy -- -D warnings
+
+# The policy tests again, compiled to wasm32 and run under Node.
+test-wasm: setup
+	scripts/cargo-wasm.sh wasm32-unknown-unknown test --tests -p bindcar-policy
+
+test: wasm lint test-wasm
+	cargo build --workspace --bins
+	cargo test --workspace --no-fail-fast
+
+run: wasm
+	cargo build -p bindcar -p bindcar-e2e --bins
+	target/debug/devstack --mode $(MODE)
+
+bench: wasm
+	WITH_BENCH=1 scripts/setup.sh
+	cargo build --release -p bindcar -p bindcar-e2e --bins
+	.venv/bin/python bench/run.py

@@ -1,0 +1,36 @@
+//! The plugin as configured: validated once in `on_configure`, then shared read-only by the
+//! root context and every request context of the worker (`Rc`).
+
+use std::cell::RefCell;
+
+use bindcar_policy::cache::VerdictCache;
+use bindcar_policy::config::{FilterConfig, Mode, TokenReviewConfig};
+use bindcar_policy::pending::PendingReviews;
+
+use crate::metrics::Metrics;
+use crate::store::SharedDataStore;
+
+pub struct Plugin {
+    pub config: FilterConfig,
+    pub metrics: Metrics,
+    pub reviewer: Option<Reviewer>,
+}
+
+/// TokenReview mode's moving parts on this worker.
+pub struct Reviewer {
+    pub settings: TokenReviewConfig,
+    pub cache: VerdictCache<SharedDataStore>,
+    /// Requests hand new reviews to the root context through this queue, so callouts belong
+    /// to the root and outlive any one request (a client that goes away cancels nothing).
+    pub queue_id: u32,
+    pub pending: RefCell<PendingReviews<u32>>,
+}
+
+impl Plugin {
+    pub fn mode_name(&self) -> &'static str {
+        match self.config.mode {
+            Mode::Basic => "basic",
+            Mode::TokenReview(_) => "tokenReview",
+        }
+    }
+}

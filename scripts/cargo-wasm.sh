@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs a cargo command for a wasm target: rustup's toolchain when it has the target,
+# otherwise Debian's rustc/cargo with std built from source (-Z build-std), in a separate
+# target dir so the two compilers never share artefacts.
+# Usage: scripts/cargo-wasm.sh <target> <cargo subcommand> [args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target=$1; shift
+sub=$1; shift
+if rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+  exec cargo "$sub" --target "$target" "$@"
+fi
+build_std=std,panic_abort
+[ "$sub" = test ] && build_std=std,panic_abort,test
+export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 RUSTDOC=/usr/bin/rustdoc
+export CARGO_TARGET_WASM32_WASIP1_LINKER=wasm-ld-19
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-19
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+if [ "$target" = wasm32-wasip1 ]; then
+  export RUSTFLAGS="-C link-arg=-L/usr/lib/wasm32-wasi -C target-feature=-crt-static"
+fi
+exec /usr/bin/cargo "$sub" --target "$target" -Z build-std="$build_std" --target-dir target/wasm "$@"
