@@ -1,0 +1,226 @@
+//! Command line and environment: every setting is a flag with an environment variable of the
+//! same meaning (bindcar's names where they overlap), documented by `--help`. Parsed once at
+//! startup into `Config`; nothing reads the environment after that.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Other environment variables:
+  RUST_LOG        Log filter (tracing EnvFilter syntax), default \"info\". Logs are JSON lines on stdout.
+  KUBECONFIG      Kubeconfig used for TokenReview when the KUBE_* variables are not all set
+                  (then ~/.kube/config, then the in-cluster service account).
+
+Boolean variables accept true/false (also 1/0, yes/no, on/off); anything else is an error.
+
+Authentication modes (API routes; /api/v1/health, /api/v1/ready and /metrics are always open):
+  DISABLE_AUTH=true            no authentication here (the mesh authenticates; x-remote-user is logged)
+  BIND_API_TOKEN=<secret>      shared secret: 'Authorization: Bearer <secret>' (constant-time compare)
+  BIND_AUTH_MODE=tokenreview   Kubernetes TokenReview with audiences, allowlists and a verdict cache
+  BIND_AUTH_MODE=basic         (default) any well-formed Bearer token; verification is left to the mesh
+
+Startup guards: listening on a non-loopback address requires BIND_API_TOKEN or TokenReview unless
+BINDCAR_ALLOW_INSECURE_AUTH=true or --i-know-this-is-insecure; TokenReview requires
+BIND_ALLOWED_NAMESPACES or BIND_ALLOWED_SERVICE_ACCOUNTS unless BIND_ALLOW_ANY_SERVICEACCOUNT=true.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthModeArg {
+    /// Accept any well-formed Bearer token (bindcar's default).
+    Basic,
+    /// Validate tokens with the Kubernetes TokenReview API.
+    Tokenreview,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Serve the API (the default).
+    Run,
+    /// Same as run (bindcar's name for managing a BIND outside Kubernetes).
+    Drone,
+}
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "bindcar",
+    version,
+    about = "HTTP API for BIND9 zones over rndc, compatible with bindcar",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Log at debug level, whatever RUST_LOG says.
+    #[arg(short, long, global = true)]
+    pub debug: bool,
+
+    /// Start even when the startup guard would refuse (same as BINDCAR_ALLOW_INSECURE_AUTH=true).
+    #[arg(long = "i-know-this-is-insecure", global = true)]
+    pub i_know_this_is_insecure: bool,
+
+    /// Directory of the zone files; named must see it at the same absolute path.
+    #[arg(long, env = "BIND_ZONE_DIR", default_value = "/var/cache/bind")]
+    pub zone_dir: PathBuf,
+
+    /// Address to listen on.
+    #[arg(long, env = "BIND_API_ADDRESS", default_value = "0.0.0.0")]
+    pub address: String,
+
+    /// Port to listen on.
+    #[arg(long, env = "API_PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// named's control channel, host:port [default: rndc.conf's default-server, else 127.0.0.1:953].
+    #[arg(long, env = "RNDC_SERVER")]
+    pub rndc_server: Option<String>,
+
+    /// HMAC algorithm of the control key: hmac-sha224/256/384/512 [default: the key file's, else hmac-sha256].
+    #[arg(long, env = "RNDC_ALGORITHM")]
+    pub rndc_algorithm: Option<String>,
+
+    /// Base64 secret of the control key (required unless an rndc.conf/rndc.key provides it).
+    #[arg(long, env = "RNDC_SECRET", hide_env_values = true)]
+    pub rndc_secret: Option<String>,
+
+    /// rndc.conf or rndc.key file to read the key (and server) from
+    /// [default: the first of /etc/bind/rndc.conf, /etc/rndc.conf, /etc/bind/rndc.key].
+    #[arg(long, env = "RNDC_CONF")]
+    pub rndc_conf: Option<PathBuf>,
+
+    /// Seconds to wait for named to answer one rndc command.
+    #[arg(long, env = "RNDC_TIMEOUT_SECS", default_value_t = 10)]
+    pub rndc_timeout_secs: u64,
+
+    /// Authentication mode when DISABLE_AUTH is not set and BIND_API_TOKEN is empty.
+    #[arg(
+        long,
+        env = "BIND_AUTH_MODE",
+        value_enum,
+        default_value = "basic",
+        ignore_case = true
+    )]
+    pub auth_mode: AuthModeArg,
+
+    /// Turn authentication off (the mesh does it); x-remote-user is then logged with mutations.
+    #[arg(long, env = "DISABLE_AUTH", value_parser = parse_bool, action = ArgAction::Set,
+          default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    pub disable_auth: bool,
+
+    /// Shared secret: clients send 'Authorization: Bearer <secret>'.
+    #[arg(long, env = "BIND_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+
+    /// Allow listening on a non-loopback address without real authentication.
+    #[arg(long, env = "BINDCAR_ALLOW_INSECURE_AUTH", value_parser = parse_bool, action = ArgAction::Set,
+          default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    pub allow_insecure_auth: bool,
+
+    /// TokenReview: comma-separated audiences a token must be issued for.
+    #[arg(long, env = "BIND_TOKEN_AUDIENCES", default_value = "bindcar")]
+    pub token_audiences: String,
+
+    /// TokenReview: comma-separated namespaces whose ServiceAccounts are allowed.
+    #[arg(long, env = "BIND_ALLOWED_NAMESPACES", default_value = "")]
+    pub allowed_namespaces: String,
+
+    /// TokenReview: comma-separated usernames system:serviceaccount:<ns>:<name> allowed.
+    #[arg(long, env = "BIND_ALLOWED_SERVICE_ACCOUNTS", default_value = "")]
+    pub allowed_service_accounts: String,
+
+    /// TokenReview: accept any authenticated ServiceAccount when no allowlist is set.
+    #[arg(long, env = "BIND_ALLOW_ANY_SERVICEACCOUNT", value_parser = parse_bool, action = ArgAction::Set,
+          default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    pub allow_any_service_account: bool,
+
+    /// TokenReview: seconds an "authenticated" verdict is cached (never past the token's exp; 0 = off).
+    #[arg(long, env = "BIND_TOKEN_CACHE_TTL_SECS", default_value_t = 60)]
+    pub token_cache_ttl_secs: u64,
+
+    /// TokenReview: seconds a "not authenticated" verdict is cached (0 = off).
+    #[arg(long, env = "BIND_TOKEN_CACHE_NEGATIVE_TTL_SECS", default_value_t = 5)]
+    pub token_cache_negative_ttl_secs: u64,
+
+    /// TokenReview: size of the verdict cache (slots; 0 = no cache).
+    #[arg(long, env = "BIND_TOKEN_CACHE_MAX_ENTRIES", default_value_t = 10_000)]
+    pub token_cache_max_entries: u32,
+
+    /// TokenReview: seconds to wait for the API server.
+    #[arg(long, env = "BIND_TOKEN_REVIEW_TIMEOUT_SECS", default_value_t = 5)]
+    pub token_review_timeout_secs: u64,
+
+    /// TokenReview: API server URL (with KUBE_TOKEN_PATH and KUBE_CA_CERT_PATH; else KUBECONFIG/in-cluster).
+    #[arg(long, env = "KUBE_API_SERVER")]
+    pub kube_api_server: Option<String>,
+
+    /// TokenReview: file holding the bearer token bindcar uses to call the API server (re-read on rotation).
+    #[arg(long, env = "KUBE_TOKEN_PATH")]
+    pub kube_token_path: Option<PathBuf>,
+
+    /// TokenReview: PEM file of the API server's CA.
+    #[arg(long, env = "KUBE_CA_CERT_PATH")]
+    pub kube_ca_cert_path: Option<PathBuf>,
+}
+
+/// Booleans as bindcar writes them (`true`/`false`), plus the usual synonyms; no silent default.
+pub fn parse_bool(raw: &str) -> Result<bool, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        other => Err(format!("{other:?} is not a boolean (use true or false)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn help_documents_every_variable() {
+        let help = Cli::command().render_long_help().to_string();
+        for var in [
+            "BIND_ZONE_DIR",
+            "BIND_API_ADDRESS",
+            "API_PORT",
+            "RNDC_SERVER",
+            "RNDC_ALGORITHM",
+            "RNDC_SECRET",
+            "RNDC_CONF",
+            "RNDC_TIMEOUT_SECS",
+            "BIND_AUTH_MODE",
+            "DISABLE_AUTH",
+            "BIND_API_TOKEN",
+            "BINDCAR_ALLOW_INSECURE_AUTH",
+            "BIND_TOKEN_AUDIENCES",
+            "BIND_ALLOWED_NAMESPACES",
+            "BIND_ALLOWED_SERVICE_ACCOUNTS",
+            "BIND_ALLOW_ANY_SERVICEACCOUNT",
+            "BIND_TOKEN_CACHE_TTL_SECS",
+            "KUBE_API_SERVER",
+            "KUBE_TOKEN_PATH",
+            "KUBE_CA_CERT_PATH",
+            "KUBECONFIG",
+            "RUST_LOG",
+            "--i-know-this-is-insecure",
+        ] {
+            assert!(help.contains(var), "--help does not mention {var}");
+        }
+    }
+
+    #[test]
+    fn booleans() {
+        assert_eq!(parse_bool("true"), Ok(true));
+        assert_eq!(parse_bool("FALSE"), Ok(false));
+        assert!(parse_bool("maybe").is_err());
+    }
+
+    #[test]
+    fn run_and_drone_are_accepted() {
+        assert!(Cli::try_parse_from(["bindcar", "run"]).is_ok());
+        assert!(Cli::try_parse_from(["bindcar", "drone", "--i-know-this-is-insecure"]).is_ok());
+        let cli = Cli::try_parse_from(["bindcar", "--disable-auth"]).unwrap();
+        assert!(cli.disable_auth);
+    }
+}

@@ -1,0 +1,186 @@
+//! Prometheus metrics, in a registry of our own (no globals), with bindcar's metric names.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::state::SharedState;
+
+/// Every metric the service exports.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    rndc_commands: IntCounterVec,
+    rndc_duration: HistogramVec,
+    zone_operations: IntCounterVec,
+    zones_managed: IntGauge,
+    auth_decisions: IntCounterVec,
+    token_reviews: IntCounterVec,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new();
+        let http_requests = IntCounterVec::new(
+            Opts::new(
+                "bindcar_http_requests_total",
+                "HTTP requests by method, route template and status",
+            ),
+            &["method", "path", "status"],
+        )?;
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "bindcar_http_request_duration_seconds",
+                "HTTP request duration",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0,
+            ]),
+            &["method", "path"],
+        )?;
+        let rndc_commands = IntCounterVec::new(
+            Opts::new(
+                "bindcar_rndc_commands_total",
+                "rndc commands by command and result",
+            ),
+            &["command", "result"],
+        )?;
+        let rndc_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "bindcar_rndc_command_duration_seconds",
+                "rndc command duration",
+            )
+            .buckets(vec![
+                0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0,
+            ]),
+            &["command"],
+        )?;
+        let zone_operations = IntCounterVec::new(
+            Opts::new(
+                "bindcar_zone_operations_total",
+                "Zone operations by operation and result",
+            ),
+            &["operation", "result"],
+        )?;
+        let zones_managed = IntGauge::new(
+            "bindcar_zones_managed",
+            "Zones managed by this API that BIND has (updated when the zones are listed)",
+        )?;
+        let app_info = IntGaugeVec::new(
+            Opts::new("bindcar_app_info", "Build information"),
+            &["version"],
+        )?;
+        let auth_decisions = IntCounterVec::new(
+            Opts::new(
+                "bindcar_auth_decisions_total",
+                "Authentication decisions by mode and result",
+            ),
+            &["mode", "result"],
+        )?;
+        let token_reviews = IntCounterVec::new(
+            Opts::new(
+                "bindcar_tokenreview_lookups_total",
+                "TokenReview verdicts by source (cache_hit, review) and result",
+            ),
+            &["source", "result"],
+        )?;
+        registry.register(Box::new(http_requests.clone()))?;
+        registry.register(Box::new(http_duration.clone()))?;
+        registry.register(Box::new(rndc_commands.clone()))?;
+        registry.register(Box::new(rndc_duration.clone()))?;
+        registry.register(Box::new(zone_operations.clone()))?;
+        registry.register(Box::new(zones_managed.clone()))?;
+        registry.register(Box::new(app_info.clone()))?;
+        registry.register(Box::new(auth_decisions.clone()))?;
+        registry.register(Box::new(token_reviews.clone()))?;
+        app_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        Ok(Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            rndc_commands,
+            rndc_duration,
+            zone_operations,
+            zones_managed,
+            auth_decisions,
+            token_reviews,
+        })
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> Result<String, prometheus::Error> {
+        let mut buffer = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
+        Ok(String::from_utf8_lossy(&buffer).into_owned())
+    }
+
+    pub fn rndc_command(&self, command: &str, result: &str, elapsed: Duration) {
+        self.rndc_commands
+            .with_label_values(&[command, result])
+            .inc();
+        self.rndc_duration
+            .with_label_values(&[command])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn zone_operation(&self, operation: &str, success: bool) {
+        let result = if success { "success" } else { "error" };
+        self.zone_operations
+            .with_label_values(&[operation, result])
+            .inc();
+    }
+
+    pub fn set_zones_managed(&self, count: usize) {
+        self.zones_managed
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    pub fn auth_decision(&self, mode: &str, allowed: bool) {
+        let result = if allowed { "allowed" } else { "denied" };
+        self.auth_decisions.with_label_values(&[mode, result]).inc();
+    }
+
+    pub fn token_review(&self, source: &str, result: &str) {
+        self.token_reviews
+            .with_label_values(&[source, result])
+            .inc();
+    }
+}
+
+/// Counts every request by its route template (never the raw path, so label values stay bounded).
+pub async fn track_http(
+    State(state): State<SharedState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "<unmatched>".to_owned());
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let metrics = &state.metrics;
+    metrics
+        .http_requests
+        .with_label_values(&[method.as_str(), path.as_str(), status.as_str()])
+        .inc();
+    metrics
+        .http_duration
+        .with_label_values(&[method.as_str(), path.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,238 @@
+//! Turning a request into what will be written and sent. All validation happens here, before
+//! any I/O: a request that fails leaves no trace on disk and never reaches rndc.
+
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use crate::api_types::{CreateZoneRequest, ModifyZoneRequest, ZoneType};
+use crate::error::ApiError;
+use crate::records::{check_target, printable, validate_record};
+use crate::zone_dir::ZoneDir;
+use crate::zone_file::{self, Soa, ZoneFile};
+use crate::zone_name::ZoneName;
+use crate::zone_options::{AddressMatch, ConfName, Endpoint, ZoneOptions};
+
+/// Cap on list lengths, so one request cannot build a megabyte rndc command.
+const MAX_LIST: usize = 64;
+
+/// A validated create request.
+#[derive(Debug, Clone)]
+pub struct CreatePlan {
+    pub zone: ZoneName,
+    pub options: ZoneOptions,
+    /// The zone file's text, for a primary zone.
+    pub zone_file: Option<String>,
+}
+
+/// A validated PATCH: each `Some` list replaces the statement (empty removes it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModifyPlan {
+    pub also_notify: Option<Vec<Endpoint>>,
+    pub allow_transfer: Option<Vec<AddressMatch>>,
+    pub allow_update: Option<Vec<AddressMatch>>,
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::InvalidRequest(message.into())
+}
+
+pub fn zone_name(raw: &str) -> Result<ZoneName, ApiError> {
+    ZoneName::parse(raw).map_err(|e| invalid(e.0))
+}
+
+pub fn plan_create(
+    request: &CreateZoneRequest,
+    dir: &ZoneDir,
+    now: SystemTime,
+) -> Result<CreatePlan, ApiError> {
+    let zone = zone_name(&request.zone_name)?;
+    let config = &request.zone_config;
+    // As bindcar: `primaries` is ignored for a primary zone, and the content fields for a
+    // secondary (clients send the same zoneConfig shape for both).
+    let primaries = match request.zone_type {
+        ZoneType::Primary => Vec::new(),
+        ZoneType::Secondary => {
+            endpoints("primaries", config.primaries.as_deref().unwrap_or_default())?
+        }
+    };
+    if request.zone_type == ZoneType::Secondary && primaries.is_empty() {
+        return Err(invalid(
+            "Secondary zones require at least one primary server in 'primaries' field",
+        ));
+    }
+    let update_key = request
+        .update_key_name
+        .as_deref()
+        .map(|k| conf_name("updateKeyName", k))
+        .transpose()?;
+    if request.zone_type == ZoneType::Secondary && update_key.is_some() {
+        return Err(invalid("updateKeyName applies to primary zones only"));
+    }
+    let options = ZoneOptions {
+        zone_type: request.zone_type,
+        file: dir.zone_file(&zone),
+        primaries,
+        update_key,
+        also_notify: endpoints(
+            "alsoNotify",
+            config.also_notify.as_deref().unwrap_or_default(),
+        )?,
+        allow_transfer: config
+            .allow_transfer
+            .as_deref()
+            .map(|list| address_matches("allowTransfer", list))
+            .transpose()?,
+        dnssec_policy: config
+            .dnssec_policy
+            .as_deref()
+            .map(|p| conf_name("dnssecPolicy", p))
+            .transpose()?,
+        inline_signing: config.inline_signing,
+    };
+    let zone_file = match request.zone_type {
+        ZoneType::Primary => Some(primary_zone_file(request, now)?.render(zone.as_str())),
+        ZoneType::Secondary => None,
+    };
+    Ok(CreatePlan {
+        zone,
+        options,
+        zone_file,
+    })
+}
+
+fn primary_zone_file(request: &CreateZoneRequest, now: SystemTime) -> Result<ZoneFile, ApiError> {
+    let config = &request.zone_config;
+    let ttl = config
+        .ttl
+        .ok_or_else(|| invalid("zoneConfig.ttl is required for a primary zone"))?;
+    let soa = config
+        .soa
+        .as_ref()
+        .ok_or_else(|| invalid("zoneConfig.soa is required for a primary zone"))?;
+    check_target(&soa.primary_ns).map_err(|e| invalid(format!("soa.primaryNs {e}")))?;
+    check_target(&soa.admin_email).map_err(|e| {
+        invalid(format!(
+            "soa.adminEmail {e} (write it in RNAME form: hostmaster.example.test.)"
+        ))
+    })?;
+    if config.name_servers.is_empty() {
+        return Err(invalid(
+            "zoneConfig.nameServers needs at least one name server for a primary zone",
+        ));
+    }
+    check_list_len("nameServers", config.name_servers.len())?;
+    for (i, ns) in config.name_servers.iter().enumerate() {
+        check_target(ns).map_err(|e| invalid(format!("nameServers[{i}] {e}")))?;
+    }
+    check_list_len("nameServerIps", config.name_server_ips.len())?;
+    let mut glue = Vec::new();
+    for (name, ip) in &config.name_server_ips {
+        check_target(name).map_err(|e| invalid(format!("nameServerIps key {e}")))?;
+        let ip: IpAddr = ip.parse().map_err(|_| {
+            invalid(format!(
+                "nameServerIps[{}] must be an IP address, got {}",
+                printable(name),
+                printable(ip)
+            ))
+        })?;
+        glue.push((name.clone(), ip));
+    }
+    if config.records.len() > 10_000 {
+        return Err(invalid(
+            "zoneConfig.records: at most 10000 records at creation",
+        ));
+    }
+    let records = config
+        .records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| validate_record(i, r).map_err(invalid))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ZoneFile {
+        ttl,
+        soa: Soa {
+            primary_ns: soa.primary_ns.clone(),
+            admin_email: soa.admin_email.clone(),
+            serial: soa.serial.unwrap_or_else(|| zone_file::default_serial(now)),
+            refresh: soa.refresh.unwrap_or(zone_file::DEFAULT_REFRESH),
+            retry: soa.retry.unwrap_or(zone_file::DEFAULT_RETRY),
+            expire: soa.expire.unwrap_or(zone_file::DEFAULT_EXPIRE),
+            negative_ttl: soa.negative_ttl.unwrap_or(zone_file::DEFAULT_NEGATIVE_TTL),
+        },
+        name_servers: config.name_servers.clone(),
+        glue,
+        records,
+    })
+}
+
+pub fn plan_modify(request: &ModifyZoneRequest) -> Result<ModifyPlan, ApiError> {
+    if request.also_notify.is_none()
+        && request.allow_transfer.is_none()
+        && request.allow_update.is_none()
+    {
+        return Err(invalid(
+            "At least one field (alsoNotify, allowTransfer, or allowUpdate) must be provided",
+        ));
+    }
+    Ok(ModifyPlan {
+        also_notify: request
+            .also_notify
+            .as_deref()
+            .map(|l| endpoints("alsoNotify", l))
+            .transpose()?,
+        allow_transfer: request
+            .allow_transfer
+            .as_deref()
+            .map(|l| address_matches("allowTransfer", l))
+            .transpose()?,
+        allow_update: request
+            .allow_update
+            .as_deref()
+            .map(|l| address_matches("allowUpdate", l))
+            .transpose()?,
+    })
+}
+
+fn check_list_len(field: &str, len: usize) -> Result<(), ApiError> {
+    if len > MAX_LIST {
+        return Err(invalid(format!("{field}: at most {MAX_LIST} entries")));
+    }
+    Ok(())
+}
+
+fn endpoints(field: &str, list: &[String]) -> Result<Vec<Endpoint>, ApiError> {
+    check_list_len(field, list.len())?;
+    list.iter()
+        .map(|raw| {
+            Endpoint::parse(raw).ok_or_else(|| {
+                invalid(format!(
+                    "{field} contains an invalid entry: {} (expected \"<ip>\", \"<ipv4>:<port>\" or \"[<ipv6>]:<port>\")",
+                    printable(raw)
+                ))
+            })
+        })
+        .collect()
+}
+
+fn address_matches(field: &str, list: &[String]) -> Result<Vec<AddressMatch>, ApiError> {
+    check_list_len(field, list.len())?;
+    list.iter()
+        .map(|raw| {
+            AddressMatch::parse(raw).ok_or_else(|| {
+                invalid(format!(
+                    "{field} contains an invalid IP address: {} (expected an address or a CIDR prefix)",
+                    printable(raw)
+                ))
+            })
+        })
+        .collect()
+}
+
+fn conf_name(field: &str, raw: &str) -> Result<ConfName, ApiError> {
+    ConfName::parse(raw).ok_or_else(|| {
+        invalid(format!(
+            "{field} must be 1-253 characters of A-Z a-z 0-9 . - _, got {}",
+            printable(raw)
+        ))
+    })
+}

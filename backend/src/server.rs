@@ -1,0 +1,81 @@
+//! Startup and shutdown: build the state from the configuration, listen, and stop gracefully
+//! on SIGTERM or Ctrl-C (in-flight requests finish, new connections are refused).
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::locks::ZoneLocks;
+use crate::metrics::Metrics;
+use crate::rndc::Rndc;
+use crate::routes;
+use crate::state::AppState;
+use crate::zone_dir::ZoneDir;
+use crate::zone_ops::Zones;
+
+/// Builds the application state (no network call: named may come up later).
+pub fn build_state(config: &Config) -> Result<Arc<AppState>, String> {
+    let metrics = Metrics::new().map_err(|e| format!("metrics registry: {e}"))?;
+    let dir = ZoneDir::open(&config.zone_dir)?;
+    let rndc = Rndc::new(
+        &config.rndc.server,
+        &config.rndc.algorithm,
+        &config.rndc.secret,
+        config.rndc_timeout,
+        metrics.clone(),
+    )?;
+    let auth = Authenticator::from_settings(&config.auth, metrics.clone());
+    Ok(Arc::new(AppState {
+        zones: Zones {
+            dir,
+            rndc,
+            locks: ZoneLocks::default(),
+            metrics: metrics.clone(),
+        },
+        metrics,
+        auth,
+    }))
+}
+
+pub async fn run(config: Config) -> Result<(), String> {
+    let state = build_state(&config)?;
+    let listener = TcpListener::bind((config.address.as_str(), config.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", config.address, config.port))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(
+        address = %local,
+        zone_dir = %state.zones.dir.root().display(),
+        rndc_server = state.zones.rndc.server(),
+        rndc_source = %config.rndc.source,
+        auth_mode = config.auth.mode(),
+        version = env!("CARGO_PKG_VERSION"),
+        "bindcar listening"
+    );
+    axum::serve(listener, routes::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    tracing::info!("bindcar stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = terminate => tracing::info!("SIGTERM received, shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupt received, shutting down"),
+    }
+}

@@ -1,0 +1,174 @@
+//! TokenReview through kube: the backend's adapter to the shared policy. The policy parses the
+//! answer, decides (audiences, allowlists) and keys the bounded verdict cache; here we only
+//! build the kube client (lazily, retried until it works), call the API server with a timeout,
+//! and cap the reviews in flight.
+
+use std::time::{Duration, SystemTime};
+
+use bindcar_policy::access::AccessPolicy;
+use bindcar_policy::cache::{MemoryStore, VerdictCache};
+use bindcar_policy::review::{parse_review_response, Identity, ReviewFailure, ReviewOutcome};
+use bindcar_policy::{token_fingerprint, Denial};
+use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
+use kube::api::PostParams;
+use kube::{Api, Client};
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::config::{KubeSource, TokenReviewSettings};
+use crate::metrics::Metrics;
+
+/// Reviews in flight at once; beyond that, requests wait (bounded by the review timeout).
+const MAX_IN_FLIGHT: usize = 16;
+
+pub struct TokenReviewer {
+    policy: AccessPolicy,
+    cache: VerdictCache<MemoryStore>,
+    timeout: Duration,
+    source: KubeSource,
+    client: OnceCell<Client>,
+    permits: Semaphore,
+    metrics: Metrics,
+}
+
+impl TokenReviewer {
+    pub fn new(settings: &TokenReviewSettings, metrics: Metrics) -> TokenReviewer {
+        let scope = format!(
+            "{:?}|{}",
+            settings.kube,
+            settings.policy.audiences().join(",")
+        );
+        let cache = VerdictCache::new(
+            MemoryStore::default(),
+            settings.cache,
+            &process_secret(),
+            scope.as_bytes(),
+        );
+        TokenReviewer {
+            policy: settings.policy.clone(),
+            cache,
+            timeout: settings.timeout,
+            source: settings.kube.clone(),
+            client: OnceCell::new(),
+            permits: Semaphore::new(MAX_IN_FLIGHT),
+            metrics,
+        }
+    }
+
+    /// The identity behind `token`, if the reviewer vouches for it and the policy admits it.
+    pub async fn review(&self, token: &[u8]) -> Result<Identity, Denial> {
+        let key = self.cache.key(token);
+        let outcome = match self.cache.lookup(&key, SystemTime::now()) {
+            Some(outcome) => {
+                self.metrics
+                    .token_review("cache_hit", outcome_label(&outcome));
+                outcome
+            }
+            None => {
+                let outcome = self.ask(token).await.map_err(|failure| {
+                    self.metrics.token_review("review", failure.kind());
+                    tracing::warn!(
+                        token = %token_fingerprint(token),
+                        failure = failure.kind(),
+                        "TokenReview unavailable"
+                    );
+                    Denial::ReviewUnavailable
+                })?;
+                self.metrics.token_review("review", outcome_label(&outcome));
+                self.cache.store(&key, &outcome, SystemTime::now());
+                outcome
+            }
+        };
+        self.policy.decide(&outcome).inspect_err(|denial| {
+            tracing::info!(token = %token_fingerprint(token), reason = denial.reason(), "token refused");
+        })
+    }
+
+    async fn ask(&self, token: &[u8]) -> Result<ReviewOutcome, ReviewFailure> {
+        let token = std::str::from_utf8(token).map_err(|_| ReviewFailure::MalformedBody)?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ReviewFailure::Transport)?;
+        let call = async {
+            let client = self.client().await?;
+            let review = TokenReview {
+                spec: TokenReviewSpec {
+                    token: token.to_string(),
+                    audiences: Some(self.policy.audiences().to_vec()),
+                },
+                ..TokenReview::default()
+            };
+            let answer = Api::<TokenReview>::all(client)
+                .create(&PostParams::default(), &review)
+                .await
+                .map_err(|e| match e {
+                    kube::Error::Api(status) => {
+                        tracing::warn!(code = status.code, reason = %status.reason, "TokenReview refused by the API server");
+                        ReviewFailure::HttpStatus(status.code)
+                    }
+                    other => {
+                        tracing::warn!(error = %other, "TokenReview call failed");
+                        ReviewFailure::Transport
+                    }
+                })?;
+            let body = serde_json::to_vec(&answer).map_err(|_| ReviewFailure::MalformedBody)?;
+            parse_review_response(Some(201), &body)
+        };
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| ReviewFailure::Transport)?
+    }
+
+    /// The kube client, built on first use; a failure is retried on the next request.
+    async fn client(&self) -> Result<Client, ReviewFailure> {
+        self.client
+            .get_or_try_init(|| async {
+                let config = match &self.source {
+                    KubeSource::Explicit {
+                        server,
+                        token_path,
+                        ca_path,
+                    } => {
+                        let uri = server
+                            .parse()
+                            .map_err(|e| format!("KUBE_API_SERVER {server}: {e}"))?;
+                        let mut config = kube::Config::new(uri);
+                        config.root_cert_file = Some(ca_path.clone());
+                        config.auth_info.token_file = Some(token_path.display().to_string());
+                        config
+                    }
+                    KubeSource::Inferred => {
+                        kube::Config::infer().await.map_err(|e| e.to_string())?
+                    }
+                };
+                Client::try_from(config).map_err(|e| e.to_string())
+            })
+            .await
+            .cloned()
+            .map_err(|e: String| {
+                tracing::error!(error = %e, "cannot build the Kubernetes client for TokenReview");
+                ReviewFailure::Transport
+            })
+    }
+}
+
+fn outcome_label(outcome: &ReviewOutcome) -> &'static str {
+    match outcome {
+        ReviewOutcome::Authenticated { .. } => "authenticated",
+        ReviewOutcome::Rejected { .. } => "rejected",
+    }
+}
+
+/// A per-process random key for the cache digests, so cache keys mean nothing elsewhere.
+fn process_secret() -> Vec<u8> {
+    use std::io::Read as _;
+    let mut secret = vec![0u8; 32];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut secret));
+    if read.is_err() {
+        // Still unpredictable enough for a cache key: time and address-space layout.
+        let fallback = format!("{:?}{:p}{}", SystemTime::now(), &secret, std::process::id());
+        secret = fallback.into_bytes();
+    }
+    secret
+}
