@@ -132,6 +132,9 @@ impl Context for AuthRoot {
 
 impl RootContext for AuthRoot {
     fn on_configure(&mut self, _size: usize) -> bool {
+        // Follow the proxy's log level for the wasm component (e.g. `--component-log-level
+        // wasm:debug`), so debug lines cost nothing unless asked for.
+        proxy_wasm::set_log_level(hostcalls::get_log_level().unwrap_or(proxy_wasm::types::LogLevel::Info));
         let raw = self.get_plugin_configuration().unwrap_or_default();
         let config = match FilterConfig::from_json(&raw) {
             Ok(c) => c,

