@@ -113,9 +113,13 @@ impl ZoneDir {
 
     pub async fn write_marker(&self, zone: &ZoneName, marker: &Marker) -> io::Result<()> {
         let content = serde_json::to_vec_pretty(marker).map_err(io::Error::other)?;
-        let dir = self.state.clone();
+        let (root, dir) = (self.root.clone(), self.state.clone());
         let path = self.marker_file(zone);
-        blocking(move || write_atomically(&dir, &path, &content, 0o644)).await
+        blocking(move || {
+            ensure_state_dir(&root, &dir)?;
+            write_atomically(&dir, &path, &content, 0o644)
+        })
+        .await
     }
 
     pub async fn remove_marker(&self, zone: &ZoneName) -> io::Result<()> {
@@ -148,7 +152,11 @@ impl ZoneDir {
                     }
                 }
             }
-            for entry in fs::read_dir(&state)? {
+            let markers = match fs::read_dir(&state) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(found.into_iter().collect()),
+                other => other?,
+            };
+            for entry in markers {
                 let name = entry?.file_name();
                 let name = name.to_string_lossy();
                 if let Some(zone) = name.strip_suffix(".json") {
@@ -164,9 +172,9 @@ impl ZoneDir {
 
     /// Readiness: the directory is there and we can create (and remove) a file in it.
     pub async fn probe(&self) -> Result<(), String> {
-        let state = self.state.clone();
+        let (root, state) = (self.root.clone(), self.state.clone());
         blocking(move || {
-            fs::create_dir_all(&state)?;
+            ensure_state_dir(&root, &state)?;
             let probe = state.join(format!(".probe-{}", unique_suffix()));
             File::create(&probe)?;
             fs::remove_file(&probe)
@@ -174,6 +182,18 @@ impl ZoneDir {
         .await
         .map_err(|e| e.to_string())
     }
+}
+
+/// Recreates the state directory if needed, but never the zone directory itself: a vanished
+/// zone directory is an error to report, not something to paper over.
+fn ensure_state_dir(root: &Path, state: &Path) -> io::Result<()> {
+    if !root.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("zone directory {} is gone", root.display()),
+        ));
+    }
+    fs::create_dir_all(state)
 }
 
 fn write_atomically(dir: &Path, target: &Path, content: &[u8], mode: u32) -> io::Result<()> {

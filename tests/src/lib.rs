@@ -3,3 +3,5 @@
 //! the process it drives.
 
 pub mod ports;
+pub mod named;
+pub mod backend;
