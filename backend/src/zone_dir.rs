@@ -153,7 +153,9 @@ impl ZoneDir {
                 }
             }
             let markers = match fs::read_dir(&state) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(found.into_iter().collect()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Ok(found.into_iter().collect())
+                }
                 other => other?,
             };
             for entry in markers {

@@ -63,8 +63,14 @@ pub fn binary() -> Result<PathBuf> {
 /// The clean environment every child starts from; `env` entries override it.
 fn environment(env: &[(String, String)], port: u16) -> Vec<(String, String)> {
     let mut all: Vec<(String, String)> = vec![
-        ("PATH".into(), std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())),
-        ("HOME".into(), std::env::var("HOME").unwrap_or_else(|_| "/root".into())),
+        (
+            "PATH".into(),
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
+        ),
+        (
+            "HOME".into(),
+            std::env::var("HOME").unwrap_or_else(|_| "/root".into()),
+        ),
         ("RUST_LOG".into(), "info".into()),
         ("BIND_API_ADDRESS".into(), "127.0.0.1".into()),
         ("API_PORT".into(), port.to_string()),
@@ -91,9 +97,14 @@ impl Backend {
 
     pub fn try_start(env: Vec<(String, String)>, args: &[&str]) -> Result<Backend> {
         let binary = binary()?;
-        let dir = tempfile::Builder::new().prefix("bindcar-backend-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("bindcar-backend-")
+            .tempdir()?;
         let log_path = dir.path().join("bindcar.log");
-        let explicit_port = env.iter().find(|(k, _)| k == "API_PORT").and_then(|(_, v)| v.parse().ok());
+        let explicit_port = env
+            .iter()
+            .find(|(k, _)| k == "API_PORT")
+            .and_then(|(_, v)| v.parse().ok());
         let port = explicit_port.unwrap_or_else(free_port);
         let log = fs::File::create(&log_path)?;
         let child = Command::new(&binary)
@@ -121,22 +132,36 @@ impl Backend {
         };
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            if let Some(status) = backend.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = backend
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 backend.child = None;
-                bail!("bindcar exited with {status} during startup; log:\n{}", backend.logs());
+                bail!(
+                    "bindcar exited with {status} during startup; log:\n{}",
+                    backend.logs()
+                );
             }
             if http_status(&host, port, "/api/v1/health") == Some(200) {
                 return Ok(backend);
             }
             if Instant::now() > deadline {
-                bail!("bindcar did not answer /api/v1/health within 15 s; log:\n{}", backend.logs());
+                bail!(
+                    "bindcar did not answer /api/v1/health within 15 s; log:\n{}",
+                    backend.logs()
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }
     }
 
     /// Runs bindcar expecting it to exit by itself (startup refusals, --help): its output.
-    pub fn run_to_exit(env: Vec<(String, String)>, args: &[&str], timeout: Duration) -> Result<Output> {
+    pub fn run_to_exit(
+        env: Vec<(String, String)>,
+        args: &[&str],
+        timeout: Duration,
+    ) -> Result<Output> {
         let binary = binary()?;
         let mut child = Command::new(&binary)
             .args(args)
@@ -194,7 +219,10 @@ impl Backend {
 
     /// Sends SIGTERM and waits for the exit (graceful shutdown).
     pub fn terminate(&mut self, timeout: Duration) -> Result<ExitStatus> {
-        let mut child = self.child.take().ok_or_else(|| anyhow!("bindcar is not running"))?;
+        let mut child = self
+            .child
+            .take()
+            .ok_or_else(|| anyhow!("bindcar is not running"))?;
         let status = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status()?;
@@ -229,7 +257,11 @@ impl Drop for Backend {
 fn http_status(host: &str, port: u16, path: &str) -> Option<u16> {
     let mut stream = TcpStream::connect((host, port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).ok()?;
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()

@@ -77,11 +77,11 @@ pub fn find_tool(name: &str, env: &str) -> Result<PathBuf> {
         .map(|dir| Path::new(dir).join(name))
         .find(|candidate| candidate.is_file());
     found.ok_or_else(|| {
-            anyhow!(
-                "`{name}` was not found on PATH or in /usr/sbin: these tests need a real BIND 9 \
+        anyhow!(
+            "`{name}` was not found on PATH or in /usr/sbin: these tests need a real BIND 9 \
                  (Debian/Ubuntu: apt-get install bind9 bind9-utils bind9-dnsutils), or set {env}"
-            )
-        })
+        )
+    })
 }
 
 /// A port free for both TCP and UDP on 127.0.0.1 (named's DNS listener takes both).
@@ -121,7 +121,9 @@ impl Named {
     }
 
     fn configure(options: &NamedOptions) -> Result<Named> {
-        let root = tempfile::Builder::new().prefix("bindcar-named-").tempdir()?;
+        let root = tempfile::Builder::new()
+            .prefix("bindcar-named-")
+            .tempdir()?;
         let conf_dir = root.path().join("conf");
         let run_dir = root.path().join("run");
         let zone_dir = root.path().join("zones");
@@ -134,7 +136,10 @@ impl Named {
             .output()
             .with_context(|| format!("running {}", keygen.display()))?;
         if !output.status.success() {
-            bail!("tsig-keygen failed: {}", String::from_utf8_lossy(&output.stderr));
+            bail!(
+                "tsig-keygen failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
         let key_text = String::from_utf8(output.stdout)?;
         let secret = key_text
@@ -228,7 +233,10 @@ controls {{
             if let Some(child) = self.child.as_mut() {
                 if let Some(status) = child.try_wait()? {
                     self.child = None;
-                    bail!("named exited with {status} during startup; log:\n{}", self.log_tail(40));
+                    bail!(
+                        "named exited with {status} during startup; log:\n{}",
+                        self.log_tail(40)
+                    );
                 }
             }
             if TcpStream::connect(("127.0.0.1", self.rndc_port)).is_ok()
@@ -238,7 +246,10 @@ controls {{
             }
             if Instant::now() > deadline {
                 self.kill();
-                bail!("named did not answer rndc status within 15 s; log:\n{}", self.log_tail(40));
+                bail!(
+                    "named did not answer rndc status within 15 s; log:\n{}",
+                    self.log_tail(40)
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -395,17 +406,27 @@ controls {{
         let nsupdate = find_tool("nsupdate", "NSUPDATE_BIN").unwrap_or_else(|e| panic!("{e:#}"));
         let mut child = Command::new(nsupdate)
             .arg("-y")
-            .arg(format!("{}:{}:{}", self.algorithm, self.key_name, self.secret))
+            .arg(format!(
+                "{}:{}:{}",
+                self.algorithm, self.key_name, self.secret
+            ))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawning nsupdate: {e}"));
-        let full = format!("server 127.0.0.1 {}\nzone {zone}\n{script}\nsend\n", self.dns_port);
+        let full = format!(
+            "server 127.0.0.1 {}\nzone {zone}\n{script}\nsend\n",
+            self.dns_port
+        );
         if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(full.as_bytes()).unwrap_or_else(|e| panic!("writing to nsupdate: {e}"));
+            stdin
+                .write_all(full.as_bytes())
+                .unwrap_or_else(|e| panic!("writing to nsupdate: {e}"));
         }
-        child.wait_with_output().unwrap_or_else(|e| panic!("waiting for nsupdate: {e}"))
+        child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("waiting for nsupdate: {e}"))
     }
 
     /// named's log so far (it runs with -g: everything goes there).

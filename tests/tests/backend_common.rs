@@ -30,7 +30,11 @@ impl Stack {
         all.extend(env);
         let backend = Backend::start(all);
         let client = Client::new(backend.base_url(), token);
-        Stack { named, backend, client }
+        Stack {
+            named,
+            backend,
+            client,
+        }
     }
 }
 
@@ -41,7 +45,11 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         for entry in std::fs::read_dir(dir).expect("read zone dir") {
             let entry = entry.expect("dir entry");
             let path = entry.path();
-            let name = path.strip_prefix(base).expect("under base").display().to_string();
+            let name = path
+                .strip_prefix(base)
+                .expect("under base")
+                .display()
+                .to_string();
             if path.is_dir() {
                 out.insert(format!("{name}/"), Vec::new());
                 walk(base, &path, out);
@@ -79,7 +87,10 @@ impl Client {
     }
 
     pub fn with_token(&self, token: Option<&str>) -> Client {
-        Client { token: token.map(str::to_owned), ..self.clone() }
+        Client {
+            token: token.map(str::to_owned),
+            ..self.clone()
+        }
     }
 
     pub async fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
@@ -94,7 +105,10 @@ impl Client {
         let response = request.send().await.expect("request reaches bindcar");
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -119,7 +133,12 @@ impl Client {
 
     /// The raw body of a GET (e.g. /metrics).
     pub async fn get_text(&self, path: &str) -> (u16, String) {
-        let response = self.http.get(format!("{}{path}", self.base)).send().await.expect("request");
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request");
         let status = response.status().as_u16();
         (status, response.text().await.unwrap_or_default())
     }

@@ -15,7 +15,13 @@ async fn named_down_is_503_and_recovery_is_automatic() {
     // Given a zone created while named runs
     assert_eq!(api.create(&primary_zone("before.test")).await.0, 201);
     let (status, ready) = api.get("/api/v1/ready").await;
-    assert_eq!((status, ready), (200, json!({"ready": true, "checks": ["zone_dir: ok", "rndc: ok"]})));
+    assert_eq!(
+        (status, ready),
+        (
+            200,
+            json!({"ready": true, "checks": ["zone_dir: ok", "rndc: ok"]})
+        )
+    );
 
     // When named stops
     stack.named.stop();
@@ -23,7 +29,13 @@ async fn named_down_is_503_and_recovery_is_automatic() {
 
     // Then readiness fails, and every operation answers 503 saying BIND is unavailable
     let (status, ready) = api.get("/api/v1/ready").await;
-    assert_eq!((status, ready), (503, json!({"ready": false, "checks": ["zone_dir: ok", "rndc: error"]})));
+    assert_eq!(
+        (status, ready),
+        (
+            503,
+            json!({"ready": false, "checks": ["zone_dir: ok", "rndc: error"]})
+        )
+    );
     for (method, path, body) in [
         ("POST", "/api/v1/zones", Some(primary_zone("during.test"))),
         ("GET", "/api/v1/zones", None),
@@ -31,7 +43,11 @@ async fn named_down_is_503_and_recovery_is_automatic() {
         ("GET", "/api/v1/zones/before.test/status", None),
         ("DELETE", "/api/v1/zones/before.test", None),
         ("POST", "/api/v1/zones/before.test/reload", None),
-        ("PATCH", "/api/v1/zones/before.test", Some(json!({"allowTransfer": []}))),
+        (
+            "PATCH",
+            "/api/v1/zones/before.test",
+            Some(json!({"allowTransfer": []})),
+        ),
         ("GET", "/api/v1/server/status", None),
     ] {
         let (status, reply) = api.send(method, path, body.as_ref()).await;
@@ -75,8 +91,17 @@ async fn unusable_zone_directory_makes_ready_503() {
     std::fs::rename(&dir, &moved).expect("move zone dir");
     let (status, ready) = api.get("/api/v1/ready").await;
     // Then readiness says so (and did not recreate it)
-    assert_eq!((status, ready), (503, json!({"ready": false, "checks": ["zone_dir: error", "rndc: ok"]})));
-    assert!(!dir.exists(), "readiness must not recreate the zone directory");
+    assert_eq!(
+        (status, ready),
+        (
+            503,
+            json!({"ready": false, "checks": ["zone_dir: error", "rndc: ok"]})
+        )
+    );
+    assert!(
+        !dir.exists(),
+        "readiness must not recreate the zone directory"
+    );
     // and a create fails without leaving anything in BIND
     let (status, reply) = api.create(&primary_zone("nodir.test")).await;
     assert_eq!(status, 500, "{reply}");
@@ -92,7 +117,10 @@ async fn wrong_rndc_key_is_503_not_a_crash() {
     let named = bindcar_e2e::named::Named::start(bindcar_e2e::named::NamedOptions::default());
     let mut env = named.backend_env();
     env.retain(|(k, _)| k != "RNDC_SECRET");
-    env.push(("RNDC_SECRET".into(), "d3Jvbmcgc2VjcmV0IHdyb25nIHNlY3JldCB3cm9uZyE=".into()));
+    env.push((
+        "RNDC_SECRET".into(),
+        "d3Jvbmcgc2VjcmV0IHdyb25nIHNlY3JldCB3cm9uZyE=".into(),
+    ));
     env.push(("DISABLE_AUTH".into(), "true".into()));
     let backend = bindcar_e2e::backend::Backend::start(env);
     let api = common::Client::new(backend.base_url(), None);
@@ -100,6 +128,12 @@ async fn wrong_rndc_key_is_503_not_a_crash() {
     assert_eq!(status, 503);
     let (status, reply) = api.create(&primary_zone("key.test")).await;
     assert_eq!(status, 503, "{reply}");
-    assert!(reply["error"].as_str().unwrap_or_default().contains("rndc key"), "{reply}");
+    assert!(
+        reply["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("rndc key"),
+        "{reply}"
+    );
     assert_eq!(named.dig_status("key.test", "SOA"), "REFUSED");
 }

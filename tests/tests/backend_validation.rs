@@ -11,7 +11,11 @@ use serde_json::{json, Value};
 fn with(pointer: &str, value: Value) -> Value {
     let mut body = primary_zone("valid.test");
     let (parent, key) = pointer.rsplit_once('/').expect("pointer");
-    let target = if parent.is_empty() { Some(&mut body) } else { body.pointer_mut(parent) };
+    let target = if parent.is_empty() {
+        Some(&mut body)
+    } else {
+        body.pointer_mut(parent)
+    };
     target
         .and_then(Value::as_object_mut)
         .unwrap_or_else(|| panic!("no {parent}"))
@@ -47,7 +51,10 @@ fn invalid_create_bodies() -> Vec<(&'static str, Value)> {
         ("wildcard", with("/zoneName", json!("*.test"))),
         (
             "rndc injection in name",
-            with("/zoneName", json!("x.test { type primary; file \"/etc/passwd\"; };")),
+            with(
+                "/zoneName",
+                json!("x.test { type primary; file \"/etc/passwd\"; };"),
+            ),
         ),
         ("zoneType master", with("/zoneType", json!("master"))),
         ("zoneName not a string", with("/zoneName", json!(42))),
@@ -57,37 +64,109 @@ fn invalid_create_bodies() -> Vec<(&'static str, Value)> {
             body["zoneConfig"].as_object_mut().map(|c| c.remove("soa"));
             body
         }),
-        ("no name servers", with("/zoneConfig/nameServers", json!([]))),
-        ("name server with space", with("/zoneConfig/nameServers", json!(["ns1.valid.test. ; x"]))),
-        ("soa primaryNs injection", with("/zoneConfig/soa/primaryNs", json!("ns1.valid.test.\n$INCLUDE /etc/shadow"))),
-        ("soa adminEmail with @", with("/zoneConfig/soa/adminEmail", json!("admin@valid.test"))),
-        ("glue not an IP", with("/zoneConfig/nameServerIps", json!({"ns1.valid.test.": "localhost"}))),
-        ("A not IPv4", with_record(json!({"name": "www", "type": "A", "value": "999.0.0.1"}))),
-        ("AAAA not IPv6", with_record(json!({"name": "www", "type": "AAAA", "value": "192.0.2.1"}))),
-        ("TXT unbalanced quote", with_record(json!({"name": "t", "type": "TXT", "value": "\"open"}))),
-        ("TXT newline", with_record(json!({"name": "t", "type": "TXT", "value": "\"a\"\n@ IN NS evil."}))),
-        ("TXT directive", with_record(json!({"name": "t", "type": "TXT", "value": "$INCLUDE /etc/passwd"}))),
-        ("record name directive", with_record(json!({"name": "$GENERATE", "type": "A", "value": "192.0.2.1"}))),
-        ("record type HINFO", with_record(json!({"name": "h", "type": "HINFO", "value": "x y"}))),
-        ("priority on A", with_record(json!({"name": "www", "type": "A", "value": "192.0.2.1", "priority": 5}))),
-        ("MX without preference", with_record(json!({"name": "@", "type": "MX", "value": "mail.valid.test."}))),
-        ("secondary without primaries", json!({"zoneName": "s.test", "zoneType": "secondary", "zoneConfig": {}})),
+        (
+            "no name servers",
+            with("/zoneConfig/nameServers", json!([])),
+        ),
+        (
+            "name server with space",
+            with("/zoneConfig/nameServers", json!(["ns1.valid.test. ; x"])),
+        ),
+        (
+            "soa primaryNs injection",
+            with(
+                "/zoneConfig/soa/primaryNs",
+                json!("ns1.valid.test.\n$INCLUDE /etc/shadow"),
+            ),
+        ),
+        (
+            "soa adminEmail with @",
+            with("/zoneConfig/soa/adminEmail", json!("admin@valid.test")),
+        ),
+        (
+            "glue not an IP",
+            with(
+                "/zoneConfig/nameServerIps",
+                json!({"ns1.valid.test.": "localhost"}),
+            ),
+        ),
+        (
+            "A not IPv4",
+            with_record(json!({"name": "www", "type": "A", "value": "999.0.0.1"})),
+        ),
+        (
+            "AAAA not IPv6",
+            with_record(json!({"name": "www", "type": "AAAA", "value": "192.0.2.1"})),
+        ),
+        (
+            "TXT unbalanced quote",
+            with_record(json!({"name": "t", "type": "TXT", "value": "\"open"})),
+        ),
+        (
+            "TXT newline",
+            with_record(json!({"name": "t", "type": "TXT", "value": "\"a\"\n@ IN NS evil."})),
+        ),
+        (
+            "TXT directive",
+            with_record(json!({"name": "t", "type": "TXT", "value": "$INCLUDE /etc/passwd"})),
+        ),
+        (
+            "record name directive",
+            with_record(json!({"name": "$GENERATE", "type": "A", "value": "192.0.2.1"})),
+        ),
+        (
+            "record type HINFO",
+            with_record(json!({"name": "h", "type": "HINFO", "value": "x y"})),
+        ),
+        (
+            "priority on A",
+            with_record(json!({"name": "www", "type": "A", "value": "192.0.2.1", "priority": 5})),
+        ),
+        (
+            "MX without preference",
+            with_record(json!({"name": "@", "type": "MX", "value": "mail.valid.test."})),
+        ),
+        (
+            "secondary without primaries",
+            json!({"zoneName": "s.test", "zoneType": "secondary", "zoneConfig": {}}),
+        ),
         (
             "primaries injection",
             json!({"zoneName": "s.test", "zoneType": "secondary",
                    "zoneConfig": {"primaries": ["10.0.0.1; }; also-notify { 1.2.3.4"]}}),
         ),
-        ("primaries with bad port", json!({"zoneName": "s.test", "zoneType": "secondary",
-                   "zoneConfig": {"primaries": ["10.0.0.1:70000"]}})),
-        ("alsoNotify hostname", with("/zoneConfig/alsoNotify", json!(["ns2.example.test"]))),
-        ("allowTransfer injection", with("/zoneConfig/allowTransfer", json!(["any; }; allow-update { any"]))),
-        ("allowTransfer prefix too long", with("/zoneConfig/allowTransfer", json!(["10.0.0.0/33"]))),
+        (
+            "primaries with bad port",
+            json!({"zoneName": "s.test", "zoneType": "secondary",
+                   "zoneConfig": {"primaries": ["10.0.0.1:70000"]}}),
+        ),
+        (
+            "alsoNotify hostname",
+            with("/zoneConfig/alsoNotify", json!(["ns2.example.test"])),
+        ),
+        (
+            "allowTransfer injection",
+            with(
+                "/zoneConfig/allowTransfer",
+                json!(["any; }; allow-update { any"]),
+            ),
+        ),
+        (
+            "allowTransfer prefix too long",
+            with("/zoneConfig/allowTransfer", json!(["10.0.0.0/33"])),
+        ),
         ("updateKeyName injection", {
             let mut body = primary_zone("valid.test");
             body["updateKeyName"] = json!("k\"; }; allow-update { any; };");
             body
         }),
-        ("dnssecPolicy injection", with("/zoneConfig/dnssecPolicy", json!("default\"; inline-signing no"))),
+        (
+            "dnssecPolicy injection",
+            with(
+                "/zoneConfig/dnssecPolicy",
+                json!("default\"; inline-signing no"),
+            ),
+        ),
         ("body is an array", json!([primary_zone("valid.test")])),
         ("body is a string", json!("valid.test")),
     ]
@@ -105,7 +184,10 @@ async fn invalid_names_and_bodies_are_400_and_leave_no_trace() {
         assert_eq!(status, 400, "{case}: {reply}");
         let error = reply["error"].as_str().unwrap_or_default();
         assert!(error.starts_with("Invalid request: "), "{case}: {reply}");
-        assert!(reply.get("details").is_some(), "{case}: no details key: {reply}");
+        assert!(
+            reply.get("details").is_some(),
+            "{case}: no details key: {reply}"
+        );
     }
 
     // Bodies that are not JSON at all
@@ -120,7 +202,13 @@ async fn invalid_names_and_bodies_are_400_and_leave_no_trace() {
             .expect("request");
         assert_eq!(response.status(), 400, "{raw}");
         let reply: Value = response.json().await.expect("JSON error body");
-        assert!(reply["error"].as_str().unwrap_or_default().starts_with("Invalid request"), "{reply}");
+        assert!(
+            reply["error"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Invalid request"),
+            "{reply}"
+        );
     }
     let response = http
         .post(stack.backend.url("/api/v1/zones"))
@@ -131,16 +219,37 @@ async fn invalid_names_and_bodies_are_400_and_leave_no_trace() {
     assert_eq!(response.status(), 415);
 
     // Invalid names in the path, on every route that takes one
-    for name in ["a..b", "a%2Fb", "a%20b", "a%22b", "a%3Bb.test", "-x.test", "%0Aevil", "a%7Bb", "x%00"] {
+    for name in [
+        "a..b",
+        "a%2Fb",
+        "a%20b",
+        "a%22b",
+        "a%3Bb.test",
+        "-x.test",
+        "%0Aevil",
+        "a%7Bb",
+        "x%00",
+    ] {
         for (method, suffix) in [
-            ("GET", ""), ("DELETE", ""), ("GET", "/status"), ("POST", "/reload"),
-            ("POST", "/freeze"), ("POST", "/thaw"), ("POST", "/notify"), ("POST", "/retransfer"),
+            ("GET", ""),
+            ("DELETE", ""),
+            ("GET", "/status"),
+            ("POST", "/reload"),
+            ("POST", "/freeze"),
+            ("POST", "/thaw"),
+            ("POST", "/notify"),
+            ("POST", "/retransfer"),
         ] {
             let path = format!("/api/v1/zones/{name}{suffix}");
             let (status, reply) = api.send(method, &path, None).await;
             assert_eq!(status, 400, "{method} {path}: {reply}");
         }
-        let (status, _) = api.patch(&format!("/api/v1/zones/{name}"), &json!({"allowTransfer": []})).await;
+        let (status, _) = api
+            .patch(
+                &format!("/api/v1/zones/{name}"),
+                &json!({"allowTransfer": []}),
+            )
+            .await;
         assert_eq!(status, 400, "PATCH {name}");
     }
 
@@ -160,11 +269,16 @@ async fn invalid_names_and_bodies_are_400_and_leave_no_trace() {
     assert_eq!(snapshot(stack.named.zone_dir()), before);
     let (_, metrics) = api.get_text("/metrics").await;
     assert!(
-        !metrics.lines().any(|l| l.starts_with("bindcar_rndc_commands_total{")),
+        !metrics
+            .lines()
+            .any(|l| l.starts_with("bindcar_rndc_commands_total{")),
         "an rndc command was sent:\n{metrics}"
     );
     let log = stack.named.log();
-    assert!(!log.contains("addzone") && !log.contains("modzone"), "named log:\n{log}");
+    assert!(
+        !log.contains("addzone") && !log.contains("modzone"),
+        "named log:\n{log}"
+    );
     assert!(api.zones().await.is_empty());
 }
 

@@ -47,14 +47,23 @@ async fn primary_zone_lifecycle_is_served_by_named() {
     let (status, body) = api.get("/api/v1/zones/life.test/status").await;
     assert_eq!(status, 200, "{body}");
     let details = body["details"].as_str().unwrap_or_default();
-    assert!(details.contains("name: life.test") && details.contains("type: primary"), "{details}");
+    assert!(
+        details.contains("name: life.test") && details.contains("type: primary"),
+        "{details}"
+    );
 
     // reload of a static zone works; freeze of it says what to do instead
     let (status, body) = api.post_empty("/api/v1/zones/life.test/reload").await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = api.post_empty("/api/v1/zones/life.test/freeze").await;
     assert_eq!(status, 409, "{body}");
-    assert!(body["error"].as_str().unwrap_or_default().contains("/reload"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/reload"),
+        "{body}"
+    );
     let (status, body) = api.post_empty("/api/v1/zones/life.test/notify").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["details"], "zone notify queued");
@@ -68,11 +77,19 @@ async fn primary_zone_lifecycle_is_served_by_named() {
         .await;
     assert_eq!(status, 200, "{body}");
     let shown = String::from_utf8_lossy(&named.rndc(&["showzone", "life.test"]).stdout).to_string();
-    assert!(shown.contains("10.0.0.0/8") && shown.contains("127.0.0.2 port 5353"), "{shown}");
-    let (status, _) = api.patch("/api/v1/zones/life.test", &json!({"alsoNotify": []})).await;
+    assert!(
+        shown.contains("10.0.0.0/8") && shown.contains("127.0.0.2 port 5353"),
+        "{shown}"
+    );
+    let (status, _) = api
+        .patch("/api/v1/zones/life.test", &json!({"alsoNotify": []}))
+        .await;
     assert_eq!(status, 200);
     let shown = String::from_utf8_lossy(&named.rndc(&["showzone", "life.test"]).stdout).to_string();
-    assert!(!shown.contains("also-notify") && shown.contains("10.0.0.0/8"), "{shown}");
+    assert!(
+        !shown.contains("also-notify") && shown.contains("10.0.0.0/8"),
+        "{shown}"
+    );
     assert_eq!(named.dig("www.life.test", "A"), ["192.0.2.10"]);
 
     assert_eq!(api.zones().await, ["life.test"]);
@@ -93,19 +110,28 @@ async fn primary_zone_lifecycle_is_served_by_named() {
 async fn dynamic_zone_reload_says_to_freeze_and_thaw() {
     let stack = Stack::start();
     let (api, named) = (&stack.client, &stack.named);
-    let (status, body) = api.create(&dynamic_zone("dyn.test", named.key_name())).await;
+    let (status, body) = api
+        .create(&dynamic_zone("dyn.test", named.key_name()))
+        .await;
     assert_eq!(status, 201, "{body}");
 
     // Given a record added by dynamic update
     let update = named.nsupdate("dyn.test", "update add new.dyn.test. 60 IN A 192.0.2.99");
-    assert!(update.status.success(), "{}", String::from_utf8_lossy(&update.stderr));
+    assert!(
+        update.status.success(),
+        "{}",
+        String::from_utf8_lossy(&update.stderr)
+    );
     assert_eq!(named.dig("new.dyn.test", "A"), ["192.0.2.99"]);
 
     // When reload is asked, Then 409 tells to freeze and thaw
     let (status, body) = api.post_empty("/api/v1/zones/dyn.test/reload").await;
     assert_eq!(status, 409, "{body}");
     let error = body["error"].as_str().unwrap_or_default();
-    assert!(error.contains("freeze") && error.contains("thaw"), "{error}");
+    assert!(
+        error.contains("freeze") && error.contains("thaw"),
+        "{error}"
+    );
     assert_eq!(body["details"], "dynamic zone");
 
     // freeze: updates refused; freeze again: 409; thaw: updates accepted, data kept
@@ -115,12 +141,22 @@ async fn dynamic_zone_reload_says_to_freeze_and_thaw() {
     assert!(!refused.status.success(), "update accepted while frozen");
     let (status, body) = api.post_empty("/api/v1/zones/Dyn.Test./freeze").await;
     assert_eq!(status, 409, "{body}");
-    assert!(body["error"].as_str().unwrap_or_default().contains("already frozen"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("already frozen"),
+        "{body}"
+    );
     let (status, body) = api.post_empty("/api/v1/zones/dyn.test/thaw").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(named.dig("new.dyn.test", "A"), ["192.0.2.99"]);
     let update = named.nsupdate("dyn.test", "update add later.dyn.test. 60 IN A 192.0.2.97");
-    assert!(update.status.success(), "{}", String::from_utf8_lossy(&update.stderr));
+    assert!(
+        update.status.success(),
+        "{}",
+        String::from_utf8_lossy(&update.stderr)
+    );
     assert_eq!(named.dig("later.dyn.test", "A"), ["192.0.2.97"]);
 }
 
@@ -128,14 +164,24 @@ async fn dynamic_zone_reload_says_to_freeze_and_thaw() {
 async fn duplicate_create_is_409_and_touches_nothing() {
     let stack = Stack::start();
     let (api, named) = (&stack.client, &stack.named);
-    let (status, _) = api.create(&dynamic_zone("dup.test", named.key_name())).await;
+    let (status, _) = api
+        .create(&dynamic_zone("dup.test", named.key_name()))
+        .await;
     assert_eq!(status, 201);
     // Given a record added since, by dynamic update (it lives in the journal)
     let update = named.nsupdate("dup.test", "update add added.dup.test. 60 IN A 192.0.2.77");
-    assert!(update.status.success(), "{}", String::from_utf8_lossy(&update.stderr));
+    assert!(
+        update.status.success(),
+        "{}",
+        String::from_utf8_lossy(&update.stderr)
+    );
     assert_eq!(named.dig("added.dup.test", "A"), ["192.0.2.77"]);
     let before = snapshot(named.zone_dir());
-    assert!(before.contains_key("dup.test.zone.jnl"), "journal exists: {:?}", before.keys());
+    assert!(
+        before.contains_key("dup.test.zone.jnl"),
+        "journal exists: {:?}",
+        before.keys()
+    );
 
     // When the same zone is created again, in another spelling
     let mut again = primary_zone("DUP.test.");
@@ -144,7 +190,10 @@ async fn duplicate_create_is_409_and_touches_nothing() {
 
     // Then 409, and nothing on disk changed: same file, same journal
     assert_eq!(status, 409, "{body}");
-    assert_eq!(body, json!({"error": "Zone already exists: dup.test", "details": null}));
+    assert_eq!(
+        body,
+        json!({"error": "Zone already exists: dup.test", "details": null})
+    );
     assert_eq!(snapshot(named.zone_dir()), before);
     // and the record is still served, also after the zone is reloaded from disk
     assert_eq!(named.dig("added.dup.test", "A"), ["192.0.2.77"]);
@@ -189,8 +238,20 @@ async fn failed_addzone_leaves_no_file_and_gives_binds_reason() {
     let (status, body) = api.create(&zone).await;
     // Then BIND's reason comes back, and no file is left behind
     assert_eq!(status, 422, "{body}");
-    assert!(body["error"].as_str().unwrap_or_default().contains("CNAME and other data"), "{body}");
-    assert!(body["details"].as_str().unwrap_or_default().contains("CNAME and other data"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("CNAME and other data"),
+        "{body}"
+    );
+    assert!(
+        body["details"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("CNAME and other data"),
+        "{body}"
+    );
     assert_eq!(snapshot(named.zone_dir()), before);
     assert_eq!(api.get("/api/v1/zones/cname.test").await.0, 404);
     assert!(api.zones().await.is_empty());
@@ -216,7 +277,9 @@ async fn unknown_zone_is_404_everywhere() {
         let (status, body) = api.send(method, path, None).await;
         assert_eq!((status, &body), (404, &expected), "{method} {path}");
     }
-    let (status, body) = api.patch("/api/v1/zones/missing.test", &json!({"allowTransfer": []})).await;
+    let (status, body) = api
+        .patch("/api/v1/zones/missing.test", &json!({"allowTransfer": []}))
+        .await;
     assert_eq!((status, body), (404, expected));
 }
 
@@ -243,20 +306,39 @@ async fn secondary_zone_transfers_from_its_primary_and_is_listed() {
         secondary.named.dig("www.sec.test", "A") == ["192.0.2.10"]
     })
     .await;
-    assert!(served, "secondary never served the zone; named log:\n{}", secondary.named.log());
+    assert!(
+        served,
+        "secondary never served the zone; named log:\n{}",
+        secondary.named.log()
+    );
     assert_eq!(secondary.client.zones().await, ["sec.test"]);
     let (status, info) = secondary.client.get("/api/v1/zones/sec.test").await;
     assert_eq!(status, 200, "{info}");
     assert_eq!(info["zoneType"], "secondary");
     assert_eq!(info["serial"], 2026010101);
     // retransfer is for secondaries; a primary says so
-    let (status, body) = secondary.client.post_empty("/api/v1/zones/sec.test/retransfer").await;
+    let (status, body) = secondary
+        .client
+        .post_empty("/api/v1/zones/sec.test/retransfer")
+        .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = primary.client.post_empty("/api/v1/zones/sec.test/retransfer").await;
+    let (status, body) = primary
+        .client
+        .post_empty("/api/v1/zones/sec.test/retransfer")
+        .await;
     assert_eq!(status, 409, "{body}");
-    assert!(body["error"].as_str().unwrap_or_default().contains("only secondary"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("only secondary"),
+        "{body}"
+    );
     // and it deletes like any other zone
-    assert_eq!(secondary.client.delete("/api/v1/zones/sec.test").await.0, 200);
+    assert_eq!(
+        secondary.client.delete("/api/v1/zones/sec.test").await.0,
+        200
+    );
     assert!(secondary.named.dig("www.sec.test", "A").is_empty());
     assert!(secondary.client.zones().await.is_empty());
 }
@@ -277,7 +359,11 @@ async fn list_is_what_bind_serves_not_files_in_a_directory() {
     .expect("write foreign zone");
     let config = format!("{{ type primary; file \"{}\"; }};", other_file.display());
     let added = named.rndc(&["addzone", "foreign.test", &config]);
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     // Then the list is exactly the zone created through the API
     assert_eq!(api.zones().await, ["listed.test"]);
     // and the foreign zone is readable but not deletable through the API
@@ -294,7 +380,10 @@ async fn list_is_what_bind_serves_not_files_in_a_directory() {
     )
     .expect("write legacy zone");
     let config = format!("{{ type primary; file \"{}\"; }};", legacy_file.display());
-    assert!(named.rndc(&["addzone", "legacy.test", &config]).status.success());
+    assert!(named
+        .rndc(&["addzone", "legacy.test", &config])
+        .status
+        .success());
     assert_eq!(api.zones().await, ["legacy.test", "listed.test"]);
     assert_eq!(api.delete("/api/v1/zones/legacy.test").await.0, 200);
     assert!(!legacy_file.exists());
@@ -328,19 +417,35 @@ async fn server_status_openapi_and_metrics() {
     let api = &stack.client;
     let (status, body) = api.get("/api/v1/server/status").await;
     assert_eq!(status, 200);
-    assert!(body["status"].as_str().unwrap_or_default().contains("server is up and running"), "{body}");
+    assert!(
+        body["status"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("server is up and running"),
+        "{body}"
+    );
 
     let (status, doc) = api.get("/api/v1/openapi.json").await;
     assert_eq!(status, 200);
     for path in [
-        "/api/v1/zones", "/api/v1/zones/{name}", "/api/v1/zones/{name}/status",
-        "/api/v1/zones/{name}/reload", "/api/v1/zones/{name}/freeze", "/api/v1/zones/{name}/thaw",
-        "/api/v1/zones/{name}/notify", "/api/v1/zones/{name}/retransfer", "/api/v1/server/status",
-        "/api/v1/health", "/api/v1/ready", "/metrics",
+        "/api/v1/zones",
+        "/api/v1/zones/{name}",
+        "/api/v1/zones/{name}/status",
+        "/api/v1/zones/{name}/reload",
+        "/api/v1/zones/{name}/freeze",
+        "/api/v1/zones/{name}/thaw",
+        "/api/v1/zones/{name}/notify",
+        "/api/v1/zones/{name}/retransfer",
+        "/api/v1/server/status",
+        "/api/v1/health",
+        "/api/v1/ready",
+        "/metrics",
     ] {
         assert!(doc["paths"].get(path).is_some(), "openapi lacks {path}");
     }
-    assert!(doc["components"]["schemas"]["CreateZoneRequest"]["properties"]["zoneConfig"].is_object());
+    assert!(
+        doc["components"]["schemas"]["CreateZoneRequest"]["properties"]["zoneConfig"].is_object()
+    );
 
     assert_eq!(api.create(&primary_zone("metrics.test")).await.0, 201);
     assert_eq!(api.create(&primary_zone("metrics.test")).await.0, 409);
@@ -375,10 +480,16 @@ async fn mutations_log_the_mesh_user_and_sigterm_stops_cleanly() {
         .find(|l| l.contains("zone created"))
         .unwrap_or_else(|| panic!("no creation log:\n{logs}"));
     let entry: serde_json::Value = serde_json::from_str(line).expect("JSON log line");
-    assert_eq!(entry["fields"]["actor"], "system:serviceaccount:dns:external-dns");
+    assert_eq!(
+        entry["fields"]["actor"],
+        "system:serviceaccount:dns:external-dns"
+    );
     assert_eq!(entry["fields"]["zone"], "who.test");
 
-    let status = stack.backend.terminate(Duration::from_secs(10)).expect("terminate");
+    let status = stack
+        .backend
+        .terminate(Duration::from_secs(10))
+        .expect("terminate");
     assert!(status.success(), "exit status {status}");
     assert!(stack.backend.logs().contains("bindcar stopped"));
 }
@@ -395,7 +506,10 @@ async fn latency_of_create_status_delete() {
         assert_eq!(api.create(&primary_zone(&name)).await.0, 201);
         create.push(t.elapsed());
         let t = Instant::now();
-        assert_eq!(api.get(&format!("/api/v1/zones/{name}/status")).await.0, 200);
+        assert_eq!(
+            api.get(&format!("/api/v1/zones/{name}/status")).await.0,
+            200
+        );
         status.push(t.elapsed());
         let t = Instant::now();
         assert_eq!(api.delete(&format!("/api/v1/zones/{name}")).await.0, 200);
@@ -408,7 +522,8 @@ async fn latency_of_create_status_delete() {
         median_ms(&mut delete)
     );
     println!("{report}");
-    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bindcar-latency.txt");
+    let target =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bindcar-latency.txt");
     let _ = std::fs::write(target, format!("{report}\n"));
     assert!(stack.client.zones().await.is_empty());
 }
