@@ -273,3 +273,113 @@ pub fn start_expecting_refusal(o: &EnvoyOptions) -> Result<String> {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// TLS settings for a cluster to the (test) API server, trusting `ca` and checking the
+/// `kubernetes.default.svc` name, as a sidecar would for the real API server.
+fn api_server_tls(ca: &Path) -> String {
+    format!(
+        r#"    transport_socket:
+      name: envoy.transport_sockets.tls
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+        sni: kubernetes.default.svc
+        common_tls_context:
+          validation_context:
+            trusted_ca: {{filename: {ca}}}
+            match_typed_subject_alt_names: [{{san_type: DNS, matcher: {{exact: kubernetes.default.svc}}}}]"#,
+        ca = yaml_quote(&ca.display().to_string())
+    )
+}
+
+fn static_cluster(name: &str, port: u16) -> String {
+    format!(
+        r#"  - name: {name}
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: {name}
+      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}}}}}]}}]
+"#
+    )
+}
+
+impl EnvoyOptions {
+    /// TokenReview mode with the filter's cluster `kubernetes` going straight to the API
+    /// server over TLS (the reviewer credential, if any, is in the plugin configuration).
+    pub fn with_api_server(mut self, api_port: u16, ca: &Path) -> Self {
+        self.extra_clusters = format!("{}{}\n", static_cluster("kubernetes", api_port), api_server_tls(ca));
+        self
+    }
+
+    /// TokenReview mode where Envoy injects the reviewer credential itself: the filter's
+    /// cluster `kubernetes` leads to an internal listener whose credential injector reads the
+    /// token from `token_dir/token` (re-read when the file is replaced), then on to the API
+    /// server over TLS. Same shape as `envoy/envoy-tokenreview.yaml`.
+    pub fn with_injected_reviewer_credential(mut self, api_port: u16, ca: &Path, token_dir: &Path) -> Result<Self> {
+        let sds = token_dir.join("reviewer-token-sds.yaml");
+        std::fs::write(
+            &sds,
+            format!(
+                "resources:\n- \"@type\": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret\n  name: reviewer-token\n  generic_secret:\n    secret: {{filename: {}}}\n",
+                yaml_quote(&token_dir.join("token").display().to_string())
+            ),
+        )?;
+        self.extra_top = r#"bootstrap_extensions:
+- name: envoy.bootstrap.internal_listener
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener
+"#
+        .to_string();
+        self.extra_listeners = format!(
+            r#"  - name: kube-reviewer
+    internal_listener: {{}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: kube_reviewer
+          route_config:
+            virtual_hosts:
+            - name: api
+              domains: ["*"]
+              routes:
+              - match: {{path: /apis/authentication.k8s.io/v1/tokenreviews}}
+                route: {{cluster: kubernetes-api, timeout: 10s}}
+          http_filters:
+          - name: envoy.filters.http.credential_injector
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.credential_injector.v3.CredentialInjector
+              overwrite: true
+              credential:
+                name: envoy.http.injected_credentials.generic
+                typed_config:
+                  "@type": type.googleapis.com/envoy.extensions.http.injected_credentials.generic.v3.Generic
+                  header: Authorization
+                  header_value_prefix: "Bearer "
+                  credential:
+                    name: reviewer-token
+                    sds_config:
+                      path_config_source:
+                        path: {sds}
+                        watched_directory: {{path: {dir}}}
+          - name: envoy.filters.http.router
+            typed_config: {{"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
+"#,
+            sds = yaml_quote(&sds.display().to_string()),
+            dir = yaml_quote(&token_dir.display().to_string()),
+        );
+        self.extra_clusters = format!(
+            r#"  - name: kubernetes
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: kubernetes
+      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{envoy_internal_address: {{server_listener_name: kube-reviewer}}}}}}}}]}}]
+{api}{tls}
+"#,
+            api = static_cluster("kubernetes-api", api_port),
+            tls = api_server_tls(ca),
+        );
+        Ok(self)
+    }
+}
