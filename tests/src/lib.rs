@@ -5,3 +5,4 @@
 pub mod ports;
 pub mod named;
 pub mod backend;
+pub mod tokenreview;
