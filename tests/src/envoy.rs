@@ -11,13 +11,21 @@ use anyhow::{bail, Context, Result};
 use crate::ports::free_port;
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 pub fn envoy_bin() -> Result<PathBuf> {
-    let p = std::env::var_os("ENVOY_BIN").map(PathBuf::from).unwrap_or_else(|| workspace_root().join(".venv/bin/envoy"));
+    let p = std::env::var_os("ENVOY_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv/bin/envoy"));
     if !p.exists() {
-        bail!("Envoy not found at {} (set ENVOY_BIN, or run `make setup`)", p.display());
+        bail!(
+            "Envoy not found at {} (set ENVOY_BIN, or run `make setup`)",
+            p.display()
+        );
     }
     Ok(p)
 }
@@ -154,7 +162,13 @@ impl Envoy {
         let child = Command::new(envoy_bin()?)
             .arg("-c")
             .arg(&cfg)
-            .args(["--use-dynamic-base-id", "--concurrency", &o.concurrency.to_string(), "-l", "info"])
+            .args([
+                "--use-dynamic-base-id",
+                "--concurrency",
+                &o.concurrency.to_string(),
+                "-l",
+                "info",
+            ])
             .args(["--file-flush-interval-msec", "100", "--log-path"])
             .arg(&log)
             .args(&o.extra_args)
@@ -163,8 +177,16 @@ impl Envoy {
             .stderr(Stdio::null())
             .spawn()
             .context("spawning envoy")?;
-        let mut envoy = Envoy { child, port, admin_port, dir, log };
-        envoy.wait_ready().with_context(|| format!("envoy did not become ready; log:\n{}", envoy.log_text()))?;
+        let mut envoy = Envoy {
+            child,
+            port,
+            admin_port,
+            dir,
+            log,
+        };
+        envoy
+            .wait_ready()
+            .with_context(|| format!("envoy did not become ready; log:\n{}", envoy.log_text()))?;
         Ok(envoy)
     }
 
@@ -175,7 +197,8 @@ impl Envoy {
                 bail!("envoy exited: {status}");
             }
             if let Ok(r) = crate::http::get(self.admin_port, "/ready", &[]) {
-                if r.status == 200 && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                if r.status == 200 && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                {
                     return Ok(());
                 }
             }
@@ -211,7 +234,13 @@ impl Envoy {
     /// Envoy's resident memory in KiB (from /proc).
     pub fn rss_kib(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
     }
 }
 
@@ -225,12 +254,13 @@ pub fn prometheus_value(text: &str, name: &str) -> Option<u64> {
     })
 }
 
-/// Runs `envoy --mode validate` on a config file.
-pub fn validate(config: &Path) -> Result<(bool, String)> {
+/// Runs `envoy --mode validate` on a config file, from `cwd` (relative paths in the
+/// config resolve there).
+pub fn validate(config: &Path, cwd: &Path) -> Result<(bool, String)> {
     let out = Command::new(envoy_bin()?)
         .args(["--mode", "validate", "--use-dynamic-base-id", "-l", "error", "-c"])
         .arg(config)
-        .current_dir(workspace_root())
+        .current_dir(cwd)
         .output()?;
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     Ok((out.status.success(), text))
@@ -264,7 +294,11 @@ pub fn start_expecting_refusal(o: &EnvoyOptions) -> Result<String> {
             if status.success() {
                 bail!("envoy exited successfully");
             }
-            return Ok(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+            return Ok(format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
         if Instant::now() > deadline {
             child.kill().ok();
@@ -307,7 +341,11 @@ impl EnvoyOptions {
     /// TokenReview mode with the filter's cluster `kubernetes` going straight to the API
     /// server over TLS (the reviewer credential, if any, is in the plugin configuration).
     pub fn with_api_server(mut self, api_port: u16, ca: &Path) -> Self {
-        self.extra_clusters = format!("{}{}\n", static_cluster("kubernetes", api_port), api_server_tls(ca));
+        self.extra_clusters = format!(
+            "{}{}\n",
+            static_cluster("kubernetes", api_port),
+            api_server_tls(ca)
+        );
         self
     }
 
@@ -315,7 +353,12 @@ impl EnvoyOptions {
     /// cluster `kubernetes` leads to an internal listener whose credential injector reads the
     /// token from `token_dir/token` (re-read when the file is replaced), then on to the API
     /// server over TLS. Same shape as `envoy/envoy-tokenreview.yaml`.
-    pub fn with_injected_reviewer_credential(mut self, api_port: u16, ca: &Path, token_dir: &Path) -> Result<Self> {
+    pub fn with_injected_reviewer_credential(
+        mut self,
+        api_port: u16,
+        ca: &Path,
+        token_dir: &Path,
+    ) -> Result<Self> {
         let sds = token_dir.join("reviewer-token-sds.yaml");
         std::fs::write(
             &sds,

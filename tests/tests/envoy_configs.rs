@@ -1,0 +1,68 @@
+//! Every Envoy configuration shipped under envoy/ passes `envoy --mode validate`, with the
+//! files it names (the .wasm, the CA, the token) in place. The shipped bytes are validated
+//! as they are, from a directory laid out like the repository.
+
+use std::path::Path;
+
+use bindcar_e2e::envoy::{validate, wasm_path, workspace_root};
+
+fn layout_like_the_repository() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = workspace_root();
+    std::fs::create_dir_all(dir.path().join("dist")).unwrap();
+    std::fs::copy(wasm_path().unwrap(), dir.path().join("dist/bindcar_auth_filter.wasm")).unwrap();
+    std::fs::create_dir_all(dir.path().join("envoy")).unwrap();
+    for f in std::fs::read_dir(root.join("envoy")).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() {
+            std::fs::copy(&f, dir.path().join("envoy").join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    // What `make run MODE=tokenreview` creates before starting Envoy.
+    let tr = dir.path().join(".run/tokenreview");
+    std::fs::create_dir_all(&tr).unwrap();
+    std::fs::write(tr.join("token"), "reviewer-token").unwrap();
+    let ca = rcgen::generate_simple_self_signed(vec!["kubernetes.default.svc".to_string()]).unwrap();
+    std::fs::write(tr.join("ca.pem"), ca.cert.pem()).unwrap();
+    dir
+}
+
+fn shipped_configs() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(workspace_root().join("envoy"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("envoy") && n.ends_with(".yaml"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_shipped_envoy_config_validates() {
+    let names = shipped_configs();
+    assert!(names.contains(&"envoy.yaml".to_string()) && names.contains(&"envoy-tokenreview.yaml".to_string()), "{names:?}");
+    let dir = layout_like_the_repository();
+    for name in names {
+        let (ok, out) = run_validate(dir.path(), &format!("envoy/{name}"));
+        assert!(ok, "envoy/{name} does not validate:\n{out}");
+        assert!(out.contains("OK"), "{out}");
+    }
+}
+
+#[test]
+fn validation_catches_a_broken_config() {
+    let dir = layout_like_the_repository();
+    let broken = std::fs::read_to_string(dir.path().join("envoy/envoy.yaml")).unwrap().replace("port_value: 18080", "port_value: not-a-port");
+    std::fs::write(dir.path().join("envoy/broken.yaml"), broken).unwrap();
+    let (ok, _) = run_validate(dir.path(), "envoy/broken.yaml");
+    assert!(!ok);
+    let (ok, out) = run_validate(dir.path(), "envoy/envoy.yaml");
+    assert!(ok, "{out}");
+    std::fs::remove_file(dir.path().join("dist/bindcar_auth_filter.wasm")).unwrap();
+    let (ok, _) = run_validate(dir.path(), "envoy/envoy.yaml");
+    assert!(!ok, "a missing .wasm must fail validation");
+}
+
+fn run_validate(cwd: &Path, config: &str) -> (bool, String) {
+    validate(Path::new(config), cwd).unwrap()
+}
