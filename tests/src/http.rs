@@ -16,7 +16,10 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -33,7 +36,13 @@ pub fn get(port: u16, path: &str, headers: &[(&str, &[u8])]) -> Result<Response>
     request(port, "GET", path.as_bytes(), headers, b"")
 }
 
-pub fn request(port: u16, method: &str, path: &[u8], headers: &[(&str, &[u8])], body: &[u8]) -> Result<Response> {
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &[u8],
+    headers: &[(&str, &[u8])],
+    body: &[u8],
+) -> Result<Response> {
     let mut req = Vec::new();
     req.extend_from_slice(method.as_bytes());
     req.push(b' ');
@@ -70,9 +79,10 @@ pub fn raw(port: u16, bytes: &[u8]) -> Result<Response> {
         buf.extend_from_slice(&chunk[..n]);
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:").and_then(|v| v.trim().parse::<usize>().ok()));
+            let length = head.lines().find_map(|l| {
+                l.strip_prefix("content-length:")
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+            });
             if length.is_some_and(|len| buf.len() >= end + 4 + len) {
                 break;
             }
@@ -83,21 +93,38 @@ pub fn raw(port: u16, bytes: &[u8]) -> Result<Response> {
 
 fn parse(buf: &[u8]) -> Result<Response> {
     let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-        bail!("no HTTP response head in {} bytes: {:?}", buf.len(), String::from_utf8_lossy(buf))
+        bail!(
+            "no HTTP response head in {} bytes: {:?}",
+            buf.len(),
+            String::from_utf8_lossy(buf)
+        )
     };
     let head = String::from_utf8_lossy(&buf[..end]);
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
-    let status: u16 = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        })
         .collect();
     let mut body = buf[end + 4..].to_vec();
-    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
     if chunked {
         body = dechunk(&body);
     }
-    Ok(Response { status, headers, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {

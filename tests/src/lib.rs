@@ -2,7 +2,10 @@
 //! a recording upstream and a TokenReview server of our own. Each module is named for
 //! the process it drives.
 
-pub mod ports;
-pub mod named;
 pub mod backend;
+pub mod envoy;
+pub mod http;
+pub mod named;
+pub mod ports;
 pub mod tokenreview;
+pub mod upstream;

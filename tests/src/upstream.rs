@@ -15,10 +15,16 @@ pub struct Seen {
 
 impl Seen {
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
     }
     pub fn header_count(&self, name: &str) -> usize {
-        self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).count()
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .count()
     }
 }
 
@@ -67,7 +73,8 @@ impl Upstream {
                                 let name = String::from_utf8_lossy(&h[..i]).to_ascii_lowercase();
                                 let value = h[i + 1..].trim_ascii().to_vec();
                                 if name == "content-length" {
-                                    content_length = String::from_utf8_lossy(&value).parse().unwrap_or(0);
+                                    content_length =
+                                        String::from_utf8_lossy(&value).parse().unwrap_or(0);
                                 }
                                 headers.push((name, value));
                             }
@@ -77,14 +84,22 @@ impl Upstream {
                             return;
                         }
                         if let Ok(mut s) = record.lock() {
-                            s.push(Seen { method, path, headers });
+                            s.push(Seen {
+                                method,
+                                path,
+                                headers,
+                            });
                         }
                         let body = br#"{"upstream":"ok"}"#;
                         let resp = format!(
                             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
                             body.len()
                         );
-                        if writer.write_all(resp.as_bytes()).and_then(|_| writer.write_all(body)).is_err() {
+                        if writer
+                            .write_all(resp.as_bytes())
+                            .and_then(|_| writer.write_all(body))
+                            .is_err()
+                        {
                             return;
                         }
                     }

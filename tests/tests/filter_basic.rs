@@ -17,8 +17,16 @@ fn stack(config: &str) -> (Upstream, Envoy) {
 
 fn assert_401(r: &Response, message: &str, context: &str) {
     assert_eq!(r.status, 401, "{context}: {r:?}");
-    assert_eq!(r.json(), serde_json::json!({"error": "Unauthorized", "message": message}), "{context}");
-    assert_eq!(r.header("content-type"), Some("application/json"), "{context}");
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"error": "Unauthorized", "message": message}),
+        "{context}"
+    );
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json"),
+        "{context}"
+    );
     assert_eq!(r.header("www-authenticate"), Some("Bearer"), "{context}");
 }
 
@@ -50,27 +58,53 @@ fn answers_follow_the_seed_and_denied_requests_never_reach_the_upstream() {
         (vec![b"Bearer abc"], None),
         (vec![b"bearer abc"], None),
         (vec![b"BEARER a-b.c_d~e+f/g=="], None),
-        (vec![b"Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"], None),
+        (
+            vec![b"Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"],
+            None,
+        ),
     ];
     for (i, (auth, expected)) in cases.iter().enumerate() {
         let path = format!("/api/v1/zones?case={i}");
         let headers: Vec<(&str, &[u8])> = auth.iter().map(|v| ("authorization", *v)).collect();
         let r = get(envoy.port, &path, &headers).unwrap();
-        let context = format!("case {i} {:?}", auth.iter().map(|v| String::from_utf8_lossy(v)).collect::<Vec<_>>());
+        let context = format!(
+            "case {i} {:?}",
+            auth.iter()
+                .map(|v| String::from_utf8_lossy(v))
+                .collect::<Vec<_>>()
+        );
         match expected {
             Some(message) => {
                 assert_401(&r, message, &context);
-                assert!(!reached(&up, &path), "{context}: a denied request reached the upstream");
+                assert!(
+                    !reached(&up, &path),
+                    "{context}: a denied request reached the upstream"
+                );
             }
             None => {
                 assert_eq!(r.status, 200, "{context}: {r:?}");
-                let seen = up.seen().into_iter().find(|s| s.path == path).expect("reached upstream");
-                assert_eq!(seen.header("authorization"), Some(auth[0]), "{context}: Authorization forwarded intact");
+                let seen = up
+                    .seen()
+                    .into_iter()
+                    .find(|s| s.path == path)
+                    .expect("reached upstream");
+                assert_eq!(
+                    seen.header("authorization"),
+                    Some(auth[0]),
+                    "{context}: Authorization forwarded intact"
+                );
             }
         }
     }
     // POST with a body is judged the same way.
-    let r = request(envoy.port, "POST", b"/api/v1/zones", &[("content-type", b"application/json")], b"{}").unwrap();
+    let r = request(
+        envoy.port,
+        "POST",
+        b"/api/v1/zones",
+        &[("content-type", b"application/json")],
+        b"{}",
+    )
+    .unwrap();
     assert_401(&r, MISSING, "POST without token");
     assert!(!up.seen().iter().any(|s| s.method == "POST"));
 }
@@ -137,19 +171,42 @@ fn exempt_paths_match_exactly_and_nothing_else_passes_without_a_token() {
         assert_ne!(r.status, 401, "{p} with a token: {r:?}");
     }
     // Raw bytes the codec may reject before the filter: still never exempt.
-    for p in [&b"/api/v1/health#x"[..], b"/api/v1/health\\", b"/api/v1/h\xc3\xa9alth", b"/api/v1/health\x7f"] {
+    for p in [
+        &b"/api/v1/health#x"[..],
+        b"/api/v1/health\\",
+        b"/api/v1/h\xc3\xa9alth",
+        b"/api/v1/health\x7f",
+    ] {
         let r = request(envoy.port, "GET", p, &[], b"").unwrap();
-        assert!(r.status == 400 || r.status == 401, "{:?}: {r:?}", String::from_utf8_lossy(p));
+        assert!(
+            r.status == 400 || r.status == 401,
+            "{:?}: {r:?}",
+            String::from_utf8_lossy(p)
+        );
     }
-    assert_eq!(up.seen().iter().filter(|s| s.header("authorization").is_none()).count(), exempt.len());
+    assert_eq!(
+        up.seen()
+            .iter()
+            .filter(|s| s.header("authorization").is_none())
+            .count(),
+        exempt.len()
+    );
 }
 
 #[test]
 fn configured_exempt_paths_replace_the_defaults() {
     let (up, envoy) = stack(r#"{"exemptPaths":["/livez"]}"#);
     assert_eq!(get(envoy.port, "/livez", &[]).unwrap().status, 200);
-    assert_401(&get(envoy.port, "/api/v1/health", &[]).unwrap(), MISSING, "default no longer exempt");
-    assert_401(&get(envoy.port, "/livez/", &[]).unwrap(), MISSING, "trailing slash");
+    assert_401(
+        &get(envoy.port, "/api/v1/health", &[]).unwrap(),
+        MISSING,
+        "default no longer exempt",
+    );
+    assert_401(
+        &get(envoy.port, "/livez/", &[]).unwrap(),
+        MISSING,
+        "trailing slash",
+    );
     assert_eq!(up.count(), 1);
 }
 
@@ -164,9 +221,20 @@ fn client_identity_headers_never_reach_the_upstream() {
     ];
     let mut with_token = spoof.to_vec();
     with_token.push(("authorization", b"Bearer abc"));
-    assert_eq!(get(envoy.port, "/api/v1/health", &spoof).unwrap().status, 200);
-    assert_eq!(get(envoy.port, "/api/v1/zones", &with_token).unwrap().status, 200);
-    assert_eq!(get(envoy.port, "/api/v1/zones", &spoof).unwrap().status, 401);
+    assert_eq!(
+        get(envoy.port, "/api/v1/health", &spoof).unwrap().status,
+        200
+    );
+    assert_eq!(
+        get(envoy.port, "/api/v1/zones", &with_token)
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(
+        get(envoy.port, "/api/v1/zones", &spoof).unwrap().status,
+        401
+    );
     let seen = up.seen();
     assert_eq!(seen.len(), 2);
     for s in seen {
@@ -175,8 +243,13 @@ fn client_identity_headers_never_reach_the_upstream() {
     }
     drop(envoy);
     // Configured names are stripped instead.
-    let (up, envoy) = stack(r#"{"identityHeaders":{"user":"X-Auth-User","groups":"x-auth-groups"}}"#);
-    let h: [(&str, &[u8]); 3] = [("x-auth-user", b"evil"), ("x-auth-groups", b"evil"), ("authorization", b"Bearer a")];
+    let (up, envoy) =
+        stack(r#"{"identityHeaders":{"user":"X-Auth-User","groups":"x-auth-groups"}}"#);
+    let h: [(&str, &[u8]); 3] = [
+        ("x-auth-user", b"evil"),
+        ("x-auth-groups", b"evil"),
+        ("authorization", b"Bearer a"),
+    ];
     assert_eq!(get(envoy.port, "/api/v1/zones", &h).unwrap().status, 200);
     let s = &up.seen()[0];
     assert_eq!(s.header("x-auth-user"), None);
@@ -187,19 +260,40 @@ fn client_identity_headers_never_reach_the_upstream() {
 fn stats_count_every_outcome() {
     let (_up, envoy) = stack(r#"{"mode":"basic"}"#);
     for _ in 0..3 {
-        get(envoy.port, "/api/v1/zones", &[("authorization", b"Bearer ok")]).unwrap();
+        get(
+            envoy.port,
+            "/api/v1/zones",
+            &[("authorization", b"Bearer ok")],
+        )
+        .unwrap();
     }
     for _ in 0..2 {
         get(envoy.port, "/api/v1/health", &[]).unwrap();
     }
     get(envoy.port, "/api/v1/zones", &[]).unwrap();
-    get(envoy.port, "/api/v1/zones", &[("authorization", b"Basic x")]).unwrap();
-    get(envoy.port, "/api/v1/zones", &[("authorization", b"Basic x")]).unwrap();
+    get(
+        envoy.port,
+        "/api/v1/zones",
+        &[("authorization", b"Basic x")],
+    )
+    .unwrap();
+    get(
+        envoy.port,
+        "/api/v1/zones",
+        &[("authorization", b"Basic x")],
+    )
+    .unwrap();
     get(envoy.port, "/api/v1/zones", &[("authorization", b"Bearer")]).unwrap();
     assert_eq!(envoy.counter("bindcar_auth_allowed").unwrap(), 3);
     assert_eq!(envoy.counter("bindcar_auth_exempt").unwrap(), 2);
-    assert_eq!(envoy.counter("bindcar_auth_denied_missing_header").unwrap(), 1);
-    assert_eq!(envoy.counter("bindcar_auth_denied_invalid_format").unwrap(), 2);
+    assert_eq!(
+        envoy.counter("bindcar_auth_denied_missing_header").unwrap(),
+        1
+    );
+    assert_eq!(
+        envoy.counter("bindcar_auth_denied_invalid_format").unwrap(),
+        2
+    );
     assert_eq!(envoy.counter("bindcar_auth_denied_empty_token").unwrap(), 1);
 }
 
@@ -217,11 +311,13 @@ fn hostile_requests_neither_crash_the_vm_nor_get_through() {
         b"GET \xff\xfe HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".to_vec(),
         b"GET /api/v1/zones HTTP/1.1\r\nhost: \xff\r\nauthorization: \r\nconnection: close\r\n\r\n".to_vec(),
     ];
-    let mut h = b"GET /api/v1/zones HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: ".to_vec();
+    let mut h =
+        b"GET /api/v1/zones HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: ".to_vec();
     h.extend_from_slice(&big_auth);
     h.extend_from_slice(b"\r\n\r\n");
     hostile.push(h);
-    let mut h = b"GET /api/v1/zones HTTP/1.1\r\nhost: x\r\nconnection: close\r\nx-filler: ".to_vec();
+    let mut h =
+        b"GET /api/v1/zones HTTP/1.1\r\nhost: x\r\nconnection: close\r\nx-filler: ".to_vec();
     h.extend_from_slice(&big);
     h.extend_from_slice(b"\r\n\r\n");
     hostile.push(h);
@@ -229,18 +325,41 @@ fn hostile_requests_neither_crash_the_vm_nor_get_through() {
         for req in &hostile {
             let r = raw(envoy.port, req);
             if let Ok(r) = r {
-                assert!(r.status == 400 || r.status == 401 || r.status == 431 || r.status == 200, "{r:?}");
+                assert!(
+                    r.status == 400 || r.status == 401 || r.status == 431 || r.status == 200,
+                    "{r:?}"
+                );
             }
         }
     }
     // Only the exempt health request (and nothing carrying a bad credential) got through.
-    assert!(up.seen().iter().all(|s| s.path == "/api/v1/health"), "{:?}", up.seen());
+    assert!(
+        up.seen().iter().all(|s| s.path == "/api/v1/health"),
+        "{:?}",
+        up.seen()
+    );
     // The filter still answers correctly: the VM is alive.
-    assert_401(&get(envoy.port, "/api/v1/zones", &[]).unwrap(), MISSING, "after hostile batch");
-    assert_eq!(get(envoy.port, "/api/v1/zones", &[("authorization", b"Bearer ok")]).unwrap().status, 200);
+    assert_401(
+        &get(envoy.port, "/api/v1/zones", &[]).unwrap(),
+        MISSING,
+        "after hostile batch",
+    );
+    assert_eq!(
+        get(
+            envoy.port,
+            "/api/v1/zones",
+            &[("authorization", b"Bearer ok")]
+        )
+        .unwrap()
+        .status,
+        200
+    );
     let log = envoy.log_text();
     assert!(!log.contains("panic"), "panic in log:\n{log}");
-    assert!(!log.contains("Function: proxy_on_request_headers failed"), "VM failure in log");
+    assert!(
+        !log.contains("Function: proxy_on_request_headers failed"),
+        "VM failure in log"
+    );
 }
 
 #[test]
@@ -248,7 +367,10 @@ fn invalid_configurations_make_envoy_refuse_the_plugin() {
     for (config, says) in [
         (r#"{"mode":"jwt"}"#, "unknown variant `jwt`"),
         (r#"{"exemptPaths":["/health/.."]}"#, "exemptPaths"),
-        (r#"{"mode":"tokenReview","tokenReview":{}}"#, "ANY authenticated ServiceAccount"),
+        (
+            r#"{"mode":"tokenReview","tokenReview":{}}"#,
+            "ANY authenticated ServiceAccount",
+        ),
         (r#"{"exemptPath":[]}"#, "unknown field `exemptPath`"),
         ("not json", "invalid plugin configuration"),
     ] {
@@ -267,10 +389,23 @@ fn tokens_are_never_logged() {
     o.extra_args = vec!["--component-log-level".into(), "wasm:debug".into()];
     let envoy = Envoy::start(&o).unwrap();
     let secret = "s3cr3t-token-value-that-must-not-appear";
-    get(envoy.port, "/api/v1/zones", &[("authorization", format!("Bearer {secret}").as_bytes())]).unwrap();
-    get(envoy.port, "/api/v1/zones", &[("authorization", format!("Basic {secret}").as_bytes())]).unwrap();
+    get(
+        envoy.port,
+        "/api/v1/zones",
+        &[("authorization", format!("Bearer {secret}").as_bytes())],
+    )
+    .unwrap();
+    get(
+        envoy.port,
+        "/api/v1/zones",
+        &[("authorization", format!("Basic {secret}").as_bytes())],
+    )
+    .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let log = envoy.log_text();
-    assert!(log.contains("bindcar-auth: denied (invalid_format)"), "debug lines not written:\n{log}");
+    assert!(
+        log.contains("bindcar-auth: denied (invalid_format)"),
+        "debug lines not written:\n{log}"
+    );
     assert!(!log.contains(secret), "token in log");
 }
