@@ -20,6 +20,18 @@ use crate::zone_ops::ZoneAction;
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// Runs a mutation on its own task: a client that disconnects mid-way cancels the HTTP
+/// exchange, never the operation (no half-created zone behind a dropped future).
+async fn detached<T, F>(state: &SharedState, work: impl FnOnce(SharedState) -> F) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = ApiResult<T>> + Send + 'static,
+{
+    tokio::spawn(work(state.clone()))
+        .await
+        .map_err(|e| ApiError::Internal(format!("operation task failed: {e}")))?
+}
+
 /// Create a zone: 201 once BIND serves it; 409 if it exists (nothing touched).
 #[utoipa::path(post, path = "/api/v1/zones", tag = "zones", request_body = CreateZoneRequest,
     responses(
@@ -36,7 +48,11 @@ pub async fn create_zone(
     ApiJson(request): ApiJson<CreateZoneRequest>,
 ) -> ApiResult<(StatusCode, Json<ZoneResponse>)> {
     let plan = plan::plan_create(&request, &state.zones.dir, SystemTime::now())?;
-    let response = state.zones.create(plan, &actor).await?;
+    let response = detached(
+        &state,
+        |s| async move { s.zones.create(plan, &actor).await },
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(response)))
 }
 
@@ -67,7 +83,13 @@ pub async fn delete_zone(
     actor: Actor,
     ZonePath(zone): ZonePath,
 ) -> ApiResult<Json<ZoneResponse>> {
-    Ok(Json(state.zones.delete(&zone, &actor).await?))
+    Ok(Json(
+        detached(
+            &state,
+            |s| async move { s.zones.delete(&zone, &actor).await },
+        )
+        .await?,
+    ))
 }
 
 /// Replace also-notify, allow-transfer and/or allow-update (an empty list removes it).
@@ -82,7 +104,12 @@ pub async fn modify_zone(
     ApiJson(request): ApiJson<ModifyZoneRequest>,
 ) -> ApiResult<Json<ZoneResponse>> {
     let plan = plan::plan_modify(&request)?;
-    Ok(Json(state.zones.modify(&zone, &plan, &actor).await?))
+    Ok(Json(
+        detached(&state, |s| async move {
+            s.zones.modify(&zone, &plan, &actor).await
+        })
+        .await?,
+    ))
 }
 
 /// `rndc zonestatus`, as BIND wrote it, in `details`.
@@ -102,7 +129,12 @@ async fn act(
     zone: ZonePath,
     action: ZoneAction,
 ) -> ApiResult<Json<ZoneResponse>> {
-    Ok(Json(state.zones.act(&zone.0, action, &actor).await?))
+    Ok(Json(
+        detached(&state, |s| async move {
+            s.zones.act(&zone.0, action, &actor).await
+        })
+        .await?,
+    ))
 }
 
 /// Reload from the file. A dynamic zone answers 409 saying to freeze and thaw instead.

@@ -236,3 +236,97 @@ fn conf_name(field: &str, raw: &str) -> Result<ConfName, ApiError> {
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::api_types::{DnsRecord, SoaRecord, ZoneConfig};
+    use std::path::PathBuf;
+
+    fn dir() -> ZoneDir {
+        let path: PathBuf =
+            std::env::temp_dir().join(format!("bindcar-plan-{}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        ZoneDir::open(&path).unwrap()
+    }
+
+    fn request(zone_type: ZoneType) -> CreateZoneRequest {
+        CreateZoneRequest {
+            zone_name: "Example.TEST.".into(),
+            zone_type,
+            update_key_name: None,
+            zone_config: ZoneConfig {
+                ttl: Some(300),
+                soa: Some(SoaRecord {
+                    primary_ns: "ns1.example.test.".into(),
+                    admin_email: "hostmaster.example.test.".into(),
+                    serial: Some(7),
+                    refresh: None,
+                    retry: None,
+                    expire: None,
+                    negative_ttl: None,
+                }),
+                name_servers: vec!["ns1.example.test.".into()],
+                name_server_ips: [("ns1.example.test.".to_string(), "2001:db8::53".to_string())]
+                    .into(),
+                records: vec![DnsRecord {
+                    name: "www".into(),
+                    record_type: "A".into(),
+                    value: "192.0.2.1".into(),
+                    ttl: None,
+                    priority: None,
+                }],
+                primaries: Some(vec!["192.0.2.9".into()]),
+                ..ZoneConfig::default()
+            },
+        }
+    }
+
+    #[test]
+    fn primary_plan_has_file_and_options() {
+        let dir = dir();
+        let plan = plan_create(&request(ZoneType::Primary), &dir, SystemTime::now()).unwrap();
+        assert_eq!(plan.zone.as_str(), "example.test");
+        // primaries are ignored for a primary zone, as bindcar does
+        assert!(plan.options.primaries.is_empty());
+        assert_eq!(plan.options.file, dir.root().join("example.test.zone"));
+        let file = plan.zone_file.unwrap();
+        assert!(file.contains("    7  ; Serial"), "{file}");
+        assert!(
+            file.contains("ns1.example.test. IN AAAA 2001:db8::53"),
+            "{file}"
+        );
+        assert!(file.contains("www IN A 192.0.2.1"), "{file}");
+    }
+
+    #[test]
+    fn secondary_plan_needs_primaries_and_no_update_key() {
+        let dir = dir();
+        let plan = plan_create(&request(ZoneType::Secondary), &dir, SystemTime::now()).unwrap();
+        assert!(plan.zone_file.is_none());
+        assert!(plan.options.render().contains("primaries { 192.0.2.9; };"));
+        let mut no_primaries = request(ZoneType::Secondary);
+        no_primaries.zone_config.primaries = None;
+        assert!(plan_create(&no_primaries, &dir, SystemTime::now()).is_err());
+        let mut keyed = request(ZoneType::Secondary);
+        keyed.update_key_name = Some("rndc-key".into());
+        assert!(plan_create(&keyed, &dir, SystemTime::now()).is_err());
+    }
+
+    #[test]
+    fn modify_needs_a_field_and_valid_addresses() {
+        assert!(plan_modify(&ModifyZoneRequest::default()).is_err());
+        let plan = plan_modify(&ModifyZoneRequest {
+            allow_transfer: Some(vec![]),
+            ..ModifyZoneRequest::default()
+        })
+        .unwrap();
+        assert_eq!(plan.allow_transfer, Some(vec![]));
+        assert!(plan_modify(&ModifyZoneRequest {
+            allow_update: Some(vec!["any".into()]),
+            ..ModifyZoneRequest::default()
+        })
+        .is_err());
+    }
+}

@@ -175,13 +175,13 @@ impl Zones {
             Presence::Absent => return Err(ApiError::ZoneNotFound(zone.clone())),
             Presence::Present(shown) => shown,
         };
-        let owns_files = self.owns_file(zone, &shown);
-        if !owns_files && !self.dir.has_marker(zone).await {
+        if !self.is_managed(zone, &shown).await? {
             return Err(ApiError::NotManaged {
                 zone: zone.clone(),
                 operation: "delete",
             });
         }
+        let owns_files = self.owns_file(zone, &shown);
         let text = self
             .rndc
             .run(&RndcCommand::DelZone(zone.clone()))
@@ -225,7 +225,7 @@ impl Zones {
             Presence::Absent => return Err(ApiError::ZoneNotFound(zone.clone())),
             Presence::Present(shown) => shown,
         };
-        if !self.owns_file(zone, &shown) && !self.dir.has_marker(zone).await {
+        if !self.is_managed(zone, &shown).await? {
             return Err(ApiError::NotManaged {
                 zone: zone.clone(),
                 operation: "modify",
@@ -336,24 +336,40 @@ impl Zones {
             let rndc = self.rndc.clone();
             let our_file = self.dir.zone_file(&zone);
             lookups.spawn(async move {
-                let outcome = rndc.run(&RndcCommand::ShowZone(zone.clone())).await;
-                (zone, marked, our_file, outcome)
+                let outcome = match rndc.run(&RndcCommand::ShowZone(zone.clone())).await {
+                    Ok(_) if marked => Ok(true),
+                    // No marker: a zone bindcar created before us counts if its file is ours
+                    // and it was added at runtime (not a named.conf zone).
+                    Ok(text) => {
+                        let ours = ShownZone::parse(&text)
+                            .ok()
+                            .and_then(|s| s.value("file"))
+                            .is_some_and(|f| std::path::Path::new(&f) == our_file);
+                        if !ours {
+                            Ok(false)
+                        } else {
+                            match runtime_added(&rndc, &zone).await {
+                                Err(RndcFailure::Refused { err, .. })
+                                    if err == "zone not loaded" =>
+                                {
+                                    Ok(false)
+                                }
+                                other => other,
+                            }
+                        }
+                    }
+                    Err(failure) => Err(failure),
+                };
+                (zone, outcome)
             });
         }
         let mut zones = Vec::new();
         while let Some(joined) = lookups.join_next().await {
-            let (zone, marked, our_file, outcome) =
+            let (zone, outcome) =
                 joined.map_err(|e| ApiError::Internal(format!("zone lookup task: {e}")))?;
             match outcome {
-                Ok(text) => {
-                    let adopted = ShownZone::parse(&text)
-                        .ok()
-                        .and_then(|s| s.value("file"))
-                        .is_some_and(|f| std::path::Path::new(&f) == our_file);
-                    if marked || adopted {
-                        zones.push(zone.to_string());
-                    }
-                }
+                Ok(true) => zones.push(zone.to_string()),
+                Ok(false) => {}
                 Err(RndcFailure::Refused { err, .. }) if err == "not found" => {}
                 Err(failure) => return Err(self.classify(&zone, "showzone", failure)),
             }
@@ -388,6 +404,22 @@ impl Zones {
             }),
             Err(RndcFailure::Refused { err, .. }) if err == "not found" => Ok(Presence::Absent),
             Err(failure) => Err(self.classify(zone, "showzone", failure)),
+        }
+    }
+
+    /// Created through this API: it has a marker, or (a zone of the reference bindcar) its
+    /// file is `<dir>/<zone>.zone` and it was added at runtime, not defined in named.conf.
+    async fn is_managed(&self, zone: &ZoneName, shown: &ShownZone) -> Result<bool, ApiError> {
+        if self.dir.has_marker(zone).await {
+            return Ok(true);
+        }
+        if !self.owns_file(zone, shown) {
+            return Ok(false);
+        }
+        match runtime_added(&self.rndc, zone).await {
+            Ok(added) => Ok(added),
+            Err(RndcFailure::Refused { err, .. }) if err == "zone not loaded" => Ok(false),
+            Err(failure) => Err(self.classify(zone, "zonestatus", failure)),
         }
     }
 
@@ -433,6 +465,13 @@ impl Zones {
             _ => ApiError::BindRefused { command, bind },
         }
     }
+}
+
+/// `rndc zonestatus` says the zone can be changed with modzone: it was added at runtime
+/// (`addzone`), not read from named.conf.
+async fn runtime_added(rndc: &Rndc, zone: &ZoneName) -> Result<bool, RndcFailure> {
+    let text = rndc.run(&RndcCommand::ZoneStatus(zone.clone())).await?;
+    Ok(status_field(&text, "reconfigurable via modzone").as_deref() == Some("yes"))
 }
 
 fn unavailable(failure: RndcFailure) -> ApiError {

@@ -34,8 +34,16 @@ pub struct NamedOptions {
     pub key_name: String,
     /// Extra lines inside `options { }`.
     pub extra_options: String,
-    /// Extra top-level configuration (zones, keys, dnssec-policy...).
+    /// Extra top-level configuration (zones, keys, dnssec-policy...). In both extras,
+    /// `@ZONE_DIR@` stands for the zone directory.
     pub extra_config: String,
+    /// Files written into the zone directory before named starts: (file name, content).
+    pub zone_files: Vec<(String, String)>,
+    /// Keep everything under this directory (kept after drop) instead of a temporary one:
+    /// `make run` uses `.run/named`, so zones survive a restart of the stack.
+    pub root: Option<PathBuf>,
+    /// Fixed (DNS, control channel) ports instead of free ones.
+    pub ports: Option<(u16, u16)>,
 }
 
 impl Default for NamedOptions {
@@ -46,13 +54,16 @@ impl Default for NamedOptions {
             key_name: "rndc-key".into(),
             extra_options: String::new(),
             extra_config: String::new(),
+            zone_files: Vec::new(),
+            root: None,
+            ports: None,
         }
     }
 }
 
 /// A running (or stopped, between `stop` and `start_again`) private named.
 pub struct Named {
-    _root: TempDir,
+    _root: Option<TempDir>,
     conf_dir: PathBuf,
     run_dir: PathBuf,
     zone_dir: PathBuf,
@@ -121,12 +132,22 @@ impl Named {
     }
 
     fn configure(options: &NamedOptions) -> Result<Named> {
-        let root = tempfile::Builder::new()
-            .prefix("bindcar-named-")
-            .tempdir()?;
-        let conf_dir = root.path().join("conf");
-        let run_dir = root.path().join("run");
-        let zone_dir = root.path().join("zones");
+        let (temp, root) = match &options.root {
+            Some(dir) => {
+                fs::create_dir_all(dir)?;
+                (None, fs::canonicalize(dir)?)
+            }
+            None => {
+                let t = tempfile::Builder::new()
+                    .prefix("bindcar-named-")
+                    .tempdir()?;
+                let p = t.path().to_path_buf();
+                (Some(t), p)
+            }
+        };
+        let conf_dir = root.join("conf");
+        let run_dir = root.join("run");
+        let zone_dir = root.join("zones");
         for dir in [&conf_dir, &run_dir, &zone_dir] {
             fs::create_dir_all(dir)?;
         }
@@ -150,11 +171,21 @@ impl Named {
         let key_path = conf_dir.join("rndc.key");
         fs::write(&key_path, &key_text)?;
 
-        let dns_port = free_dns_port();
-        let mut rndc_port = free_port();
-        while rndc_port == dns_port {
-            rndc_port = free_port();
+        let (dns_port, rndc_port) = match options.ports {
+            Some(ports) => ports,
+            None => {
+                let dns_port = free_dns_port();
+                let mut rndc_port = free_port();
+                while rndc_port == dns_port {
+                    rndc_port = free_port();
+                }
+                (dns_port, rndc_port)
+            }
+        };
+        for (name, content) in &options.zone_files {
+            fs::write(zone_dir.join(name), content)?;
         }
+        let zone_dir_text = zone_dir.display().to_string();
         let run = run_dir.display();
         let named_conf = format!(
             r#"include "{key}";
@@ -185,9 +216,9 @@ controls {{
 "#,
             key = key_path.display(),
             allow = if options.allow_new_zones { "yes" } else { "no" },
-            extra_options = options.extra_options,
+            extra_options = options.extra_options.replace("@ZONE_DIR@", &zone_dir_text),
             key_name = options.key_name,
-            extra_config = options.extra_config,
+            extra_config = options.extra_config.replace("@ZONE_DIR@", &zone_dir_text),
         );
         fs::write(conf_dir.join("named.conf"), named_conf)?;
         let rndc_conf = format!(
@@ -197,8 +228,8 @@ controls {{
         );
         fs::write(conf_dir.join("rndc.conf"), rndc_conf)?;
         Ok(Named {
-            log_path: root.path().join("named.log"),
-            _root: root,
+            log_path: root.join("named.log"),
+            _root: temp,
             conf_dir,
             run_dir,
             zone_dir,

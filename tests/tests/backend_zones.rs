@@ -6,6 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use bindcar_e2e::backend::Backend;
+use bindcar_e2e::named::{Named, NamedOptions};
 use common::{dynamic_zone, eventually, median_ms, primary_zone, snapshot, Stack};
 use serde_json::json;
 
@@ -526,4 +528,45 @@ async fn latency_of_create_status_delete() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bindcar-latency.txt");
     let _ = std::fs::write(target, format!("{report}\n"));
     assert!(stack.client.zones().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_conf_zone_is_never_deleted_or_rewritten() {
+    // Given a zone from named.conf whose file happens to follow this API's naming
+    let named = Named::start(NamedOptions {
+        extra_config:
+            "zone \"static.test\" { type primary; file \"@ZONE_DIR@/static.test.zone\"; };".into(),
+        zone_files: vec![(
+            "static.test.zone".into(),
+            "$TTL 300\n@ IN SOA ns1 admin 1 3600 600 86400 300\n@ IN NS ns1\nns1 IN A 127.0.0.1\n"
+                .into(),
+        )],
+        ..NamedOptions::default()
+    });
+    let mut env = named.backend_env();
+    env.push(("DISABLE_AUTH".into(), "true".into()));
+    let backend = Backend::start(env);
+    let api = common::Client::new(backend.base_url(), None);
+    let before = snapshot(named.zone_dir());
+    // Then it is readable, but not listed, deleted, modified or re-created
+    assert_eq!(api.get("/api/v1/zones/static.test").await.0, 200);
+    assert!(api.zones().await.is_empty());
+    let (status, body) = api.delete("/api/v1/zones/static.test").await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not managed by this API"),
+        "{body}"
+    );
+    assert_eq!(
+        api.patch("/api/v1/zones/static.test", &json!({"allowTransfer": []}))
+            .await
+            .0,
+        409
+    );
+    assert_eq!(api.create(&primary_zone("static.test")).await.0, 409);
+    assert_eq!(snapshot(named.zone_dir()), before);
+    assert_eq!(named.dig("ns1.static.test", "A"), ["127.0.0.1"]);
 }
