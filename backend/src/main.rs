@@ -20,6 +20,15 @@ fn main() -> ExitCode {
         .with_current_span(false)
         .init();
 
+    // One TLS crypto provider for the process (kube's client). Explicit, because when a
+    // build unifies both of rustls's providers (ring and aws-lc-rs) it will not pick one.
+    if rustls::crypto::ring::default_provider()
+        .install_default()
+        .is_err()
+    {
+        tracing::debug!("a rustls crypto provider was already installed");
+    }
+
     let config = match Config::from_cli(&cli) {
         Ok(config) => config,
         Err(message) => {
