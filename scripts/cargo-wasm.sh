@@ -12,6 +12,8 @@ if rustup target list --installed 2>/dev/null | grep -qx "$target"; then
 fi
 build_std=std,panic_abort
 [ "$sub" = test ] && build_std=std,panic_abort,test
+# Debian first on PATH, so `cargo clippy` finds Debian's cargo-clippy/clippy-driver too.
+export PATH=/usr/bin:$PATH
 export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 RUSTDOC=/usr/bin/rustdoc
 export CARGO_TARGET_WASM32_WASIP1_LINKER=wasm-ld-19
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-19

@@ -19,7 +19,7 @@ for t in wasm32-wasip1 wasm32-unknown-unknown; do
 done
 if [ "$needs_debian_wasm" = 1 ]; then
   # rustup cannot download targets here; Debian's matching rustc + std sources can build std.
-  pkgs+=(rustc-web cargo-web rust-web-src lld-19 wasi-libc)
+  pkgs+=(rustc-web cargo-web rust-web-src rust-web-clippy lld-19 wasi-libc)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -12,10 +12,20 @@ use crate::plugin::Plugin;
 pub fn allow(plugin: &Plugin, identity: Option<&Identity>) {
     if let Some(id) = identity {
         let names = &plugin.config.identity;
-        hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, &names.user, Some(id.username.as_bytes())).ok();
+        hostcalls::set_map_value_bytes(
+            MapType::HttpRequestHeaders,
+            &names.user,
+            Some(id.username.as_bytes()),
+        )
+        .ok();
         if !id.groups.is_empty() {
             let groups = id.groups.join(",");
-            hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, &names.groups, Some(groups.as_bytes())).ok();
+            hostcalls::set_map_value_bytes(
+                MapType::HttpRequestHeaders,
+                &names.groups,
+                Some(groups.as_bytes()),
+            )
+            .ok();
         }
         log::debug!("bindcar-auth: allowed {}", id.username);
     }
@@ -32,7 +42,10 @@ pub fn deny(plugin: &Plugin, denial: &Denial, token_hash: Option<&str>) {
     let body = denial.body_json();
     let sent = hostcalls::send_http_response(
         u32::from(denial.status(plugin.config.status_on_error)),
-        vec![("content-type", "application/json"), ("www-authenticate", "Bearer")],
+        vec![
+            ("content-type", "application/json"),
+            ("www-authenticate", "Bearer"),
+        ],
         Some(body.as_bytes()),
     );
     if sent.is_err() {
@@ -42,7 +55,12 @@ pub fn deny(plugin: &Plugin, denial: &Denial, token_hash: Option<&str>) {
 }
 
 /// Applies a decision to a request that was paused waiting for a review.
-pub fn resume_waiter(plugin: &Plugin, waiter: u32, decision: &Result<Identity, Denial>, token_hash: &str) {
+pub fn resume_waiter(
+    plugin: &Plugin,
+    waiter: u32,
+    decision: &Result<Identity, Denial>,
+    token_hash: &str,
+) {
     if hostcalls::set_effective_context(waiter).is_err() {
         return; // the request is gone
     }

@@ -18,7 +18,14 @@ const DENIAL_REASONS: [&str; 10] = [
     "review_unavailable",
 ];
 
-pub const FAILURE_KINDS: [&str; 6] = ["transport", "http_5xx", "http_other", "malformed_body", "dispatch", "overloaded"];
+pub const FAILURE_KINDS: [&str; 6] = [
+    "transport",
+    "http_5xx",
+    "http_other",
+    "malformed_body",
+    "dispatch",
+    "overloaded",
+];
 
 pub struct Metrics {
     allowed: u32,
@@ -44,10 +51,15 @@ impl Metrics {
             exempt: counter("bindcar_auth_exempt"),
             denied: DENIAL_REASONS.map(|r| counter(&format!("bindcar_auth_denied_{r}"))),
             reviews_sent: counter("bindcar_auth_reviews_sent"),
-            review_failures: FAILURE_KINDS.map(|k| counter(&format!("bindcar_auth_review_failures_{k}"))),
+            review_failures: FAILURE_KINDS
+                .map(|k| counter(&format!("bindcar_auth_review_failures_{k}"))),
             cache_hits: counter("bindcar_auth_cache_hits"),
             cache_misses: counter("bindcar_auth_cache_misses"),
-            review_latency_ms: define_metric(MetricType::Histogram, "bindcar_auth_review_latency_ms").unwrap_or(0),
+            review_latency_ms: define_metric(
+                MetricType::Histogram,
+                "bindcar_auth_review_latency_ms",
+            )
+            .unwrap_or(0),
         }
     }
 

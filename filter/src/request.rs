@@ -25,7 +25,11 @@ pub struct AuthRequest {
 
 impl AuthRequest {
     pub fn new(id: u32, plugin: Rc<Plugin>) -> Self {
-        AuthRequest { id, plugin, waiting_on: None }
+        AuthRequest {
+            id,
+            plugin,
+            waiting_on: None,
+        }
     }
 
     fn deny(&self, denial: &Denial, token_hash: Option<&str>) -> Action {
@@ -53,7 +57,10 @@ impl AuthRequest {
             };
         }
         plugin.metrics.cache_miss();
-        let joined = reviewer.pending.borrow_mut().join(key, token_str, self.id, unix_ms(now));
+        let joined = reviewer
+            .pending
+            .borrow_mut()
+            .join(key, token_str, self.id, unix_ms(now));
         match joined {
             Join::Lead => {
                 if hostcalls::enqueue_shared_queue(reviewer.queue_id, Some(key.digest())).is_err() {
@@ -70,7 +77,10 @@ impl AuthRequest {
             }
             Join::Overloaded => {
                 plugin.metrics.review_failed("overloaded");
-                log::warn!("bindcar-auth: {} reviews pending on this worker; refusing more", reviewer.settings.max_pending_reviews);
+                log::warn!(
+                    "bindcar-auth: {} reviews pending on this worker; refusing more",
+                    reviewer.settings.max_pending_reviews
+                );
                 self.deny(&Denial::ReviewUnavailable, Some(&token_hash))
             }
         }
@@ -84,7 +94,9 @@ impl AuthRequest {
 }
 
 pub fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl Context for AuthRequest {}
@@ -97,7 +109,9 @@ impl HttpContext for AuthRequest {
         self.set_http_request_header_bytes(&config.identity.user, None);
         self.set_http_request_header_bytes(&config.identity.groups, None);
 
-        let path = self.get_http_request_header_bytes(":path").unwrap_or_default();
+        let path = self
+            .get_http_request_header_bytes(":path")
+            .unwrap_or_default();
         if config.exempt.is_exempt(&path) {
             plugin.metrics.exempt();
             return Action::Continue;

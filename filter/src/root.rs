@@ -40,7 +40,12 @@ impl AuthRoot {
                 let name = format!("bindcar-auth/reviews/{}", hex(&random_bytes()[..8]));
                 let queue_id = hostcalls::register_shared_queue(&name)
                     .map_err(|s| format!("cannot register the review queue: {s:?}"))?;
-                let cache = VerdictCache::new(SharedDataStore, settings.cache, &shared_secret(), &settings.cache_scope());
+                let cache = VerdictCache::new(
+                    SharedDataStore,
+                    settings.cache,
+                    &shared_secret(),
+                    &settings.cache_scope(),
+                );
                 Some(Reviewer {
                     settings: (**settings).clone(),
                     cache,
@@ -49,11 +54,17 @@ impl AuthRoot {
                 })
             }
         };
-        Ok(Plugin { config, metrics, reviewer })
+        Ok(Plugin {
+            config,
+            metrics,
+            reviewer,
+        })
     }
 
     fn dispatch(&self, plugin: &Plugin, reviewer: &Reviewer, digest: [u8; 32]) {
-        let Some(token) = reviewer.pending.borrow_mut().to_dispatch(&digest) else { return };
+        let Some(token) = reviewer.pending.borrow_mut().to_dispatch(&digest) else {
+            return;
+        };
         let s = &reviewer.settings;
         let body = review_request_body(&token, s.access.audiences());
         let bearer = s.reviewer_token.as_ref().map(|t| format!("Bearer {t}"));
@@ -73,7 +84,10 @@ impl AuthRoot {
                 reviewer.pending.borrow_mut().dispatched(&digest, call);
             }
             Err(status) => {
-                log::warn!("bindcar-auth: TokenReview dispatch to cluster {:?} refused: {status:?}", s.cluster);
+                log::warn!(
+                    "bindcar-auth: TokenReview dispatch to cluster {:?} refused: {status:?}",
+                    s.cluster
+                );
                 plugin.metrics.review_failed("dispatch");
                 let failed = reviewer.pending.borrow_mut().remove(&digest);
                 if let Some(p) = failed {
@@ -92,24 +106,42 @@ fn hex(b: &[u8]) -> String {
 }
 
 impl Context for AuthRoot {
-    fn on_http_call_response(&mut self, call: u32, num_headers: usize, body_size: usize, _trailers: usize) {
-        let Some(plugin) = self.plugin.clone() else { return };
-        let Some(reviewer) = &plugin.reviewer else { return };
+    fn on_http_call_response(
+        &mut self,
+        call: u32,
+        num_headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        let Some(plugin) = self.plugin.clone() else {
+            return;
+        };
+        let Some(reviewer) = &plugin.reviewer else {
+            return;
+        };
         let done = reviewer.pending.borrow_mut().complete(call);
         let Some(pending) = done else { return };
         let now = hostcalls::get_current_time().unwrap_or(UNIX_EPOCH);
-        plugin.metrics.review_latency(unix_ms(now).saturating_sub(pending.started_ms));
+        plugin
+            .metrics
+            .review_latency(unix_ms(now).saturating_sub(pending.started_ms));
 
         let status = if num_headers == 0 {
             None
         } else {
             self.get_http_call_response_header_bytes(":status")
-                .and_then(|s| std::str::from_utf8(&s).ok().and_then(|s| s.parse::<u16>().ok()))
+                .and_then(|s| {
+                    std::str::from_utf8(&s)
+                        .ok()
+                        .and_then(|s| s.parse::<u16>().ok())
+                })
         };
         let result = if body_size > MAX_REVIEW_BODY {
             Err(ReviewFailure::MalformedBody)
         } else {
-            let body = self.get_http_call_response_body(0, body_size).unwrap_or_default();
+            let body = self
+                .get_http_call_response_body(0, body_size)
+                .unwrap_or_default();
             parse_review_response(status, &body)
         };
         let hash = token_fingerprint(pending.token.as_bytes());
@@ -134,7 +166,9 @@ impl RootContext for AuthRoot {
     fn on_configure(&mut self, _size: usize) -> bool {
         // Follow the proxy's log level for the wasm component (e.g. `--component-log-level
         // wasm:debug`), so debug lines cost nothing unless asked for.
-        proxy_wasm::set_log_level(hostcalls::get_log_level().unwrap_or(proxy_wasm::types::LogLevel::Info));
+        proxy_wasm::set_log_level(
+            hostcalls::get_log_level().unwrap_or(proxy_wasm::types::LogLevel::Info),
+        );
         let raw = self.get_plugin_configuration().unwrap_or_default();
         let config = match FilterConfig::from_json(&raw) {
             Ok(c) => c,
@@ -148,7 +182,12 @@ impl RootContext for AuthRoot {
                 log::info!(
                     "bindcar-auth: configured, mode={}, exempt paths={:?}",
                     plugin.mode_name(),
-                    plugin.config.exempt.paths().map(String::from_utf8_lossy).collect::<Vec<_>>()
+                    plugin
+                        .config
+                        .exempt
+                        .paths()
+                        .map(String::from_utf8_lossy)
+                        .collect::<Vec<_>>()
                 );
                 self.plugin = Some(Rc::new(plugin));
                 true
@@ -161,8 +200,12 @@ impl RootContext for AuthRoot {
     }
 
     fn on_queue_ready(&mut self, queue_id: u32) {
-        let Some(plugin) = self.plugin.clone() else { return };
-        let Some(reviewer) = &plugin.reviewer else { return };
+        let Some(plugin) = self.plugin.clone() else {
+            return;
+        };
+        let Some(reviewer) = &plugin.reviewer else {
+            return;
+        };
         if queue_id != reviewer.queue_id {
             return;
         }

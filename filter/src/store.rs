@@ -10,7 +10,9 @@ const PREFIX: &str = "bindcar-auth/cache/";
 
 impl SlotStore for SharedDataStore {
     fn load(&self, slot: u32) -> Option<Vec<u8>> {
-        hostcalls::get_shared_data(&format!("{PREFIX}{slot}")).ok()?.0
+        hostcalls::get_shared_data(&format!("{PREFIX}{slot}"))
+            .ok()?
+            .0
     }
 
     fn save(&self, slot: u32, entry: &[u8]) {
@@ -43,7 +45,9 @@ pub fn random_bytes() -> Vec<u8> {
     let mut buf = [0u8; 32];
     if getrandom::fill(&mut buf).is_err() {
         // No randomness from the host: fall back to the clock, still private to this process.
-        let t = hostcalls::get_current_time().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        let t = hostcalls::get_current_time()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
         buf[..16].copy_from_slice(&t.map(|d| d.as_nanos()).unwrap_or(0).to_le_bytes());
     }
     buf.to_vec()

@@ -36,7 +36,11 @@ pub struct PendingReviews<W> {
 
 impl<W: PartialEq> PendingReviews<W> {
     pub fn new(max: usize) -> Self {
-        PendingReviews { by_digest: HashMap::new(), by_call: HashMap::new(), max }
+        PendingReviews {
+            by_digest: HashMap::new(),
+            by_call: HashMap::new(),
+            max,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -55,7 +59,13 @@ impl<W: PartialEq> PendingReviews<W> {
         if self.by_digest.len() >= self.max {
             return Join::Overloaded;
         }
-        let pending = Pending { key, token: token.to_string(), waiters: vec![waiter], call: None, started_ms: now_ms };
+        let pending = Pending {
+            key,
+            token: token.to_string(),
+            waiters: vec![waiter],
+            call: None,
+            started_ms: now_ms,
+        };
         self.by_digest.insert(*key.digest(), pending);
         Join::Lead
     }
@@ -131,7 +141,11 @@ mod tests {
         assert_eq!(done.waiters, vec![1, 2, 3, 5]);
         assert!(p.complete(77).is_none());
         assert_eq!(p.len(), 1);
-        assert_eq!(p.join(a, "a", 6, 0), Join::Lead, "a finished review is not joined");
+        assert_eq!(
+            p.join(a, "a", 6, 0),
+            Join::Lead,
+            "a finished review is not joined"
+        );
     }
 
     #[wasm_bindgen_test(unsupported = test)]
@@ -141,7 +155,11 @@ mod tests {
         assert_eq!(p.join(c.key(b"1"), "1", 1, 0), Join::Lead);
         assert_eq!(p.join(c.key(b"2"), "2", 2, 0), Join::Lead);
         assert_eq!(p.join(c.key(b"3"), "3", 3, 0), Join::Overloaded);
-        assert_eq!(p.join(c.key(b"1"), "1", 4, 0), Join::Follow, "followers are not capped");
+        assert_eq!(
+            p.join(c.key(b"1"), "1", 4, 0),
+            Join::Follow,
+            "followers are not capped"
+        );
         p.remove(c.key(b"1").digest());
         assert_eq!(p.join(c.key(b"3"), "3", 5, 0), Join::Lead);
     }
