@@ -360,17 +360,23 @@ impl Zones {
                     }
                     Err(failure) => Err(failure),
                 };
-                (zone, outcome)
+                (zone, marked, outcome)
             });
         }
         let mut zones = Vec::new();
         while let Some(joined) = lookups.join_next().await {
-            let (zone, outcome) =
+            let (zone, marked, outcome) =
                 joined.map_err(|e| ApiError::Internal(format!("zone lookup task: {e}")))?;
             match outcome {
                 Ok(true) => zones.push(zone.to_string()),
                 Ok(false) => {}
-                Err(RndcFailure::Refused { err, .. }) if err == "not found" => {}
+                Err(RndcFailure::Refused { err, .. }) if err == "not found" => {
+                    if marked {
+                        // Created here, gone from BIND (its new-zone database was lost or
+                        // the zone was deleted with rndc): not listed, but worth a trace.
+                        tracing::warn!(zone = %zone, "zone created through this API is no longer in BIND");
+                    }
+                }
                 Err(failure) => return Err(self.classify(&zone, "showzone", failure)),
             }
         }
