@@ -258,11 +258,22 @@ pub fn prometheus_value(text: &str, name: &str) -> Option<u64> {
 /// config resolve there).
 pub fn validate(config: &Path, cwd: &Path) -> Result<(bool, String)> {
     let out = Command::new(envoy_bin()?)
-        .args(["--mode", "validate", "--use-dynamic-base-id", "-l", "error", "-c"])
+        .args([
+            "--mode",
+            "validate",
+            "--use-dynamic-base-id",
+            "-l",
+            "error",
+            "-c",
+        ])
         .arg(config)
         .current_dir(cwd)
         .output()?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok((out.status.success(), text))
 }
 

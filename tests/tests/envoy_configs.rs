@@ -10,7 +10,11 @@ fn layout_like_the_repository() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = workspace_root();
     std::fs::create_dir_all(dir.path().join("dist")).unwrap();
-    std::fs::copy(wasm_path().unwrap(), dir.path().join("dist/bindcar_auth_filter.wasm")).unwrap();
+    std::fs::copy(
+        wasm_path().unwrap(),
+        dir.path().join("dist/bindcar_auth_filter.wasm"),
+    )
+    .unwrap();
     std::fs::create_dir_all(dir.path().join("envoy")).unwrap();
     for f in std::fs::read_dir(root.join("envoy")).unwrap() {
         let f = f.unwrap().path();
@@ -22,7 +26,8 @@ fn layout_like_the_repository() -> tempfile::TempDir {
     let tr = dir.path().join(".run/tokenreview");
     std::fs::create_dir_all(&tr).unwrap();
     std::fs::write(tr.join("token"), "reviewer-token").unwrap();
-    let ca = rcgen::generate_simple_self_signed(vec!["kubernetes.default.svc".to_string()]).unwrap();
+    let ca =
+        rcgen::generate_simple_self_signed(vec!["kubernetes.default.svc".to_string()]).unwrap();
     std::fs::write(tr.join("ca.pem"), ca.cert.pem()).unwrap();
     dir
 }
@@ -40,7 +45,11 @@ fn shipped_configs() -> Vec<String> {
 #[test]
 fn every_shipped_envoy_config_validates() {
     let names = shipped_configs();
-    assert!(names.contains(&"envoy.yaml".to_string()) && names.contains(&"envoy-tokenreview.yaml".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"envoy.yaml".to_string())
+            && names.contains(&"envoy-tokenreview.yaml".to_string()),
+        "{names:?}"
+    );
     let dir = layout_like_the_repository();
     for name in names {
         let (ok, out) = run_validate(dir.path(), &format!("envoy/{name}"));
@@ -52,7 +61,9 @@ fn every_shipped_envoy_config_validates() {
 #[test]
 fn validation_catches_a_broken_config() {
     let dir = layout_like_the_repository();
-    let broken = std::fs::read_to_string(dir.path().join("envoy/envoy.yaml")).unwrap().replace("port_value: 18080", "port_value: not-a-port");
+    let broken = std::fs::read_to_string(dir.path().join("envoy/envoy.yaml"))
+        .unwrap()
+        .replace("port_value: 18080", "port_value: not-a-port");
     std::fs::write(dir.path().join("envoy/broken.yaml"), broken).unwrap();
     let (ok, _) = run_validate(dir.path(), "envoy/broken.yaml");
     assert!(!ok);

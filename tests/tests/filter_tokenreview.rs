@@ -126,10 +126,23 @@ fn an_allowed_service_account_reaches_the_upstream_with_its_identity() {
     assert_eq!(s.envoy.counter("bindcar_auth_allowed").unwrap(), 2);
     // Review latency is a histogram; Envoy flushes histograms to the admin output periodically.
     let deadline = Instant::now() + Duration::from_secs(12);
-    while s.envoy.counter("bindcar_auth_review_latency_ms_count").unwrap() == 0 && Instant::now() < deadline {
+    while s
+        .envoy
+        .counter("bindcar_auth_review_latency_ms_count")
+        .unwrap()
+        == 0
+        && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(250));
     }
-    assert_eq!(s.envoy.counter("bindcar_auth_review_latency_ms_count").unwrap(), 1, "{}", s.envoy.prometheus().unwrap());
+    assert_eq!(
+        s.envoy
+            .counter("bindcar_auth_review_latency_ms_count")
+            .unwrap(),
+        1,
+        "{}",
+        s.envoy.prometheus().unwrap()
+    );
 }
 
 #[test]
