@@ -127,18 +127,12 @@ static_resources:
             typed_config: {{"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
 {extra_listeners}
   clusters:
-  - name: upstream
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: upstream
-      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {up}}}}}}}}}]}}]
-{extra_clusters}
+{upstream}{extra_clusters}
 "#,
         extra_top = o.extra_top,
         extra_listeners = o.extra_listeners,
         extra_clusters = o.extra_clusters,
-        up = o.upstream_port,
+        upstream = static_cluster("upstream", o.upstream_port),
     )
 }
 
