@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""`make bench`: runs the measurements (target/release/bench), then writes the report.
+
+    .venv/bin/python bench/run.py [bench flags...]     # measure, then report
+    .venv/bin/python bench/run.py --render-only        # report again from latest.json
+
+The Rust binary starts and stops every process and writes bench/results/latest.json (raw
+figures); this script turns it into bench/results/latest.md (printed on stdout too) and
+bench/results/latest.png (matplotlib). The binary runs in its own process group, which is
+killed whatever happens here (error, Ctrl-C, time limit), so nothing outlives the run.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+JSON_OUT = RESULTS / "latest.json"
+MD_OUT = RESULTS / "latest.md"
+PNG_OUT = RESULTS / "latest.png"
+# The issue's bound for the whole run; the binary has its own, shorter budget.
+TIME_LIMIT_SECS = 600
+
+
+def measure(args):
+    binary = ROOT / "target" / "release" / "bench"
+    if not binary.exists():
+        sys.exit(f"{binary} is missing: cargo build --release -p bindcar -p bindcar-e2e --bins")
+    env = dict(os.environ)
+    env.setdefault("BINDCAR_BIN", str(ROOT / "target" / "release" / "bindcar"))
+    proc = subprocess.Popen(
+        [str(binary), "--out", str(JSON_OUT), *args],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        code = proc.wait(timeout=TIME_LIMIT_SECS)
+    except BaseException as e:  # timeout, Ctrl-C, anything: stop the whole group
+        stop_group(proc)
+        if isinstance(e, subprocess.TimeoutExpired):
+            sys.exit(f"bench: still running after {TIME_LIMIT_SECS} s: stopped")
+        raise
+    finally:
+        stop_group(proc, quiet=True)
+    if code != 0:
+        sys.exit(f"bench: the measurement failed (exit {code}); nothing was written")
+
+
+def stop_group(proc, quiet=False):
+    """Kills the process group the bench binary leads (its children: Envoy, named, ...)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            return
+        if sig == signal.SIGTERM:
+            time.sleep(1.0)
+    if not quiet:
+        print("bench: stopped the benchmark's processes", file=sys.stderr)
+
+
+# --- report -------------------------------------------------------------------------------
+
+
+def f(x, digits=2):
+    if x is None or (isinstance(x, float) and x != x):
+        return "n/a"
+    return f"{x:.{digits}f}"
+
+
+def ratio_cell(r):
+    """`0.93 (0.90–0.95)`: the median of per-round ratios and their range."""
+    if r["min"] == r["max"]:
+        return f(r["median"])
+    return f"{f(r['median'])} ({f(r['min'])}–{f(r['max'])})"
+
+
+def variant(section, vid):
+    return next(v for v in section["variants"] if v["id"] == vid)
+
+
+def markdown(d):
+    m, s = d["machine"], d["settings"]
+    flt, ref, ops, rpt = d["filter"], d["reference"], d["backend_ops"], d["filter"]["reviews_per_token"]
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(d["started_at_unix"]))
+    dirty = " + local changes" if m.get("git_dirty") else ""
+    out = []
+    w = out.append
+    w(f"Measured by `make bench` on {when} (commit `{m['git_commit']}`{dirty}), in {d['wall_secs']:.0f} s.")
+    w("")
+    w(f"Machine: {m['cores']} cores ({m['cpu']}), Linux {m['kernel']}, load average at start "
+      f"{m['loadavg_at_start'].split()[0]}, shared and noisy. Envoy {m['envoy']} with "
+      f"{s['envoy_workers']} workers; load from {m['wrk']} at {s['connections']} connections "
+      f"({s['wrk_threads']} threads), closed loop; {s['rounds']} rounds × {s['duration_secs']:g} s "
+      f"per variant after a {s['warmup_secs']:g} s warm-up, variants interleaved in a rotating "
+      f"order. TokenReview server: the tests' own, over TLS, with {s['tokenreview_latency_ms']} ms "
+      f"added to every answer; verdict cache TTL {s['cache_ttl_secs']} s.")
+    w("")
+    w("Ratios are the median over the rounds of the ratio measured within each round "
+      "(range over the rounds in brackets). Absolute figures are medians, given for scale only: "
+      "on this machine they move with the neighbours, the ratios much less.")
+    w("")
+
+    w("**1. Filter cost**: `GET /api/v1/zones` through Envoy to a fast local responder, every "
+      "request with a ServiceAccount bearer token.")
+    w("")
+    w("| Variant | Throughput vs (a) | p50 vs (a) | p99 vs (a) | req/s | p50 ms | p99 ms | reviews / request |")
+    w("|---|---|---|---|---|---|---|---|")
+    for v in flt["variants"]:
+        vs = v["vs_baseline"]
+        med = v["median"]
+        w(f"| ({v['id']}) {v['label']} | {ratio_cell(vs['rps'])} | {ratio_cell(vs['p50'])} | "
+          f"{ratio_cell(vs['p99'])} | {med['rps']:.0f} | {f(med['p50_ms'])} | {f(med['p99_ms'])} | "
+          f"{f(v['reviews_per_request'], 3)} |")
+    cold = flt["cold"]
+    errors = sum(v["errors"] for v in flt["variants"])
+    w("")
+    notes = []
+    if cold["wrapped"]:
+        notes.append(f"**(d) reused tokens {cold['wrapped']} times: it was not fully cold**")
+    if errors:
+        notes.append(f"**{errors} failed requests (non-2xx, timeouts or socket errors)**")
+    w(f"(d): each round a new Envoy (its cache is in the process), warmed up with tokens set apart "
+      f"for that, then {cold['tokens_per_run']} tokens it had never seen, each sent once "
+      f"({'none reused' if not cold['wrapped'] else 'SOME REUSED'}). "
+      + ("; ".join(notes) + "." if notes else "No failed requests in any run."))
+    w("")
+
+    w(f"**2. Reviews per token** in (c): {rpt['tokens']} distinct tokens, used over {rpt['span_secs']:.0f} s "
+      f"({rpt['ttl_windows']} TTL window{'s' if rpt['ttl_windows'] != 1 else ''} of {rpt['ttl_secs']} s, "
+      f"{rpt['workers']} workers): {rpt['reviews_total']} TokenReview calls, i.e. "
+      f"{rpt['mean']:.2f} per token on average, at most {rpt['max']} "
+      f"(bound: one per token per TTL per worker = {rpt['bound']}; "
+      f"{'within' if rpt['within_bound'] else 'ABOVE'}). "
+      f"Filter counters during the rounds: {rpt['filter_counters_during_rounds']['cache_hits']} cache hits, "
+      f"{rpt['filter_counters_during_rounds']['reviews_sent']} reviews sent.")
+    w("")
+
+    w(f"**3. The reference approach**: authenticated `GET /api/v1/zones` per second, the same "
+      f"{s['tokenreview_latency_ms']} ms TokenReview server and load; bindcar is the release build "
+      f"on a real named. With no zone to list the answer costs bindcar next to nothing, so the "
+      f"figure is authentication's; with one zone bindcar asks named about it (rndc) on every request.")
+    w("")
+    w("| Setup | zones listed | req/s vs reference | req/s | p50 ms | p99 ms | reviews / request |")
+    w("|---|---|---|---|---|---|---|")
+    for key in sorted(ref["comparisons"]):
+        c = ref["comparisons"][key]
+        for v in c["variants"]:
+            med = v["median"]
+            w(f"| {v['label']} | {c['zones_listed']} | {ratio_cell(v['vs_baseline']['rps'])} | "
+              f"{med['rps']:.0f} | {f(med['p50_ms'])} | {f(med['p99_ms'])} | "
+              f"{f(v['reviews_per_request'], 3)} |")
+    for key in sorted(ref["comparisons"]):
+        c = ref["comparisons"][key]
+        drops = sum(v["listen_drops"] for v in c["variants"])
+        tw = max(v.get("max_time_wait", 0) for v in c["variants"])
+        if drops:
+            w("")
+            w(f"With {c['zones_listed']} zone(s) listed, the kernel dropped {drops} connection attempts "
+              f"at a full listen queue during these runs (machine-wide ListenDrops; a dropped SYN is "
+              f"retried after 1 s, hence p99 ≈ 1 s) and up to {tw:,} sockets sat in TIME_WAIT: the listed "
+              f"zone adds an rndc command to every request, and bindcar opens a new connection to "
+              f"named's control channel for each. named's control channel, not authentication, "
+              f"bounds these runs.")
+    errors = sum(v["errors"] for c in ref["comparisons"].values() for v in c["variants"])
+    if errors:
+        w("")
+        w(f"**{errors} failed requests in these runs (non-2xx, timeouts or socket errors).**")
+    w("")
+
+    w(f"**4. Backend zone operations** on a real named, {ops['iterations']} of each, one keep-alive "
+      f"client connection, auth disabled (as behind the mesh):")
+    w("")
+    w("| Operation | p50 ms | p99 ms | mean ms | failures |")
+    w("|---|---|---|---|---|")
+    labels = {
+        "create": "create zone (`POST /api/v1/zones`)",
+        "status": "zone status (`GET /api/v1/zones/{name}/status`)",
+        "delete": "delete zone (`DELETE /api/v1/zones/{name}`)",
+        "server_status": "server status (`GET /api/v1/server/status`)",
+    }
+    for k in ("create", "status", "delete", "server_status"):
+        o = ops["ops"][k]
+        w(f"| {labels[k]} | {f(o['p50_ms'])} | {f(o['p99_ms'])} | {f(o['mean_ms'])} | {o['failures']} |")
+    w("")
+
+    fp, rss = d["footprint"], flt["envoy_rss"]
+    def mib(kib):
+        return "n/a" if kib is None else f"{kib / 1024:.1f}"
+    w(f"**5. Footprint**: `{fp['wasm_path']}` is {fp['wasm_bytes']:,} bytes "
+      f"({fp['wasm_bytes'] / 1024:.0f} KiB). Envoy resident memory, MiB, idle after start → after the rounds:")
+    w("")
+    w("| (a) no filter | (b) basic | (c) TokenReview | (d) TokenReview, cold |")
+    w("|---|---|---|---|")
+    w("| " + " | ".join(f"{mib(rss[k]['idle_kib'])} → {mib(rss[k]['after_load_kib'])}" for k in "abcd") + " |")
+    w("")
+
+    w("**Targets** (reported, not tuned for):")
+    w("")
+    w("| Target | Goal | Measured | Met |")
+    w("|---|---|---|---|")
+    for t in d["targets"]:
+        op = {">=": "≥", "<=": "≤"}.get(t["op"], t["op"])
+        w(f"| {t['target']} | {op} {t['goal']:g} | {f(t['value'])} | {'yes' if t['met'] else '**no**'} |")
+    w("")
+    w("Reproduce: `make setup && make bench` (bounded: the measurement stops by itself within "
+      "10 minutes). Raw figures: `bench/results/latest.json`; chart: `bench/results/latest.png`; "
+      "method: `bench/README.md`.")
+    return "\n".join(out) + "\n"
+
+
+def chart(d, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    flt, ref = d["filter"], d["reference"]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+
+    def bars(ax, variants, values, lows, highs, ylabel, title, colors, fmt):
+        labels = [v["id"] for v in variants]
+        x = range(len(labels))
+        err = [[max(0.0, v - lo) for v, lo in zip(values, lows)],
+               [max(0.0, hi - v) for v, hi in zip(values, highs)]]
+        ax.bar(x, values, color=colors, yerr=err, capsize=4, edgecolor="black", linewidth=0.5)
+        ax.set_xticks(list(x), labels)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+        for i, (v, hi) in enumerate(zip(values, highs)):
+            ax.annotate(fmt(v), (i, max(v, hi)), textcoords="offset points", xytext=(0, 3),
+                        ha="center", fontsize=8)
+        ax.margins(y=0.12)
+        ax.grid(axis="y", alpha=0.3)
+
+    def runs_range(v, key):
+        xs = [r[key] for r in v["runs"]]
+        return min(xs), max(xs)
+
+    fv = flt["variants"]
+    colors = ["#9e9e9e", "#4c72b0", "#55a868", "#c44e52"]
+    bars(axes[0][0], fv, [v["vs_baseline"]["rps"]["median"] for v in fv],
+         [v["vs_baseline"]["rps"]["min"] for v in fv], [v["vs_baseline"]["rps"]["max"] for v in fv],
+         "throughput / (a), per round", "1. Filter cost: throughput relative to bare Envoy (a)",
+         colors, lambda v: f"{v:.2f}")
+    axes[0][0].axhline(1.0, color="black", linewidth=0.8)
+    bars(axes[0][1], fv, [v["median"]["p99_ms"] for v in fv],
+         [runs_range(v, "p99_ms")[0] for v in fv], [runs_range(v, "p99_ms")[1] for v in fv],
+         "p99 latency, ms", "1. Filter cost: p99 latency (median, range over rounds)",
+         colors, lambda v: f"{v:.2f}")
+
+    comps = [ref["comparisons"][k] for k in sorted(ref["comparisons"])]
+    ids = [v["id"] for v in comps[0]["variants"]]
+    width = 0.38
+    for ax, key, ylabel, title, fmt in (
+        (axes[1][0], "rps", "authenticated req/s",
+         "3. GET /api/v1/zones, 5 ms TokenReview: throughput", lambda v: f"{v:.0f}"),
+        (axes[1][1], "p99_ms", "p99 latency, ms (log)",
+         "3. GET /api/v1/zones, 5 ms TokenReview: p99 latency", lambda v: f"{v:.1f}"),
+    ):
+        for j, c in enumerate(comps):
+            vals = [v["median"][key] for v in c["variants"]]
+            lows = [runs_range(v, key)[0] for v in c["variants"]]
+            highs = [runs_range(v, key)[1] for v in c["variants"]]
+            xs = [i + (j - 0.5) * width for i in range(len(ids))]
+            err = [[max(0.0, v - lo) for v, lo in zip(vals, lows)],
+                   [max(0.0, hi - v) for v, hi in zip(vals, highs)]]
+            ax.bar(xs, vals, width, yerr=err, capsize=3, edgecolor="black", linewidth=0.5,
+                   color=["#8fb3d9", "#2f5f8f"][j], label=f"{c['zones_listed']} zone(s) listed")
+            for x, v, hi in zip(xs, vals, highs):
+                ax.annotate(fmt(v), (x, max(v, hi)), textcoords="offset points", xytext=(0, 3),
+                            ha="center", fontsize=7)
+        ax.margins(y=0.12)
+        ax.set_xticks(range(len(ids)), ids)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[1][1].set_yscale("log")
+    rv = comps[0]["variants"]
+
+    legend = "  ".join(f"({v['id']}) {v['label']}" for v in fv)
+    legend2 = "  ".join(f"{v['id']}: {v['label']}" for v in rv)
+    m, s = d["machine"], d["settings"]
+    fig.suptitle(
+        f"bindcar, mesh-native: make bench ({m['cores']} cores, Envoy {m['envoy']} × "
+        f"{s['envoy_workers']} workers, wrk {s['connections']} connections, "
+        f"{s['rounds']} rounds × {s['duration_secs']:g} s)", fontsize=11)
+    fig.text(0.5, 0.005, legend + "\n" + legend2, ha="center", fontsize=7.5, wrap=True)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def render():
+    d = json.loads(JSON_OUT.read_text())
+    md = markdown(d)
+    MD_OUT.write_text(md)
+    chart(d, PNG_OUT)
+    print(md)
+    print(f"wrote {JSON_OUT.relative_to(ROOT)}, {MD_OUT.relative_to(ROOT)}, "
+          f"{PNG_OUT.relative_to(ROOT)}", file=sys.stderr)
+
+
+def main():
+    args = sys.argv[1:]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if "--render-only" not in args:
+        measure(args)
+    render()
+
+
+if __name__ == "__main__":
+    main()
