@@ -27,12 +27,16 @@ PNG_OUT = RESULTS / "latest.png"
 TIME_LIMIT_SECS = 600
 
 
+def target_dir():
+    return Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+
+
 def measure(args):
-    binary = ROOT / "target" / "release" / "bench"
+    binary = target_dir() / "release" / "bench"
     if not binary.exists():
         sys.exit(f"{binary} is missing: cargo build --release -p bindcar -p bindcar-e2e --bins")
     env = dict(os.environ)
-    env.setdefault("BINDCAR_BIN", str(ROOT / "target" / "release" / "bindcar"))
+    env.setdefault("BINDCAR_BIN", str(target_dir() / "release" / "bindcar"))
     proc = subprocess.Popen(
         [str(binary), "--out", str(JSON_OUT), *args],
         cwd=ROOT,

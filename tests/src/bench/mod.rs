@@ -1012,10 +1012,10 @@ pub fn run(opts: &Options) -> Result<Value> {
     if std::env::var_os("BINDCAR_BIN").is_none() {
         // The release build is what the benchmark measures (edition 2021: set_var is safe,
         // and no other thread runs yet).
-        std::env::set_var(
-            "BINDCAR_BIN",
-            workspace_root().join("target/release/bindcar"),
-        );
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("target"));
+        std::env::set_var("BINDCAR_BIN", target.join("release/bindcar"));
     }
     let wasm = wasm_path()?;
     let wasm_bytes = std::fs::metadata(&wasm)?.len();
