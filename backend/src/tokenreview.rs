@@ -74,7 +74,7 @@ impl TokenReviewer {
                     Denial::ReviewUnavailable
                 })?;
                 self.metrics.token_review("review", outcome_label(&outcome));
-                self.cache.store(&key, &outcome, SystemTime::now());
+                self.cache.store(&key, token, &outcome, SystemTime::now());
                 outcome
             }
         };

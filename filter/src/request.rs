@@ -32,17 +32,20 @@ impl AuthRequest {
         }
     }
 
-    fn deny(&self, denial: &Denial, token_hash: Option<&str>) -> Action {
-        host::deny(&self.plugin, denial, token_hash);
+    /// Denies the request; `token` only feeds a short hash into the debug log line.
+    fn deny(&self, denial: &Denial, token: Option<&[u8]>) -> Action {
+        let hash = token
+            .filter(|_| log::log_enabled!(log::Level::Debug))
+            .map(token_fingerprint);
+        host::deny(&self.plugin, denial, hash.as_deref());
         Action::Pause
     }
 
     fn review(&mut self, reviewer: &Reviewer, token: &[u8]) -> Action {
         let plugin = Rc::clone(&self.plugin);
-        let token_hash = token_fingerprint(token);
         // token68 is ASCII, so this only fails if the parser let something else through.
         let Ok(token_str) = std::str::from_utf8(token) else {
-            return self.deny(&Denial::InvalidFormat, Some(&token_hash));
+            return self.deny(&Denial::InvalidFormat, Some(token));
         };
         let now = hostcalls::get_current_time().unwrap_or(UNIX_EPOCH);
         let key = reviewer.cache.key(token);
@@ -53,7 +56,7 @@ impl AuthRequest {
                     host::allow(&plugin, Some(&identity));
                     Action::Continue
                 }
-                Err(denial) => self.deny(&denial, Some(&token_hash)),
+                Err(denial) => self.deny(&denial, Some(token)),
             };
         }
         plugin.metrics.cache_miss();
@@ -66,7 +69,7 @@ impl AuthRequest {
                 if hostcalls::enqueue_shared_queue(reviewer.queue_id, Some(key.digest())).is_err() {
                     reviewer.pending.borrow_mut().remove(key.digest());
                     plugin.metrics.review_failed("dispatch");
-                    return self.deny(&Denial::ReviewUnavailable, Some(&token_hash));
+                    return self.deny(&Denial::ReviewUnavailable, Some(token));
                 }
                 self.waiting_on = Some(*key.digest());
                 Action::Pause
@@ -81,7 +84,7 @@ impl AuthRequest {
                     "bindcar-auth: {} reviews pending on this worker; refusing more",
                     reviewer.settings.max_pending_reviews
                 );
-                self.deny(&Denial::ReviewUnavailable, Some(&token_hash))
+                self.deny(&Denial::ReviewUnavailable, Some(token))
             }
         }
     }

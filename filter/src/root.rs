@@ -147,7 +147,9 @@ impl Context for AuthRoot {
         let hash = token_fingerprint(pending.token.as_bytes());
         let decision = match result {
             Ok(outcome) => {
-                reviewer.cache.store(&pending.key, &outcome, now);
+                reviewer
+                    .cache
+                    .store(&pending.key, pending.token.as_bytes(), &outcome, now);
                 reviewer.settings.access.decide(&outcome)
             }
             Err(failure) => {

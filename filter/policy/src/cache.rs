@@ -6,15 +6,20 @@
 //! (who the token is), not the access verdict: allowlists are applied afresh on every
 //! request, so a changed allowlist takes effect at once.
 //!
-//! Storage is a direct-mapped table of `max_entries` slots (slot = digest mod N), each holding
-//! one entry that carries its full digest and expiry. A flood of random tokens can only
-//! overwrite slots, never add any, so memory is bounded whatever the store (Envoy shared data
-//! has no expiry of its own). A collision costs one extra review, never a wrong answer.
+//! Storage is a table of `max_entries` slots, each holding one entry that carries its full
+//! digest and expiry. A token may live in any of [`WAYS`] candidate slots (taken from
+//! different bytes of its digest); a new entry takes a free or expired candidate, else evicts
+//! the one that expires soonest. A flood of random tokens can only overwrite slots, never add
+//! any, so memory is bounded whatever the store (Envoy shared data has no expiry of its own).
+//! Two busy tokens rarely share all their candidates, so they do not evict each other in
+//! turn; an eviction costs one extra review, never a wrong answer.
+//!
+//! Entry layout: 32-byte digest, 8-byte expiry (Unix ms, big-endian), then the outcome as
+//! JSON. A lookup compares the first 40 bytes before parsing anything.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, KeyInit, Mac};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::jwt;
@@ -22,6 +27,11 @@ use crate::review::ReviewOutcome;
 
 /// An entry larger than this (huge group lists) is not cached.
 const MAX_ENTRY_BYTES: usize = 8 * 1024;
+
+/// Candidate slots per token.
+pub const WAYS: usize = 4;
+
+const HEADER: usize = 40;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheSettings {
@@ -49,26 +59,16 @@ pub trait SlotStore {
     fn save(&self, slot: u32, entry: &[u8]);
 }
 
-/// A token as the cache knows it: its keyed digest and its own expiry, computed once.
+/// A token as the cache knows it: its keyed digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CacheKey {
     digest: [u8; 32],
-    token_exp: Option<u64>,
 }
 
 impl CacheKey {
     pub fn digest(&self) -> &[u8; 32] {
         &self.digest
     }
-}
-
-#[derive(Serialize, Deserialize)]
-struct Entry {
-    /// Hex digest, to tell our entry from a colliding one.
-    d: String,
-    /// Expiry, Unix milliseconds.
-    x: u64,
-    o: ReviewOutcome,
 }
 
 pub struct VerdictCache<S> {
@@ -104,31 +104,41 @@ impl<S: SlotStore> VerdictCache<S> {
     pub fn key(&self, token: &[u8]) -> CacheKey {
         let mut mac = self.mac.clone();
         mac.update(token);
-        let digest: [u8; 32] = mac.finalize().into_bytes().into();
         CacheKey {
-            digest,
-            token_exp: jwt::expiry_unix_seconds(token),
+            digest: mac.finalize().into_bytes().into(),
         }
     }
 
     pub fn lookup(&self, key: &CacheKey, now: SystemTime) -> Option<ReviewOutcome> {
-        let slot = self.slot(key)?;
-        let bytes = self.store.load(slot)?;
-        let entry: Entry = serde_json::from_slice(&bytes).ok()?;
-        (entry.d == hex(&key.digest) && unix_ms(now) < entry.x).then_some(entry.o)
+        let now_ms = unix_ms(now);
+        for slot in self.candidates(key) {
+            let Some(bytes) = self.store.load(slot) else {
+                continue;
+            };
+            if let Some(expires) = header(&bytes, key) {
+                if now_ms >= expires {
+                    return None;
+                }
+                return serde_json::from_slice(&bytes[HEADER..]).ok();
+            }
+        }
+        None
     }
 
-    /// Returns whether the outcome was cached.
-    pub fn store(&self, key: &CacheKey, outcome: &ReviewOutcome, now: SystemTime) -> bool {
-        let Some(slot) = self.slot(key) else {
-            return false;
-        };
+    /// Returns whether the outcome was cached. `token` is read only for its own `exp`.
+    pub fn store(
+        &self,
+        key: &CacheKey,
+        token: &[u8],
+        outcome: &ReviewOutcome,
+        now: SystemTime,
+    ) -> bool {
         let now_ms = unix_ms(now);
         let life_ms = match outcome {
             ReviewOutcome::Authenticated { .. } => {
                 let ttl = self.settings.ttl.as_millis() as u64;
-                match key.token_exp {
-                    Some(exp) => ttl.min((exp * 1000).saturating_sub(now_ms)),
+                match jwt::expiry_unix_seconds(token) {
+                    Some(exp) => ttl.min(exp.saturating_mul(1000).saturating_sub(now_ms)),
                     None => ttl,
                 }
             }
@@ -137,35 +147,68 @@ impl<S: SlotStore> VerdictCache<S> {
         if life_ms == 0 {
             return false;
         }
-        let entry = Entry {
-            d: hex(&key.digest),
-            x: now_ms + life_ms,
-            o: outcome.clone(),
+        let Some(slot) = self.slot_for_store(key, now_ms) else {
+            return false;
         };
-        match serde_json::to_vec(&entry) {
-            Ok(bytes) if bytes.len() <= MAX_ENTRY_BYTES => {
-                self.store.save(slot, &bytes);
-                true
-            }
-            _ => false,
+        let mut entry = Vec::with_capacity(256);
+        entry.extend_from_slice(&key.digest);
+        entry.extend_from_slice(&(now_ms + life_ms).to_be_bytes());
+        if serde_json::to_writer(&mut entry, outcome).is_err() || entry.len() > MAX_ENTRY_BYTES {
+            return false;
         }
+        self.store.save(slot, &entry);
+        true
     }
 
-    fn slot(&self, key: &CacheKey) -> Option<u32> {
-        let n = self.settings.max_entries;
-        let d = &key.digest;
-        (n > 0).then(|| u32::from_be_bytes([d[0], d[1], d[2], d[3]]) % n)
+    /// The key's own slot if present, else a free or expired candidate, else the candidate
+    /// that expires soonest.
+    fn slot_for_store(&self, key: &CacheKey, now_ms: u64) -> Option<u32> {
+        let mut best: Option<(u32, u64)> = None;
+        for slot in self.candidates(key) {
+            let expires = match self.store.load(slot) {
+                None => return Some(slot),
+                Some(bytes) if header(&bytes, key).is_some() => return Some(slot),
+                Some(bytes) => match bytes
+                    .get(32..HEADER)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                {
+                    Some(x) => u64::from_be_bytes(x),
+                    None => 0,
+                },
+            };
+            if expires <= now_ms {
+                return Some(slot);
+            }
+            if best.is_none_or(|(_, e)| expires < e) {
+                best = Some((slot, expires));
+            }
+        }
+        best.map(|(slot, _)| slot)
     }
+
+    fn candidates(&self, key: &CacheKey) -> impl Iterator<Item = u32> + '_ {
+        let n = self.settings.max_entries;
+        let d = key.digest;
+        (0..if n == 0 { 0 } else { WAYS }).map(move |i| {
+            u32::from_be_bytes([d[4 * i], d[4 * i + 1], d[4 * i + 2], d[4 * i + 3]]) % n
+        })
+    }
+}
+
+/// The entry's expiry if it belongs to `key`.
+fn header(entry: &[u8], key: &CacheKey) -> Option<u64> {
+    if entry.len() < HEADER || entry[..32] != key.digest {
+        return None;
+    }
+    Some(u64::from_be_bytes(
+        <[u8; 8]>::try_from(&entry[32..HEADER]).ok()?,
+    ))
 }
 
 fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An in-process slot store (the backend's), bounded by the slot count like any other.
@@ -237,35 +280,43 @@ mod tests {
         format!("eyJhbGciOiJSUzI1NiJ9.{p}.c2ln").into_bytes()
     }
 
+    fn put(c: &VerdictCache<MemoryStore>, token: &[u8], o: &ReviewOutcome, t: SystemTime) -> bool {
+        c.store(&c.key(token), token, o, t)
+    }
+
+    fn get(c: &VerdictCache<MemoryStore>, token: &[u8], t: SystemTime) -> Option<ReviewOutcome> {
+        c.lookup(&c.key(token), t)
+    }
+
     #[wasm_bindgen_test(unsupported = test)]
     fn positive_entries_live_ttl() {
         let c = cache(100);
-        let k = c.key(b"opaque");
-        assert_eq!(c.lookup(&k, at(1000)), None);
-        assert!(c.store(&k, &ok(), at(1000)));
-        assert_eq!(c.lookup(&k, at(1059)), Some(ok()));
-        assert_eq!(c.lookup(&k, at(1060)), None);
+        assert_eq!(get(&c, b"opaque", at(1000)), None);
+        assert!(put(&c, b"opaque", &ok(), at(1000)));
+        assert_eq!(get(&c, b"opaque", at(1059)), Some(ok()));
+        assert_eq!(get(&c, b"opaque", at(1060)), None);
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn negative_entries_live_negative_ttl() {
         let c = cache(100);
-        let k = c.key(b"bad");
-        assert!(c.store(&k, &no(), at(1000)));
-        assert_eq!(c.lookup(&k, at(1004)), Some(no()));
-        assert_eq!(c.lookup(&k, at(1005)), None);
+        assert!(put(&c, b"bad", &no(), at(1000)));
+        assert_eq!(get(&c, b"bad", at(1004)), Some(no()));
+        assert_eq!(get(&c, b"bad", at(1005)), None);
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn never_past_the_tokens_exp() {
         let c = cache(100);
-        let k = c.key(&jwt_exp(1010));
-        assert!(c.store(&k, &ok(), at(1000)));
-        assert_eq!(c.lookup(&k, at(1009)), Some(ok()));
-        assert_eq!(c.lookup(&k, at(1010)), None);
-        let expired = c.key(&jwt_exp(900));
-        assert!(!c.store(&expired, &ok(), at(1000)));
-        assert_eq!(c.lookup(&expired, at(1000)), None);
+        let t = jwt_exp(1010);
+        assert!(put(&c, &t, &ok(), at(1000)));
+        assert_eq!(get(&c, &t, at(1009)), Some(ok()));
+        assert_eq!(get(&c, &t, at(1010)), None);
+        let expired = jwt_exp(900);
+        assert!(!put(&c, &expired, &ok(), at(1000)));
+        assert_eq!(get(&c, &expired, at(1000)), None);
+        // A negative verdict's life does not depend on exp.
+        assert!(put(&c, &expired, &no(), at(1000)));
     }
 
     #[wasm_bindgen_test(unsupported = test)]
@@ -282,44 +333,81 @@ mod tests {
         assert_ne!(a.key(b"t").digest(), c.key(b"t").digest());
         assert_ne!(a.key(b"t").digest(), a.key(b"u").digest());
         assert_eq!(a.key(b"t"), a.key(b"t"));
-        // The stored entry never contains the token.
-        a.store(&a.key(b"secret-token-value"), &ok(), at(0));
-        let raw = a
-            .store_ref()
-            .load(a.slot(&a.key(b"secret-token-value")).unwrap())
-            .unwrap();
-        assert!(!String::from_utf8_lossy(&raw).contains("secret-token-value"));
+        // No stored entry contains the token.
+        put(&a, b"secret-token-value", &ok(), at(0));
+        let stored: Vec<Vec<u8>> = (0..100).filter_map(|s| a.store_ref().load(s)).collect();
+        assert_eq!(stored.len(), 1);
+        assert!(!String::from_utf8_lossy(&stored[0]).contains("secret-token-value"));
     }
 
     #[wasm_bindgen_test(unsupported = test)]
-    fn bounded_by_slot_count_and_collisions_only_evict() {
+    fn bounded_by_slot_count_and_evictions_only_cost_a_review() {
         let c = cache(16);
         for i in 0..10_000 {
-            let k = c.key(format!("random-{i}").as_bytes());
-            c.store(&k, &no(), at(0));
+            put(&c, format!("random-{i}").as_bytes(), &no(), at(0));
         }
         assert!(c.store_ref().len() <= 16);
-        // A token whose slot was overwritten by another is a miss, never the other's outcome.
-        let good = c.key(b"good");
-        c.store(&good, &ok(), at(0));
+        // A token whose entry was evicted is a miss, never another token's outcome. (The
+        // flood outlives "good", so "good" is what expires soonest and goes.)
+        put(&c, b"good", &ok(), at(0));
         let mut evicted = false;
         for i in 0..1000 {
-            let k = c.key(format!("flood-{i}").as_bytes());
-            c.store(&k, &no(), at(0));
-            match c.lookup(&good, at(1)) {
+            put(&c, format!("flood-{i}").as_bytes(), &ok(), at(10));
+            match get(&c, b"good", at(11)) {
                 Some(o) => assert_eq!(o, ok()),
                 None => evicted = true,
             }
         }
         assert!(evicted);
+        assert!(c.store_ref().len() <= 16);
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn busy_tokens_sharing_a_slot_do_not_evict_each_other() {
+        // Find pairs of tokens whose first candidate slot is the same.
+        let c = cache(10_000);
+        let first = |t: &[u8]| c.candidates(&c.key(t)).next().unwrap();
+        let mut pairs = Vec::new();
+        let mut seen = std::collections::HashMap::new();
+        for i in 0..20_000 {
+            let t = format!("token-{i}");
+            if let Some(other) = seen.insert(first(t.as_bytes()), t.clone()) {
+                pairs.push((other, t));
+            }
+        }
+        assert!(pairs.len() > 100);
+        for (a, b) in pairs.into_iter().take(200) {
+            let c = cache(10_000);
+            put(&c, a.as_bytes(), &ok(), at(0));
+            put(&c, b.as_bytes(), &ok(), at(0));
+            assert_eq!(
+                get(&c, a.as_bytes(), at(1)),
+                Some(ok()),
+                "{a} evicted by {b}"
+            );
+            assert_eq!(get(&c, b.as_bytes(), at(1)), Some(ok()));
+        }
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn eviction_takes_the_entry_expiring_soonest() {
+        let c = cache(1); // every candidate is slot 0
+        put(&c, b"a", &ok(), at(0));
+        put(&c, b"b", &no(), at(0));
+        assert_eq!(get(&c, b"a", at(1)), None);
+        assert_eq!(get(&c, b"b", at(1)), Some(no()));
+        let c = cache(4);
+        for t in [&b"x"[..], b"y", b"z", b"w", b"v"] {
+            put(&c, t, &ok(), at(0));
+        }
+        assert!(c.store_ref().len() <= 4);
     }
 
     #[wasm_bindgen_test(unsupported = test)]
     fn disabled_cache_stores_nothing() {
         let c = cache(0);
-        let k = c.key(b"t");
-        assert!(!c.store(&k, &ok(), at(0)));
-        assert_eq!(c.lookup(&k, at(0)), None);
+        assert!(!put(&c, b"t", &ok(), at(0)));
+        assert_eq!(get(&c, b"t", at(0)), None);
         let zero_ttl = VerdictCache::new(
             MemoryStore::default(),
             CacheSettings {
@@ -330,15 +418,22 @@ mod tests {
             b"k",
             b"",
         );
-        assert!(!zero_ttl.store(&zero_ttl.key(b"t"), &ok(), at(0)));
-        assert!(!zero_ttl.store(&zero_ttl.key(b"t"), &no(), at(0)));
+        assert!(!zero_ttl.store(&zero_ttl.key(b"t"), b"t", &ok(), at(0)));
+        assert!(!zero_ttl.store(&zero_ttl.key(b"t"), b"t", &no(), at(0)));
     }
 
     #[wasm_bindgen_test(unsupported = test)]
-    fn corrupt_slots_are_misses() {
+    fn corrupt_slots_are_misses_and_reusable() {
         let c = cache(1);
-        let k = c.key(b"t");
-        c.store_ref().save(0, b"\xff not json");
+        c.store_ref().save(0, b"\xff not an entry");
+        assert_eq!(get(&c, b"t", at(0)), None);
+        assert!(put(&c, b"t", &ok(), at(0)));
+        assert_eq!(get(&c, b"t", at(1)), Some(ok()));
+        let k = c.key(b"u");
+        let mut forged = k.digest().to_vec();
+        forged.extend_from_slice(&u64::MAX.to_be_bytes());
+        forged.extend_from_slice(b"{not json");
+        c.store_ref().save(0, &forged);
         assert_eq!(c.lookup(&k, at(0)), None);
     }
 }
