@@ -152,20 +152,45 @@ impl Envoy {
         let yaml = bootstrap_yaml(o, port, admin_port, &wasm_path()?);
         let cfg = dir.path().join("envoy.yaml");
         std::fs::write(&cfg, &yaml)?;
+        let mut args = vec!["--concurrency".to_string(), o.concurrency.to_string()];
+        args.extend(o.extra_args.iter().cloned());
+        Envoy::spawn(dir, &cfg, None, port, admin_port, &args)
+    }
+
+    /// Starts Envoy on a configuration file of our own (e.g. one shipped under envoy/), from
+    /// `cwd`; `port` and `admin_port` are where that file makes it listen. Envoy's log goes
+    /// to a temporary directory the returned value owns.
+    pub fn start_file(config: &Path, cwd: &Path, port: u16, admin_port: u16) -> Result<Envoy> {
+        Envoy::spawn(
+            tempfile::tempdir()?,
+            config,
+            Some(cwd),
+            port,
+            admin_port,
+            &[],
+        )
+    }
+
+    fn spawn(
+        dir: tempfile::TempDir,
+        cfg: &Path,
+        cwd: Option<&Path>,
+        port: u16,
+        admin_port: u16,
+        args: &[String],
+    ) -> Result<Envoy> {
         let log = dir.path().join("envoy.log");
-        let child = Command::new(envoy_bin()?)
+        let mut cmd = Command::new(envoy_bin()?);
+        if let Some(cwd) = cwd {
+            cmd.current_dir(cwd);
+        }
+        let child = cmd
             .arg("-c")
-            .arg(&cfg)
-            .args([
-                "--use-dynamic-base-id",
-                "--concurrency",
-                &o.concurrency.to_string(),
-                "-l",
-                "info",
-            ])
+            .arg(cfg)
+            .args(["--use-dynamic-base-id", "-l", "info"])
             .args(["--file-flush-interval-msec", "100", "--log-path"])
             .arg(&log)
-            .args(&o.extra_args)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -430,4 +455,19 @@ impl EnvoyOptions {
         );
         Ok(self)
     }
+}
+
+/// Lays out `dir` like the repository for Envoy configs shipped under envoy/: the built
+/// filter at `dist/` and every file of `envoy/` (their relative paths then resolve).
+pub fn lay_out_repository(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir.join("dist"))?;
+    std::fs::copy(wasm_path()?, dir.join("dist/bindcar_auth_filter.wasm"))?;
+    std::fs::create_dir_all(dir.join("envoy"))?;
+    for f in std::fs::read_dir(workspace_root().join("envoy"))? {
+        let f = f?.path();
+        if let (true, Some(name)) = (f.is_file(), f.file_name()) {
+            std::fs::copy(&f, dir.join("envoy").join(name))?;
+        }
+    }
+    Ok(())
 }

@@ -4,24 +4,11 @@
 
 use std::path::Path;
 
-use bindcar_e2e::envoy::{validate, wasm_path, workspace_root};
+use bindcar_e2e::envoy::{lay_out_repository, validate, workspace_root};
 
 fn layout_like_the_repository() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let root = workspace_root();
-    std::fs::create_dir_all(dir.path().join("dist")).unwrap();
-    std::fs::copy(
-        wasm_path().unwrap(),
-        dir.path().join("dist/bindcar_auth_filter.wasm"),
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.path().join("envoy")).unwrap();
-    for f in std::fs::read_dir(root.join("envoy")).unwrap() {
-        let f = f.unwrap().path();
-        if f.is_file() {
-            std::fs::copy(&f, dir.path().join("envoy").join(f.file_name().unwrap())).unwrap();
-        }
-    }
+    lay_out_repository(dir.path()).unwrap();
     // What `make run MODE=tokenreview` creates before starting Envoy.
     let tr = dir.path().join(".run/tokenreview");
     std::fs::create_dir_all(&tr).unwrap();
