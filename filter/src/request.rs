@@ -14,7 +14,7 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 
 use crate::host;
-use crate::plugin::{Plugin, Reviewer};
+use crate::plugin::{Decision, Plugin, Reviewer};
 
 pub struct AuthRequest {
     id: u32,
@@ -48,16 +48,20 @@ impl AuthRequest {
             return self.deny(&Denial::InvalidFormat, Some(token));
         };
         let now = hostcalls::get_current_time().unwrap_or(UNIX_EPOCH);
-        let key = reviewer.cache.key(token);
-        if let Some(outcome) = reviewer.cache.lookup(&key, now) {
+        let recent = reviewer.recent.borrow().get(token, unix_ms(now)).cloned();
+        if let Some(decision) = recent {
             plugin.metrics.cache_hit();
-            return match reviewer.settings.access.decide(&outcome) {
-                Ok(identity) => {
-                    host::allow(&plugin, Some(&identity));
-                    Action::Continue
-                }
-                Err(denial) => self.deny(&denial, Some(token)),
-            };
+            return self.apply(&decision, token);
+        }
+        let key = reviewer.cache.key(token);
+        if let Some((outcome, expires)) = reviewer.cache.lookup_with_expiry(&key, now) {
+            plugin.metrics.cache_hit();
+            let decision = Rc::new(reviewer.settings.access.decide(&outcome));
+            reviewer
+                .recent
+                .borrow_mut()
+                .put(token, expires, Rc::clone(&decision));
+            return self.apply(&decision, token);
         }
         plugin.metrics.cache_miss();
         let joined = reviewer
@@ -86,6 +90,16 @@ impl AuthRequest {
                 );
                 self.deny(&Denial::ReviewUnavailable, Some(token))
             }
+        }
+    }
+
+    fn apply(&self, decision: &Decision, token: &[u8]) -> Action {
+        match decision.as_ref() {
+            Ok(identity) => {
+                host::allow(&self.plugin, Some(identity));
+                Action::Continue
+            }
+            Err(denial) => self.deny(denial, Some(token)),
         }
     }
 

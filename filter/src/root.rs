@@ -8,6 +8,7 @@ use std::time::UNIX_EPOCH;
 use bindcar_policy::cache::VerdictCache;
 use bindcar_policy::config::{FilterConfig, Mode};
 use bindcar_policy::pending::PendingReviews;
+use bindcar_policy::recent::Recent;
 use bindcar_policy::review::{parse_review_response, review_request_body, ReviewFailure};
 use bindcar_policy::{token_fingerprint, Denial};
 use proxy_wasm::hostcalls;
@@ -16,7 +17,7 @@ use proxy_wasm::types::ContextType;
 
 use crate::host;
 use crate::metrics::Metrics;
-use crate::plugin::{Plugin, Reviewer};
+use crate::plugin::{Plugin, Reviewer, RECENT_CAPACITY};
 use crate::request::{unix_ms, AuthRequest};
 use crate::store::{random_bytes, shared_secret, SharedDataStore};
 
@@ -51,6 +52,7 @@ impl AuthRoot {
                     cache,
                     queue_id,
                     pending: RefCell::new(PendingReviews::new(settings.max_pending_reviews)),
+                    recent: RefCell::new(Recent::new(RECENT_CAPACITY)),
                 })
             }
         };

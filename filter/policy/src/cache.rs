@@ -110,6 +110,16 @@ impl<S: SlotStore> VerdictCache<S> {
     }
 
     pub fn lookup(&self, key: &CacheKey, now: SystemTime) -> Option<ReviewOutcome> {
+        self.lookup_with_expiry(key, now)
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// The cached outcome and when it expires (Unix ms).
+    pub fn lookup_with_expiry(
+        &self,
+        key: &CacheKey,
+        now: SystemTime,
+    ) -> Option<(ReviewOutcome, u64)> {
         let now_ms = unix_ms(now);
         for slot in self.candidates(key) {
             let Some(bytes) = self.store.load(slot) else {
@@ -119,20 +129,23 @@ impl<S: SlotStore> VerdictCache<S> {
                 if now_ms >= expires {
                     return None;
                 }
-                return serde_json::from_slice(&bytes[HEADER..]).ok();
+                return serde_json::from_slice(&bytes[HEADER..])
+                    .ok()
+                    .map(|o| (o, expires));
             }
         }
         None
     }
 
-    /// Returns whether the outcome was cached. `token` is read only for its own `exp`.
+    /// Caches the outcome; returns its expiry (Unix ms) if it was cached. `token` is read only
+    /// for its own `exp`.
     pub fn store(
         &self,
         key: &CacheKey,
         token: &[u8],
         outcome: &ReviewOutcome,
         now: SystemTime,
-    ) -> bool {
+    ) -> Option<u64> {
         let now_ms = unix_ms(now);
         let life_ms = match outcome {
             ReviewOutcome::Authenticated { .. } => {
@@ -145,19 +158,18 @@ impl<S: SlotStore> VerdictCache<S> {
             ReviewOutcome::Rejected { .. } => self.settings.negative_ttl.as_millis() as u64,
         };
         if life_ms == 0 {
-            return false;
+            return None;
         }
-        let Some(slot) = self.slot_for_store(key, now_ms) else {
-            return false;
-        };
+        let slot = self.slot_for_store(key, now_ms)?;
+        let expires = now_ms + life_ms;
         let mut entry = Vec::with_capacity(256);
         entry.extend_from_slice(&key.digest);
-        entry.extend_from_slice(&(now_ms + life_ms).to_be_bytes());
+        entry.extend_from_slice(&expires.to_be_bytes());
         if serde_json::to_writer(&mut entry, outcome).is_err() || entry.len() > MAX_ENTRY_BYTES {
-            return false;
+            return None;
         }
         self.store.save(slot, &entry);
-        true
+        Some(expires)
     }
 
     /// The key's own slot if present, else a free or expired candidate, else the candidate
@@ -281,7 +293,7 @@ mod tests {
     }
 
     fn put(c: &VerdictCache<MemoryStore>, token: &[u8], o: &ReviewOutcome, t: SystemTime) -> bool {
-        c.store(&c.key(token), token, o, t)
+        c.store(&c.key(token), token, o, t).is_some()
     }
 
     fn get(c: &VerdictCache<MemoryStore>, token: &[u8], t: SystemTime) -> Option<ReviewOutcome> {
@@ -294,6 +306,11 @@ mod tests {
         assert_eq!(get(&c, b"opaque", at(1000)), None);
         assert!(put(&c, b"opaque", &ok(), at(1000)));
         assert_eq!(get(&c, b"opaque", at(1059)), Some(ok()));
+        assert_eq!(
+            c.lookup_with_expiry(&c.key(b"opaque"), at(1059))
+                .map(|(_, x)| x),
+            Some(1_060_000)
+        );
         assert_eq!(get(&c, b"opaque", at(1060)), None);
     }
 
@@ -418,8 +435,14 @@ mod tests {
             b"k",
             b"",
         );
-        assert!(!zero_ttl.store(&zero_ttl.key(b"t"), b"t", &ok(), at(0)));
-        assert!(!zero_ttl.store(&zero_ttl.key(b"t"), b"t", &no(), at(0)));
+        assert_eq!(
+            zero_ttl.store(&zero_ttl.key(b"t"), b"t", &ok(), at(0)),
+            None
+        );
+        assert_eq!(
+            zero_ttl.store(&zero_ttl.key(b"t"), b"t", &no(), at(0)),
+            None
+        );
     }
 
     #[wasm_bindgen_test(unsupported = test)]

@@ -12,6 +12,7 @@ pub mod denial;
 pub mod exempt;
 pub mod jwt;
 pub mod pending;
+pub mod recent;
 pub mod review;
 pub mod secret;
 
