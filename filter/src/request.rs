@@ -1,7 +1,7 @@
 //! One request's path through the filter:
 //! strip identity headers → exempt? → parse the bearer → (basic) allow
-//!                                                      → (tokenReview) cache hit → decide
-//!                                                                    → miss → wait for a review
+//!   → (tokenReview) this worker's memo → the shared verdict cache → decide
+//!                   → miss → wait for the review the root context dispatches
 
 use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
