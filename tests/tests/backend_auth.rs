@@ -171,23 +171,6 @@ async fn disabled_auth_trusts_the_mesh() {
         .contains("\"actor\":\"anonymous (auth disabled)\""));
 }
 
-/// A kubeconfig pointing at the TokenReview server, authenticating as its reviewer.
-fn write_kubeconfig(dir: &Path, server: &TokenReviewServer) -> String {
-    let ca = dir.join("ca.pem");
-    server.write_ca(&ca).expect("write CA");
-    let path = dir.join("kubeconfig");
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\n    certificate-authority: {}\n\
-         users:\n- name: reviewer\n  user:\n    token: {}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: reviewer\n\
-         current-context: test\n",
-        server.base_url(),
-        ca.display(),
-        server.reviewer_token()
-    );
-    std::fs::write(&path, text).expect("write kubeconfig");
-    path.display().to_string()
-}
-
 struct ReviewStack {
     stack: Stack,
     reviewer: TokenReviewServer,
@@ -215,7 +198,14 @@ async fn tokenreview_stack(explicit: bool) -> ReviewStack {
         env.push(("KUBE_TOKEN_PATH".into(), token.display().to_string()));
         env.push(("KUBE_CA_CERT_PATH".into(), ca.display().to_string()));
     } else {
-        env.push(("KUBECONFIG".into(), write_kubeconfig(dir.path(), &reviewer)));
+        env.push((
+            "KUBECONFIG".into(),
+            reviewer
+                .write_kubeconfig(dir.path())
+                .expect("write kubeconfig")
+                .display()
+                .to_string(),
+        ));
     }
     ReviewStack {
         stack: Stack::start_with(env, None),

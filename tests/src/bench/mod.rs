@@ -646,21 +646,6 @@ fn filter_cost(
     }))
 }
 
-/// A kubeconfig pointing at the TokenReview server, authenticating as its reviewer.
-fn write_kubeconfig(dir: &Path, api: &TokenReviewServer, ca: &Path) -> Result<String> {
-    let path = dir.join("kubeconfig");
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: bench\n  cluster:\n    server: {}\n    certificate-authority: {}\n\
-         users:\n- name: reviewer\n  user:\n    token: {}\ncontexts:\n- name: bench\n  context:\n    cluster: bench\n    user: reviewer\n\
-         current-context: bench\n",
-        api.base_url(),
-        ca.display(),
-        api.reviewer_token()
-    );
-    std::fs::write(&path, text)?;
-    Ok(path.display().to_string())
-}
-
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
@@ -703,7 +688,7 @@ fn reference(
     named: &Named,
     mesh: &Backend,
 ) -> Result<Value> {
-    let kubeconfig = write_kubeconfig(dir, api, ca)?;
+    let kubeconfig = api.write_kubeconfig(dir)?.display().to_string();
     let standalone = |cache_entries: &str| -> Result<Backend> {
         let mut e = named.backend_env();
         e.extend(env(&[

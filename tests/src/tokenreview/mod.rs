@@ -152,6 +152,24 @@ impl TokenReviewServer {
         self.ca_pem.clone()
     }
 
+    /// Writes `ca.pem` and a `kubeconfig` into `dir` that point a Kubernetes client (kube,
+    /// kubectl) at this server, authenticating as its reviewer; returns the kubeconfig's path.
+    pub fn write_kubeconfig(&self, dir: &Path) -> std::io::Result<std::path::PathBuf> {
+        let ca = dir.join("ca.pem");
+        self.write_ca(&ca)?;
+        let path = dir.join("kubeconfig");
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\n    certificate-authority: {}\n\
+             users:\n- name: reviewer\n  user:\n    token: {}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: reviewer\n\
+             current-context: test\n",
+            self.base_url(),
+            ca.display(),
+            self.reviewer_token()
+        );
+        std::fs::write(&path, text)?;
+        Ok(path)
+    }
+
     pub fn write_ca(&self, path: &Path) -> std::io::Result<()> {
         std::fs::write(path, &self.ca_pem)
     }
