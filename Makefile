@@ -4,7 +4,7 @@ WASM := dist/bindcar_auth_filter.wasm
 WASM_BUILT := $(shell rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1 && echo target || echo target/wasm)/wasm32-wasip1/wasm-release/bindcar_auth_filter.wasm
 MODE ?= basic
 
-.PHONY: setup wasm build test test-wasm lint run bench clean-run
+.PHONY: setup wasm build test test-wasm lint run bench clean-run oci oci-pin
 
 setup:
 	@scripts/setup.sh
@@ -39,3 +39,16 @@ bench: wasm
 	WITH_BENCH=1 scripts/setup.sh
 	cargo build --release -p bindcar -p bindcar-e2e --bins
 	.venv/bin/python bench/run.py
+
+# The filter as an OCI image Istio can pull (the "compat" Wasm image: one tar+gzip layer
+# holding plugin.wasm), built without Docker into the image layout dist/oci; prints the
+# manifest digest. `oci-pin` writes that digest into the WasmPlugin and its README
+# (envoy/istio/README.md: "Publish the module").
+OCI_TAG ?= 0.1.0
+OCI_PINNED := envoy/istio/wasmplugin.yaml envoy/istio/README.md
+
+oci: wasm
+	python3 scripts/oci-image.py build --tag $(OCI_TAG) --out dist/oci $(WASM)
+
+oci-pin: oci
+	python3 scripts/oci-image.py pin --tag $(OCI_TAG) $(WASM) $(OCI_PINNED)
