@@ -10,9 +10,9 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
-use bindcar_e2e::backend::Backend;
-use bindcar_e2e::named::{Named, NamedOptions};
-use bindcar_e2e::tokenreview::{Fault, MintRequest, ServerOptions, TokenReviewServer};
+use bindcar_testbed::backend::Backend;
+use bindcar_testbed::named::{Named, NamedOptions};
+use bindcar_testbed::tokenreview::{Fault, MintRequest, ServerOptions, TokenReviewServer};
 use common::{primary_zone, snapshot, Client, Stack};
 use serde_json::{json, Value};
 

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use bindcar_e2e::backend::Backend;
-use bindcar_e2e::named::{Named, NamedOptions};
+use bindcar_testbed::backend::Backend;
+use bindcar_testbed::named::{Named, NamedOptions};
 use serde_json::{json, Value};
 
 /// A private named and a bindcar managing it.

@@ -114,7 +114,8 @@ async fn unusable_zone_directory_makes_ready_503() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_rndc_key_is_503_not_a_crash() {
-    let named = bindcar_e2e::named::Named::start(bindcar_e2e::named::NamedOptions::default());
+    let named =
+        bindcar_testbed::named::Named::start(bindcar_testbed::named::NamedOptions::default());
     let mut env = named.backend_env();
     env.retain(|(k, _)| k != "RNDC_SECRET");
     env.push((
@@ -122,7 +123,7 @@ async fn wrong_rndc_key_is_503_not_a_crash() {
         "d3Jvbmcgc2VjcmV0IHdyb25nIHNlY3JldCB3cm9uZyE=".into(),
     ));
     env.push(("DISABLE_AUTH".into(), "true".into()));
-    let backend = bindcar_e2e::backend::Backend::start(env);
+    let backend = bindcar_testbed::backend::Backend::start(env);
     let api = common::Client::new(backend.base_url(), None);
     let (status, _) = api.get("/api/v1/ready").await;
     assert_eq!(status, 503);

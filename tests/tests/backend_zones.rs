@@ -6,8 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use bindcar_e2e::backend::Backend;
-use bindcar_e2e::named::{Named, NamedOptions};
+use bindcar_testbed::backend::Backend;
+use bindcar_testbed::named::{Named, NamedOptions};
 use common::{dynamic_zone, eventually, median_ms, primary_zone, snapshot, Stack};
 use serde_json::json;
 

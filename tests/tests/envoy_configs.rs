@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use bindcar_e2e::envoy::{lay_out_repository, validate, workspace_root};
+use bindcar_testbed::envoy::{lay_out_repository, validate, workspace_root};
 
 fn layout_like_the_repository() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

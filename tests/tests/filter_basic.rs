@@ -1,9 +1,9 @@
 //! Basic mode in the real Envoy: the seed's answers, exact exemptions, identity-header
 //! stripping, stats, hostile input, and refusal of a bad configuration.
 
-use bindcar_e2e::envoy::{start_expecting_refusal, Envoy, EnvoyOptions};
-use bindcar_e2e::http::{get, raw, request, Response};
-use bindcar_e2e::upstream::Upstream;
+use bindcar_testbed::envoy::{start_expecting_refusal, Envoy, EnvoyOptions};
+use bindcar_testbed::http::{get, raw, request, Response};
+use bindcar_testbed::upstream::Upstream;
 
 const MISSING: &str = "Missing Authorization header";
 const FORMAT: &str = "Invalid Authorization header format. Expected: Bearer <token>";

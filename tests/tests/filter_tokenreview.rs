@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bindcar_e2e::envoy::{Envoy, EnvoyOptions};
-use bindcar_e2e::http::{get, Response};
-use bindcar_e2e::tokenreview::{Fault, MintRequest, ServerOptions, TokenReviewServer};
-use bindcar_e2e::upstream::Upstream;
+use bindcar_testbed::envoy::{Envoy, EnvoyOptions};
+use bindcar_testbed::http::{get, Response};
+use bindcar_testbed::tokenreview::{Fault, MintRequest, ServerOptions, TokenReviewServer};
+use bindcar_testbed::upstream::Upstream;
 use serde_json::json;
 
 const UNAVAILABLE: &str = "Token validation failed: TokenReview API call failed";
@@ -534,15 +534,15 @@ fn the_shipped_tokenreview_config_picks_up_a_rotated_reviewer_token() {
     let api = api_server();
     let up = Upstream::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    bindcar_e2e::envoy::lay_out_repository(dir.path()).unwrap();
+    bindcar_testbed::envoy::lay_out_repository(dir.path()).unwrap();
     let tr = dir.path().join(".run/tokenreview");
     std::fs::create_dir_all(&tr).unwrap();
     api.write_ca(&tr.join("ca.pem")).unwrap();
     api.set_reviewer_token("reviewer-one");
     std::fs::write(tr.join("token"), "reviewer-one").unwrap();
     let (port, admin) = (
-        bindcar_e2e::ports::free_port(),
-        bindcar_e2e::ports::free_port(),
+        bindcar_testbed::ports::free_port(),
+        bindcar_testbed::ports::free_port(),
     );
     let config_path = dir.path().join("envoy/envoy-tokenreview.yaml");
     let mut config = std::fs::read_to_string(&config_path).unwrap();

@@ -19,11 +19,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bindcar_e2e::envoy::{workspace_root, Envoy, EnvoyOptions};
-use bindcar_e2e::http::get;
-use bindcar_e2e::tokenreview::{MintRequest, ServerOptions, TokenReviewServer};
-use bindcar_e2e::upstream::Upstream;
 use bindcar_policy::config::{FilterConfig, Mode};
+use bindcar_testbed::envoy::{workspace_root, Envoy, EnvoyOptions};
+use bindcar_testbed::http::get;
+use bindcar_testbed::tokenreview::{MintRequest, ServerOptions, TokenReviewServer};
+use bindcar_testbed::upstream::Upstream;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Container, Namespace, PersistentVolumeClaim, PodSpec, Secret, Service,
@@ -1684,7 +1684,7 @@ fn sidecar() -> Sidecar {
     }
 }
 
-fn call(envoy: &Envoy, token: &str) -> bindcar_e2e::http::Response {
+fn call(envoy: &Envoy, token: &str) -> bindcar_testbed::http::Response {
     get(
         envoy.port,
         "/api/v1/zones",

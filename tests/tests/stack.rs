@@ -1,11 +1,11 @@
 //! The whole stack: client → Envoy with the filter → bindcar backend → real named.
 //! Written as Given / When / Then, one behaviour each.
 
-use bindcar_e2e::backend::Backend;
-use bindcar_e2e::envoy::{prometheus_value, Envoy, EnvoyOptions};
-use bindcar_e2e::http::{get, request, Response};
-use bindcar_e2e::named::{Named, NamedOptions};
-use bindcar_e2e::tokenreview::{MintRequest, ServerOptions, TokenReviewServer};
+use bindcar_testbed::backend::Backend;
+use bindcar_testbed::envoy::{prometheus_value, Envoy, EnvoyOptions};
+use bindcar_testbed::http::{get, request, Response};
+use bindcar_testbed::named::{Named, NamedOptions};
+use bindcar_testbed::tokenreview::{MintRequest, ServerOptions, TokenReviewServer};
 use serde_json::json;
 
 struct Stack {

@@ -10,7 +10,7 @@ use std::{
 };
 
 use base64::Engine;
-use bindcar_e2e::tokenreview::{
+use bindcar_testbed::tokenreview::{
     Fault, MintRequest, ServerOptions, TokenReviewServer, DEFAULT_ISSUER, TOKENREVIEW_PATH,
 };
 use reqwest::{Certificate, Client, StatusCode, Version};

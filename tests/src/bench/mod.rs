@@ -19,10 +19,10 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, ensure, Context, Result};
-use bindcar_e2e::backend::Backend;
-use bindcar_e2e::envoy::{envoy_bin, wasm_path, workspace_root, Envoy, EnvoyOptions};
-use bindcar_e2e::named::{Named, NamedOptions};
-use bindcar_e2e::tokenreview::{MintRequest, ServerOptions, TokenReviewServer};
+use bindcar_testbed::backend::Backend;
+use bindcar_testbed::envoy::{envoy_bin, wasm_path, workspace_root, Envoy, EnvoyOptions};
+use bindcar_testbed::named::{Named, NamedOptions};
+use bindcar_testbed::tokenreview::{MintRequest, ServerOptions, TokenReviewServer};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -456,7 +456,7 @@ fn start_envoy(opts: EnvoyOptions, workers: u32) -> Result<Envoy> {
 
 /// One authenticated GET through `port` must answer 200 before any load is measured.
 fn expect_ok(port: u16, token: &str, what: &str) -> Result<()> {
-    let r = bindcar_e2e::http::get(
+    let r = bindcar_testbed::http::get(
         port,
         ZONES,
         &[("authorization", format!("Bearer {token}").as_bytes())],
@@ -1004,7 +1004,7 @@ pub fn run(opts: &Options) -> Result<Value> {
     }
     let wasm = wasm_path()?;
     let wasm_bytes = std::fs::metadata(&wasm)?.len();
-    bindcar_e2e::backend::binary()
+    bindcar_testbed::backend::binary()
         .context("the release backend (cargo build --release -p bindcar)")?;
     let machine = machine(opts)?;
     say!(

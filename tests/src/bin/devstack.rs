@@ -12,9 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use bindcar_e2e::envoy::{envoy_bin, wasm_path, workspace_root};
-use bindcar_e2e::named::{Named, NamedOptions};
-use bindcar_e2e::tokenreview::{MintRequest, ServerOptions, TokenReviewServer};
+use bindcar_testbed::envoy::{envoy_bin, wasm_path, workspace_root};
+use bindcar_testbed::named::{Named, NamedOptions};
+use bindcar_testbed::tokenreview::{MintRequest, ServerOptions, TokenReviewServer};
 
 const ENVOY_PORT: u16 = 10000;
 const ENVOY_ADMIN: u16 = 9901;
@@ -122,7 +122,7 @@ fn wait_for(what: &str, deadline: Duration, mut ok: impl FnMut() -> bool) -> Res
 }
 
 fn http_ok(port: u16, path: &str) -> bool {
-    bindcar_e2e::http::get(port, path, &[])
+    bindcar_testbed::http::get(port, path, &[])
         .map(|r| r.status == 200)
         .unwrap_or(false)
 }

@@ -25,7 +25,7 @@
 use std::{collections::BTreeMap, convert::Infallible, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::{bail, Context};
-use bindcar_e2e::tokenreview::{Fault, MintRequest, ServerOptions, TokenReviewServer};
+use bindcar_testbed::tokenreview::{Fault, MintRequest, ServerOptions, TokenReviewServer};
 use http_body_util::{BodyExt, Full};
 use hyper::{
     body::{Bytes, Incoming},

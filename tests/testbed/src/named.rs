@@ -2,7 +2,7 @@
 //! listening on 127.0.0.1 only. Nothing of the system's BIND configuration is used.
 //!
 //! ```no_run
-//! use bindcar_e2e::named::{Named, NamedOptions};
+//! use bindcar_testbed::named::{Named, NamedOptions};
 //! let named = Named::start(NamedOptions::default());
 //! // named.dns_port(), named.rndc_server(), named.zone_dir(), named.rndc_secret() ...
 //! assert!(named.dig("missing.test", "SOA").is_empty());
@@ -10,6 +10,9 @@
 //!
 //! `named` (and `rndc`, `dig`, `tsig-keygen`) must be installed: when they are not, `start`
 //! fails with a message saying so. Tests never skip for lack of them.
+
+// `Named::start` and the dig/rndc/nsupdate helpers are for tests: they panic with the reason.
+#![allow(clippy::panic)]
 
 use std::fs;
 use std::io::{Read, Write};

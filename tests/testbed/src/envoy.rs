@@ -10,9 +10,11 @@ use anyhow::{bail, Context, Result};
 
 use crate::ports::free_port;
 
+/// The workspace this crate sits in (`tests/testbed/` → the root).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+        .ancestors()
+        .nth(2)
         .map(Path::to_path_buf)
         .unwrap_or_default()
 }

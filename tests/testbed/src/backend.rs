@@ -1,7 +1,7 @@
 //! The `bindcar` backend binary as a child process, with the environment a test gives it.
 //!
 //! ```no_run
-//! use bindcar_e2e::{backend::Backend, named::{Named, NamedOptions}};
+//! use bindcar_testbed::{backend::Backend, named::{Named, NamedOptions}};
 //! let named = Named::start(NamedOptions::default());
 //! let mut env = named.backend_env();
 //! env.push(("DISABLE_AUTH".into(), "true".into()));
@@ -14,10 +14,13 @@
 //! environment (PATH, HOME, RUST_LOG=info, BIND_API_ADDRESS=127.0.0.1, a free API_PORT) plus
 //! the given variables, which win. It is killed when the `Backend` is dropped.
 
+// `Backend::start` is for tests: it panics with the reason so the test fails saying it.
+#![allow(clippy::panic)]
+
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -43,10 +46,7 @@ pub fn binary() -> Result<PathBuf> {
         }
         return Ok(path);
     }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
+    let workspace = crate::envoy::workspace_root();
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| workspace.join("target"));
