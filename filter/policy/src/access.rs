@@ -1,8 +1,8 @@
 //! What a TokenReview answer means for access: audiences, then user, then the namespace and
 //! ServiceAccount allowlists (combined with AND).
 
+use crate::denial::Denial;
 use crate::review::{Identity, ReviewOutcome};
-use crate::Denial;
 
 const SA_PREFIX: &str = "system:serviceaccount:";
 

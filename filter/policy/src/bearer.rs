@@ -5,7 +5,7 @@
 //! bytes. Anything else is an invalid format, so comma-joined or duplicated credentials,
 //! tabs, second words and non-ASCII bytes never reach a reviewer or an upstream.
 
-use crate::Denial;
+use crate::denial::Denial;
 
 pub const MAX_TOKEN_LEN: usize = 8192;
 

@@ -130,9 +130,10 @@ impl FilterConfig {
             serde_json::from_value(value).map_err(|e| ConfigError(e.to_string()))?
         };
         let exempt = match &raw.exempt_paths {
-            Some(paths) => ExemptPaths::new(paths)?,
-            None => ExemptPaths::new(&DEFAULT_EXEMPT_PATHS)?,
-        };
+            Some(paths) => ExemptPaths::new(paths),
+            None => ExemptPaths::new(&DEFAULT_EXEMPT_PATHS),
+        }
+        .map_err(|e| ConfigError(e.to_string()))?;
         let identity = identity_headers(raw.identity_headers.unwrap_or_default())?;
         let status_on_error = raw.status_on_error.unwrap_or(401);
         if !(400..=599).contains(&status_on_error) {

@@ -72,17 +72,86 @@ impl Denial {
 
     /// A stable label for metrics and logs.
     pub fn reason(&self) -> &'static str {
+        self.kind().label()
+    }
+
+    /// The variant without its data: what metrics count.
+    pub fn kind(&self) -> DenialKind {
         match self {
-            Denial::MissingHeader => "missing_header",
-            Denial::InvalidFormat => "invalid_format",
-            Denial::EmptyToken => "empty_token",
-            Denial::InvalidApiToken => "invalid_api_token",
-            Denial::NotAuthenticated(_) => "not_authenticated",
-            Denial::UnauthorizedNamespace(_) => "unauthorized_namespace",
-            Denial::UnauthorizedServiceAccount(_) => "unauthorized_service_account",
-            Denial::NoUserInfo => "no_user_info",
-            Denial::AudienceNotAccepted => "audience_not_accepted",
-            Denial::ReviewUnavailable => "review_unavailable",
+            Denial::MissingHeader => DenialKind::MissingHeader,
+            Denial::InvalidFormat => DenialKind::InvalidFormat,
+            Denial::EmptyToken => DenialKind::EmptyToken,
+            Denial::InvalidApiToken => DenialKind::InvalidApiToken,
+            Denial::NotAuthenticated(_) => DenialKind::NotAuthenticated,
+            Denial::UnauthorizedNamespace(_) => DenialKind::UnauthorizedNamespace,
+            Denial::UnauthorizedServiceAccount(_) => DenialKind::UnauthorizedServiceAccount,
+            Denial::NoUserInfo => DenialKind::NoUserInfo,
+            Denial::AudienceNotAccepted => DenialKind::AudienceNotAccepted,
+            Denial::ReviewUnavailable => DenialKind::ReviewUnavailable,
+        }
+    }
+}
+
+/// [`Denial`] without its data, one per reason: the source of every per-reason metric name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DenialKind {
+    MissingHeader,
+    InvalidFormat,
+    EmptyToken,
+    InvalidApiToken,
+    NotAuthenticated,
+    UnauthorizedNamespace,
+    UnauthorizedServiceAccount,
+    NoUserInfo,
+    AudienceNotAccepted,
+    ReviewUnavailable,
+}
+
+impl DenialKind {
+    pub const ALL: [DenialKind; 10] = [
+        DenialKind::MissingHeader,
+        DenialKind::InvalidFormat,
+        DenialKind::EmptyToken,
+        DenialKind::InvalidApiToken,
+        DenialKind::NotAuthenticated,
+        DenialKind::UnauthorizedNamespace,
+        DenialKind::UnauthorizedServiceAccount,
+        DenialKind::NoUserInfo,
+        DenialKind::AudienceNotAccepted,
+        DenialKind::ReviewUnavailable,
+    ];
+
+    /// The label in metric names and logs (`bindcar_auth_denied_<label>`).
+    pub fn label(self) -> &'static str {
+        match self {
+            DenialKind::MissingHeader => "missing_header",
+            DenialKind::InvalidFormat => "invalid_format",
+            DenialKind::EmptyToken => "empty_token",
+            DenialKind::InvalidApiToken => "invalid_api_token",
+            DenialKind::NotAuthenticated => "not_authenticated",
+            DenialKind::UnauthorizedNamespace => "unauthorized_namespace",
+            DenialKind::UnauthorizedServiceAccount => "unauthorized_service_account",
+            DenialKind::NoUserInfo => "no_user_info",
+            DenialKind::AudienceNotAccepted => "audience_not_accepted",
+            DenialKind::ReviewUnavailable => "review_unavailable",
+        }
+    }
+
+    /// Whether the Envoy filter can refuse a request for this reason, so it defines a counter
+    /// for exactly these. Exhaustive on purpose: a new reason must say where it arises.
+    pub fn arises_in_filter(self) -> bool {
+        match self {
+            // Shared-secret mode (`BIND_API_TOKEN`) is the backend's alone.
+            DenialKind::InvalidApiToken => false,
+            DenialKind::MissingHeader
+            | DenialKind::InvalidFormat
+            | DenialKind::EmptyToken
+            | DenialKind::NotAuthenticated
+            | DenialKind::UnauthorizedNamespace
+            | DenialKind::UnauthorizedServiceAccount
+            | DenialKind::NoUserInfo
+            | DenialKind::AudienceNotAccepted
+            | DenialKind::ReviewUnavailable => true,
         }
     }
 }
@@ -135,6 +204,26 @@ mod tests {
         assert_eq!(Denial::ReviewUnavailable.status(503), 503);
         assert_eq!(Denial::NoUserInfo.status(503), 401);
         assert_eq!(Denial::MissingHeader.status(503), 401);
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn every_denial_has_its_kind_in_all() {
+        let samples = [
+            Denial::MissingHeader,
+            Denial::InvalidFormat,
+            Denial::EmptyToken,
+            Denial::InvalidApiToken,
+            Denial::NotAuthenticated(None),
+            Denial::UnauthorizedNamespace("ns".into()),
+            Denial::UnauthorizedServiceAccount("sa".into()),
+            Denial::NoUserInfo,
+            Denial::AudienceNotAccepted,
+            Denial::ReviewUnavailable,
+        ];
+        let kinds: Vec<DenialKind> = samples.iter().map(Denial::kind).collect();
+        assert_eq!(kinds, DenialKind::ALL);
+        assert_eq!(Denial::InvalidApiToken.reason(), "invalid_api_token");
+        assert!(!DenialKind::InvalidApiToken.arises_in_filter());
     }
 
     #[wasm_bindgen_test(unsupported = test)]

@@ -4,12 +4,27 @@
 //! and never by prefix. A path that is not in canonical form is never exempt, whatever it
 //! would normalise to: we do not trust the host or the backend to normalise the same way.
 
-use crate::config::ConfigError;
+use std::fmt;
 
 pub const DEFAULT_EXEMPT_PATHS: [&str; 3] = ["/api/v1/health", "/api/v1/ready", "/metrics"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExemptPaths(Vec<Vec<u8>>);
+
+/// A configured exempt path that is not in canonical form (the configuration names it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotCanonical(pub String);
+
+impl fmt::Display for NotCanonical {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "exemptPaths: {:?} is not a canonical absolute path (it must start with '/' and \
+             contain no '?', '%', '..', '//', '\\', ';', '#', spaces, control or non-ASCII bytes)",
+            self.0
+        )
+    }
+}
 
 impl Default for ExemptPaths {
     fn default() -> Self {
@@ -23,15 +38,12 @@ impl Default for ExemptPaths {
 }
 
 impl ExemptPaths {
-    pub fn new<S: AsRef<str>>(paths: &[S]) -> Result<Self, ConfigError> {
+    pub fn new<S: AsRef<str>>(paths: &[S]) -> Result<Self, NotCanonical> {
         let mut out = Vec::with_capacity(paths.len());
         for p in paths {
             let p = p.as_ref();
             if !is_canonical(p.as_bytes()) {
-                return Err(ConfigError(format!(
-                    "exemptPaths: {p:?} is not a canonical absolute path (it must start with '/' and \
-                     contain no '?', '%', '..', '//', '\\', ';', '#', spaces, control or non-ASCII bytes)"
-                )));
+                return Err(NotCanonical(p.to_string()));
             }
             out.push(p.as_bytes().to_vec());
         }

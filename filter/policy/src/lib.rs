@@ -10,11 +10,14 @@ pub mod cache;
 pub mod config;
 pub mod denial;
 pub mod exempt;
+pub mod failure;
 pub mod jwt;
 pub mod pending;
 pub mod recent;
 pub mod review;
 pub mod secret;
+pub mod stats;
+pub mod verdict;
 
 pub use denial::Denial;
 

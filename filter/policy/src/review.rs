@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::failure::FailureKind;
+
 pub const DEFAULT_PATH: &str = "/apis/authentication.k8s.io/v1/tokenreviews";
 
 /// The JSON body of a TokenReview create call.
@@ -51,13 +53,18 @@ pub enum ReviewFailure {
 }
 
 impl ReviewFailure {
-    pub fn kind(&self) -> &'static str {
+    pub fn failure_kind(&self) -> FailureKind {
         match self {
-            ReviewFailure::Transport => "transport",
-            ReviewFailure::HttpStatus(s) if *s >= 500 => "http_5xx",
-            ReviewFailure::HttpStatus(_) => "http_other",
-            ReviewFailure::MalformedBody => "malformed_body",
+            ReviewFailure::Transport => FailureKind::Transport,
+            ReviewFailure::HttpStatus(s) if *s >= 500 => FailureKind::Http5xx,
+            ReviewFailure::HttpStatus(_) => FailureKind::HttpOther,
+            ReviewFailure::MalformedBody => FailureKind::MalformedBody,
         }
+    }
+
+    /// The failure's label (see [`FailureKind::label`]).
+    pub fn kind(&self) -> &'static str {
+        self.failure_kind().label()
     }
 }
 
