@@ -32,12 +32,12 @@ test: wasm lint test-wasm
 	cargo test --workspace --no-fail-fast
 
 run: wasm
-	cargo build -p bindcar -p bindcar-e2e --bins
+	cargo build -p bindcar -p bindcar-devstack --bins
 	target/debug/devstack --mode $(MODE)
 
 bench: wasm
 	WITH_BENCH=1 scripts/setup.sh
-	cargo build --release -p bindcar -p bindcar-e2e --bins
+	cargo build --release -p bindcar -p bindcar-bench
 	.venv/bin/python bench/run.py
 
 # The filter as an OCI image Istio can pull (the "compat" Wasm image: one tar+gzip layer

@@ -34,7 +34,7 @@ def target_dir():
 def measure(args):
     binary = target_dir() / "release" / "bench"
     if not binary.exists():
-        sys.exit(f"{binary} is missing: cargo build --release -p bindcar -p bindcar-e2e --bins")
+        sys.exit(f"{binary} is missing: cargo build --release -p bindcar -p bindcar-bench")
     env = dict(os.environ)
     env.setdefault("BINDCAR_BIN", str(target_dir() / "release" / "bindcar"))
     proc = subprocess.Popen(

@@ -1,0 +1,174 @@
+//! `make bench`: the filter's cost and the backend's speed, measured side by side on
+//! loopback and reported as ratios (see `bench/README.md` for what each figure means).
+//!
+//! Every throughput figure comes from `wrk` at one fixed concurrency. The variants compared
+//! with each other run one after the other inside a round, in an order that rotates from
+//! round to round, so machine noise hits every variant alike; each ratio is taken within a
+//! round and the median over the rounds is reported.
+//!
+//! Everything this starts (Envoys, the TokenReview server, named, bindcar, wrk) is owned by
+//! a value that kills it when dropped, so it stops on success, on error and on panic.
+//!
+//! Parts, one module each: `filter_cost` (1, 2 and 5), `reference` (3), `zone_ops` (4); the
+//! processes come from `bindcar-testbed`, the load from `wrk`.
+
+/// Progress on stderr (stdout stays for the caller).
+macro_rules! say {
+    ($($arg:tt)*) => { eprintln!("bench: {}", format!($($arg)*)) };
+}
+
+mod client;
+mod clock;
+mod filter_cost;
+mod machine;
+mod options;
+mod reference;
+mod responder;
+mod rounds;
+mod setup;
+mod stats;
+mod targets;
+mod wrk;
+mod zone_ops;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use bindcar_testbed::backend::Backend;
+use bindcar_testbed::envoy::{wasm_path, workspace_root};
+use bindcar_testbed::named::{Named, NamedOptions};
+use bindcar_testbed::tokenreview::{ServerOptions, TokenReviewServer};
+use serde_json::{json, Value};
+
+use crate::clock::Clock;
+use crate::filter_cost::filter_cost;
+use crate::machine::machine;
+use crate::options::Options;
+use crate::reference::reference;
+use crate::setup::env;
+use crate::targets::targets;
+use crate::wrk::Load;
+use crate::zone_ops::zone_ops;
+
+/// The route every load run asks for (through Envoy to the fast upstream in part 1, to the
+/// real backend in part 3).
+const ZONES: &str = "/api/v1/zones";
+/// Namespace of every ServiceAccount token the load sends (the one namespace allowed).
+const NAMESPACE: &str = "dns-system";
+const AUDIENCE: &str = "bindcar";
+/// Verdict life in the filter and in the cached backend: the default, stated explicitly.
+const CACHE_TTL_SECS: u64 = 60;
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = Options::from_args(&args).and_then(|opts| run(&opts));
+    match result {
+        Ok(_) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The whole benchmark; writes `opts.out` and returns its JSON.
+pub fn run(opts: &Options) -> Result<Value> {
+    let clock = Clock {
+        started: Instant::now(),
+        budget: Duration::from_secs(opts.budget_secs),
+    };
+    let started_at = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    if std::env::var_os("BINDCAR_BIN").is_none() {
+        // The release build is what the benchmark measures (edition 2021: set_var is safe,
+        // and no other thread runs yet).
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("target"));
+        std::env::set_var("BINDCAR_BIN", target.join("release/bindcar"));
+    }
+    let wasm = wasm_path()?;
+    let wasm_bytes = std::fs::metadata(&wasm)?.len();
+    bindcar_testbed::backend::binary()
+        .context("the release backend (cargo build --release -p bindcar)")?;
+    let machine = machine(opts)?;
+    say!(
+        "{} cores, Envoy {}, {}; {} rounds x {} s, {} connections",
+        machine["cores"],
+        machine["envoy"],
+        machine["wrk"],
+        opts.rounds,
+        opts.duration_secs,
+        opts.connections
+    );
+
+    let dir = tempfile::Builder::new()
+        .prefix("bindcar-bench-")
+        .tempdir()?;
+    let load = Load::new(
+        dir.path(),
+        opts.wrk_threads,
+        opts.connections,
+        opts.duration(),
+        Duration::from_secs(5),
+    )?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let api = rt.block_on(TokenReviewServer::start(ServerOptions::default()))?;
+    api.set_latency(Duration::from_millis(opts.tokenreview_latency_ms));
+    let ca = dir.path().join("ca.pem");
+    api.write_ca(&ca)?;
+    let upstream = responder::start(&rt)?;
+
+    let filter = filter_cost(&clock, opts, &load, dir.path(), &api, &ca, upstream)?;
+
+    say!("starting named and bindcar");
+    let named = Named::try_start(NamedOptions::default())?;
+    let mut mesh_env = named.backend_env();
+    mesh_env.extend(env(&[("DISABLE_AUTH", "true"), ("RUST_LOG", "warn")]));
+    let mesh = Backend::try_start(mesh_env, &[])?;
+    // Zone operations first, on a quiet machine; they leave no zone behind.
+    let ops = zone_ops(&clock, opts, &mesh)?;
+    let reference = reference(&clock, opts, &load, dir.path(), &api, &ca, &named, &mesh)?;
+    let targets = targets(&filter, &reference, &ops);
+
+    let report = json!({
+        "schema": 1,
+        "started_at_unix": started_at,
+        "wall_secs": clock.secs(),
+        "machine": machine,
+        "settings": {
+            "rounds": opts.rounds,
+            "duration_secs": opts.duration_secs,
+            "warmup_secs": opts.warmup_secs,
+            "connections": opts.connections,
+            "wrk_threads": opts.wrk_threads,
+            "envoy_workers": opts.envoy_workers,
+            "tokenreview_latency_ms": opts.tokenreview_latency_ms,
+            "token_pool": opts.token_pool,
+            "cache_ttl_secs": CACHE_TTL_SECS,
+            "ops": opts.ops,
+            "load_generator": "wrk (closed loop), bench/wrk/bearer.lua",
+        },
+        "filter": filter,
+        "reference": reference,
+        "backend_ops": ops,
+        "footprint": {
+            "wasm_path": wasm.strip_prefix(workspace_root()).unwrap_or(&wasm).display().to_string(),
+            "wasm_bytes": wasm_bytes,
+        },
+        "targets": targets,
+        "loadavg_at_end": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
+    });
+    if let Some(parent) = opts.out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = opts.out.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(&report)? + "\n")?;
+    std::fs::rename(&tmp, &opts.out)?;
+    say!("wrote {} in {:.0} s", opts.out.display(), clock.secs());
+    drop(rt);
+    Ok(report)
+}
