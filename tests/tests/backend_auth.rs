@@ -2,7 +2,6 @@
 //! basic, shared secret, TokenReview against our TokenReview server, disabled, and the two
 //! startup guards. Open routes stay open; everything else needs a credential.
 
-#[path = "backend_common.rs"]
 mod common;
 
 use std::io::{Read, Write};

@@ -2,7 +2,6 @@
 //! says so with 503, operations answer 503 with a clear message and touch nothing, and
 //! everything is served again without restarting bindcar.
 
-#[path = "backend_common.rs"]
 mod common;
 
 use common::{primary_zone, snapshot, Stack};

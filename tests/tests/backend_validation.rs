@@ -1,7 +1,6 @@
 //! Invalid names and bodies are refused with 400 before anything is written or sent to rndc:
 //! the zone directory is byte-for-byte unchanged and named never received a zone command.
 
-#[path = "backend_common.rs"]
 mod common;
 
 use common::{primary_zone, snapshot, Stack};

@@ -1,7 +1,6 @@
 //! Zone operations of the bindcar backend against a real named, asserted by what a user relies
 //! on: HTTP status and body, what `dig` answers, what is on disk.
 
-#[path = "backend_common.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

@@ -1,5 +1,6 @@
-//! Helpers shared by the backend_* tests (included with `#[path]`): a named + bindcar pair
-//! and a small JSON client. Compiled alone it is an empty test target.
+//! Helpers shared by the backend_* tests (`mod common;`): a named + bindcar pair and a small
+//! JSON client. In `common/mod.rs`, so Cargo does not build it as a test target of its own.
+// Each test target uses a different subset of the helpers.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
