@@ -2,8 +2,10 @@
 //! the host's *effective* context, which is the current request inside its own callbacks, and
 //! a waiting request once the root context has switched to it.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bindcar_policy::denial::Denial;
 use bindcar_policy::review::Identity;
-use bindcar_policy::Denial;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MapType;
 
@@ -54,21 +56,8 @@ pub fn deny(plugin: &Plugin, denial: &Denial, token_hash: Option<&str>) {
     }
 }
 
-/// Applies a decision to a request that was paused waiting for a review.
-pub fn resume_waiter(
-    plugin: &Plugin,
-    waiter: u32,
-    decision: &Result<Identity, Denial>,
-    token_hash: &str,
-) {
-    if hostcalls::set_effective_context(waiter).is_err() {
-        return; // the request is gone
-    }
-    match decision {
-        Ok(identity) => {
-            allow(plugin, Some(identity));
-            hostcalls::resume_http_request().ok();
-        }
-        Err(denial) => deny(plugin, denial, Some(token_hash)),
-    }
+pub fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }

@@ -1,18 +1,22 @@
 //! bindcar-auth-filter: the proxy-wasm glue. Decisions live in `bindcar-policy`; this crate
 //! only reads headers, dispatches callouts, sends local replies and bumps counters.
 //!
-//! - `root.rs`:    per-worker plugin context: configuration, the review queue, callout answers
-//! - `request.rs`: per-request context: the state machine of one request
+//! - `state.rs`:   the states of one request and the diagram of its transitions
+//! - `request.rs`: per-request context: the transitions out of `Received`
+//! - `review.rs`:  the reviewer callouts: dispatch, answer, resume the waiting requests
+//! - `root.rs`:    per-worker plugin context: configuration, the review queue
 //! - `plugin.rs`:  the immutable, validated configuration shared by both
-//! - `host.rs`:    the few host calls that act on *another* request (resume, deny)
-//! - `metrics.rs`: counters and the review latency histogram
+//! - `host.rs`:    allow (identity headers) or deny (local reply) the effective request
+//! - `metrics.rs`: the stats named by `bindcar_policy::stats`
 //! - `store.rs`:   the verdict cache's slots in Envoy shared data
 
 mod host;
 mod metrics;
 mod plugin;
 mod request;
+mod review;
 mod root;
+mod state;
 mod store;
 
 use proxy_wasm::types::LogLevel;

@@ -1,105 +1,77 @@
 //! Stats, visible at Envoy's admin `/stats/prometheus` (custom Wasm metrics are listed
-//! under their own names there).
+//! under their own names there). Which stats exist and their names come from
+//! `bindcar_policy::stats`, itself derived from the policy's denial and failure kinds: one
+//! counter per thing the filter can emit, no hand-kept list here.
 
-use bindcar_policy::Denial;
+use bindcar_policy::denial::Denial;
+use bindcar_policy::failure::FailureKind;
+use bindcar_policy::stats::{Stat, StatType};
 use proxy_wasm::hostcalls::{define_metric, increment_metric, record_metric};
 use proxy_wasm::types::MetricType;
 
-const DENIAL_REASONS: [&str; 10] = [
-    "missing_header",
-    "invalid_format",
-    "empty_token",
-    "invalid_api_token",
-    "not_authenticated",
-    "unauthorized_namespace",
-    "unauthorized_service_account",
-    "no_user_info",
-    "audience_not_accepted",
-    "review_unavailable",
-];
-
-pub const FAILURE_KINDS: [&str; 6] = [
-    "transport",
-    "http_5xx",
-    "http_other",
-    "malformed_body",
-    "dispatch",
-    "overloaded",
-];
-
 pub struct Metrics {
-    allowed: u32,
-    exempt: u32,
-    denied: [u32; DENIAL_REASONS.len()],
-    reviews_sent: u32,
-    review_failures: [u32; FAILURE_KINDS.len()],
-    cache_hits: u32,
-    cache_misses: u32,
-    review_latency_ms: u32,
-}
-
-fn counter(name: &str) -> u32 {
-    // A metric that cannot be defined must not stop authentication: id 0 is then ignored by
-    // the host when incremented.
-    define_metric(MetricType::Counter, name).unwrap_or(0)
+    /// Host metric ids by `Stat::index`; `None` for stats the filter does not define.
+    ids: [Option<u32>; Stat::COUNT],
 }
 
 impl Metrics {
     pub fn define() -> Metrics {
-        Metrics {
-            allowed: counter("bindcar_auth_allowed"),
-            exempt: counter("bindcar_auth_exempt"),
-            denied: DENIAL_REASONS.map(|r| counter(&format!("bindcar_auth_denied_{r}"))),
-            reviews_sent: counter("bindcar_auth_reviews_sent"),
-            review_failures: FAILURE_KINDS
-                .map(|k| counter(&format!("bindcar_auth_review_failures_{k}"))),
-            cache_hits: counter("bindcar_auth_cache_hits"),
-            cache_misses: counter("bindcar_auth_cache_misses"),
-            review_latency_ms: define_metric(
-                MetricType::Histogram,
-                "bindcar_auth_review_latency_ms",
-            )
-            .unwrap_or(0),
+        let mut ids = [None; Stat::COUNT];
+        for stat in Stat::in_filter() {
+            let kind = match stat.stat_type() {
+                StatType::Counter => MetricType::Counter,
+                StatType::Histogram => MetricType::Histogram,
+            };
+            if let Some(slot) = ids.get_mut(stat.index()) {
+                // A metric that cannot be defined must not stop authentication: id 0 is then
+                // ignored by the host when incremented.
+                *slot = Some(define_metric(kind, &stat.name()).unwrap_or(0));
+            }
         }
+        Metrics { ids }
     }
 
-    fn bump(id: u32) {
-        increment_metric(id, 1).ok();
+    fn id(&self, stat: Stat) -> Option<u32> {
+        self.ids.get(stat.index()).copied().flatten()
+    }
+
+    fn bump(&self, stat: Stat) {
+        if let Some(id) = self.id(stat) {
+            increment_metric(id, 1).ok();
+        }
     }
 
     pub fn allowed(&self) {
-        Self::bump(self.allowed)
+        self.bump(Stat::Allowed)
     }
 
     pub fn exempt(&self) {
-        Self::bump(self.exempt)
+        self.bump(Stat::Exempt)
     }
 
     pub fn denied(&self, d: &Denial) {
-        if let Some(i) = DENIAL_REASONS.iter().position(|r| *r == d.reason()) {
-            Self::bump(self.denied[i])
-        }
+        self.bump(Stat::Denied(d.kind()))
     }
 
     pub fn review_sent(&self) {
-        Self::bump(self.reviews_sent)
+        self.bump(Stat::ReviewsSent)
     }
 
-    pub fn review_failed(&self, kind: &str) {
-        if let Some(i) = FAILURE_KINDS.iter().position(|k| *k == kind) {
-            Self::bump(self.review_failures[i])
-        }
+    pub fn review_failed(&self, kind: FailureKind) {
+        self.bump(Stat::ReviewFailed(kind))
     }
 
     pub fn cache_hit(&self) {
-        Self::bump(self.cache_hits)
+        self.bump(Stat::CacheHits)
     }
 
     pub fn cache_miss(&self) {
-        Self::bump(self.cache_misses)
+        self.bump(Stat::CacheMisses)
     }
 
     pub fn review_latency(&self, ms: u64) {
-        record_metric(self.review_latency_ms, ms).ok();
+        if let Some(id) = self.id(Stat::ReviewLatencyMs) {
+            record_metric(id, ms).ok();
+        }
     }
 }

@@ -2,16 +2,15 @@
 //! root context and every request context of the worker (`Rc`).
 
 use std::cell::RefCell;
-use std::rc::Rc;
 
 use bindcar_policy::cache::VerdictCache;
 use bindcar_policy::config::{FilterConfig, Mode, TokenReviewConfig};
 use bindcar_policy::pending::PendingReviews;
 use bindcar_policy::recent::Recent;
-use bindcar_policy::review::Identity;
-use bindcar_policy::Denial;
+use bindcar_policy::verdict::Decision;
 
 use crate::metrics::Metrics;
+use crate::state::Waiter;
 use crate::store::SharedDataStore;
 
 pub struct Plugin {
@@ -27,13 +26,10 @@ pub struct Reviewer {
     /// Requests hand new reviews to the root context through this queue, so callouts belong
     /// to the root and outlive any one request (a client that goes away cancels nothing).
     pub queue_id: u32,
-    pub pending: RefCell<PendingReviews<u32>>,
+    pub pending: RefCell<PendingReviews<Waiter>>,
     /// This worker's recent decisions, in front of the shared cache.
     pub recent: RefCell<Recent<Decision>>,
 }
-
-/// What the policy made of a review: shared by reference between the memo and requests.
-pub type Decision = Rc<Result<Identity, Denial>>;
 
 /// Entries in a worker's memo of recent decisions.
 pub const RECENT_CAPACITY: usize = 1024;

@@ -1,106 +1,160 @@
-//! One request's path through the filter:
-//! strip identity headers → exempt? → parse the bearer → (basic) allow
+//! One request: the transitions out of `Received` (see `state.rs`), taken in the request's
+//! own header callback. strip identity headers → exempt? → parse the bearer → (basic) allow
 //!   → (tokenReview) this worker's memo → the shared verdict cache → decide
-//!                   → miss → wait for the review the root context dispatches
+//!                   → miss → wait for the review the root context dispatches (`review.rs`)
 
 use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bindcar_policy::bearer::parse_authorization;
+use bindcar_policy::cache::CacheKey;
+use bindcar_policy::denial::Denial;
+use bindcar_policy::failure::FailureKind;
 use bindcar_policy::pending::Join;
-use bindcar_policy::{token_fingerprint, Denial};
+use bindcar_policy::token_fingerprint;
+use bindcar_policy::verdict::{self, Decision};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 
-use crate::host;
-use crate::plugin::{Decision, Plugin, Reviewer};
+use crate::host::{self, unix_ms};
+use crate::plugin::{Plugin, Reviewer};
+use crate::state::{State, Waiter};
 
 pub struct AuthRequest {
-    id: u32,
     plugin: Rc<Plugin>,
-    /// The review this request waits for, if any.
-    waiting_on: Option<[u8; 32]>,
+    /// This request's id and state, shared with the pending review it may wait on.
+    me: Waiter,
 }
 
 impl AuthRequest {
     pub fn new(id: u32, plugin: Rc<Plugin>) -> Self {
         AuthRequest {
-            id,
             plugin,
-            waiting_on: None,
+            me: Waiter::new(id),
         }
     }
 
-    /// Denies the request; `token` only feeds a short hash into the debug log line.
+    /// Received → Exempt.
+    fn exempt(&self) -> Action {
+        self.plugin.metrics.exempt();
+        self.me.set(State::Exempt);
+        Action::Continue
+    }
+
+    /// Received → Allowed (basic mode: a well-formed bearer is enough).
+    fn allow(&self) -> Action {
+        host::allow(&self.plugin, None);
+        self.me.set(State::Allowed);
+        Action::Continue
+    }
+
+    /// Received → Denied.
     fn deny(&self, denial: &Denial, token: Option<&[u8]>) -> Action {
+        self.answer(denial, token);
+        self.me.set(State::Denied(denial.kind()));
+        Action::Pause
+    }
+
+    /// Received → Failed: this worker could not ask for a review.
+    fn fail(&self, kind: FailureKind, token: &[u8]) -> Action {
+        self.plugin.metrics.review_failed(kind);
+        self.answer(&Denial::ReviewUnavailable, Some(token));
+        self.me.set(State::Failed(kind));
+        Action::Pause
+    }
+
+    /// The local reply; `token` only feeds a short hash into the debug log line.
+    fn answer(&self, denial: &Denial, token: Option<&[u8]>) {
         let hash = token
             .filter(|_| log::log_enabled!(log::Level::Debug))
             .map(token_fingerprint);
         host::deny(&self.plugin, denial, hash.as_deref());
+    }
+
+    /// Received → Cached | Denied: a decision from the memo or the shared cache.
+    fn cached(&self, decision: &Decision, token: &[u8]) -> Action {
+        self.plugin.metrics.cache_hit();
+        match decision.as_ref() {
+            Ok(identity) => {
+                host::allow(&self.plugin, Some(identity));
+                self.me.set(State::Cached);
+                Action::Continue
+            }
+            Err(denial) => self.deny(denial, Some(token)),
+        }
+    }
+
+    /// Received → AwaitingReview | Failed: a cache miss joins (or leads) the token's review.
+    fn await_review(
+        &self,
+        reviewer: &Reviewer,
+        key: CacheKey,
+        token: &[u8],
+        token_str: &str,
+        now: SystemTime,
+    ) -> Action {
+        self.plugin.metrics.cache_miss();
+        let joined =
+            reviewer
+                .pending
+                .borrow_mut()
+                .join(key, token_str, self.me.clone(), unix_ms(now));
+        match joined {
+            Join::Lead => {
+                if hostcalls::enqueue_shared_queue(reviewer.queue_id, Some(key.digest())).is_err() {
+                    reviewer.pending.borrow_mut().remove(key.digest());
+                    return self.fail(FailureKind::Dispatch, token);
+                }
+            }
+            Join::Follow => {}
+            Join::Overloaded => {
+                log::warn!(
+                    "bindcar-auth: {} reviews pending on this worker; refusing more",
+                    reviewer.settings.max_pending_reviews
+                );
+                return self.fail(FailureKind::Overloaded, token);
+            }
+        }
+        self.me.set(State::AwaitingReview(*key.digest()));
         Action::Pause
     }
 
-    fn review(&mut self, reviewer: &Reviewer, token: &[u8]) -> Action {
-        let plugin = Rc::clone(&self.plugin);
+    /// AwaitingReview → Abandoned: the review goes on for the others.
+    fn leave(&self) {
+        if let (State::AwaitingReview(digest), Some(reviewer)) =
+            (self.me.state(), &self.plugin.reviewer)
+        {
+            if let Ok(mut pending) = reviewer.pending.try_borrow_mut() {
+                pending.leave(&digest, &self.me);
+            }
+            self.me.set(State::Abandoned);
+        }
+    }
+
+    /// TokenReview mode, a well-formed bearer: the memo, then the shared cache, then a review.
+    fn review(&self, reviewer: &Reviewer, token: &[u8]) -> Action {
         // token68 is ASCII, so this only fails if the parser let something else through.
         let Ok(token_str) = std::str::from_utf8(token) else {
             return self.deny(&Denial::InvalidFormat, Some(token));
         };
         let now = hostcalls::get_current_time().unwrap_or(UNIX_EPOCH);
-        let recent = reviewer.recent.borrow().get(token, unix_ms(now)).cloned();
-        if let Some(decision) = recent {
-            plugin.metrics.cache_hit();
-            return self.apply(&decision, token);
+        let remembered = reviewer.recent.borrow().get(token, unix_ms(now)).cloned();
+        if let Some(decision) = remembered {
+            return self.cached(&decision, token);
         }
         let key = reviewer.cache.key(token);
         if let Some((outcome, expires)) = reviewer.cache.lookup_with_expiry(&key, now) {
-            plugin.metrics.cache_hit();
-            let decision = Rc::new(reviewer.settings.access.decide(&outcome));
-            reviewer
-                .recent
-                .borrow_mut()
-                .put(token, expires, Rc::clone(&decision));
-            return self.apply(&decision, token);
+            let decision = verdict::decide(
+                &reviewer.settings.access,
+                &mut reviewer.recent.borrow_mut(),
+                token,
+                &outcome,
+                Some(expires),
+            );
+            return self.cached(&decision, token);
         }
-        plugin.metrics.cache_miss();
-        let joined = reviewer
-            .pending
-            .borrow_mut()
-            .join(key, token_str, self.id, unix_ms(now));
-        match joined {
-            Join::Lead => {
-                if hostcalls::enqueue_shared_queue(reviewer.queue_id, Some(key.digest())).is_err() {
-                    reviewer.pending.borrow_mut().remove(key.digest());
-                    plugin.metrics.review_failed("dispatch");
-                    return self.deny(&Denial::ReviewUnavailable, Some(token));
-                }
-                self.waiting_on = Some(*key.digest());
-                Action::Pause
-            }
-            Join::Follow => {
-                self.waiting_on = Some(*key.digest());
-                Action::Pause
-            }
-            Join::Overloaded => {
-                plugin.metrics.review_failed("overloaded");
-                log::warn!(
-                    "bindcar-auth: {} reviews pending on this worker; refusing more",
-                    reviewer.settings.max_pending_reviews
-                );
-                self.deny(&Denial::ReviewUnavailable, Some(token))
-            }
-        }
-    }
-
-    fn apply(&self, decision: &Decision, token: &[u8]) -> Action {
-        match decision.as_ref() {
-            Ok(identity) => {
-                host::allow(&self.plugin, Some(identity));
-                Action::Continue
-            }
-            Err(denial) => self.deny(denial, Some(token)),
-        }
+        self.await_review(reviewer, key, token, token_str, now)
     }
 
     /// Every `Authorization` value. The host's single-value getter joins repeated headers
@@ -108,12 +162,6 @@ impl AuthRequest {
     fn authorization(&self) -> Option<Vec<u8>> {
         self.get_http_request_header_bytes("authorization")
     }
-}
-
-pub fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 impl Context for AuthRequest {}
@@ -130,8 +178,7 @@ impl HttpContext for AuthRequest {
             .get_http_request_header_bytes(":path")
             .unwrap_or_default();
         if config.exempt.is_exempt(&path) {
-            plugin.metrics.exempt();
-            return Action::Continue;
+            return self.exempt();
         }
         let value = self.authorization();
         let values: Vec<&[u8]> = value.iter().map(|v| v.as_slice()).collect();
@@ -140,27 +187,13 @@ impl HttpContext for AuthRequest {
             Err(denial) => return self.deny(&denial, None),
         };
         match &plugin.reviewer {
-            None => {
-                host::allow(&plugin, None);
-                Action::Continue
-            }
+            None => self.allow(),
             Some(reviewer) => self.review(reviewer, token),
         }
     }
 
     fn on_log(&mut self) {
         self.leave();
-    }
-}
-
-impl AuthRequest {
-    /// A request that ends while waiting stops waiting; the review goes on for the others.
-    fn leave(&mut self) {
-        if let (Some(digest), Some(reviewer)) = (self.waiting_on.take(), &self.plugin.reviewer) {
-            if let Ok(mut pending) = reviewer.pending.try_borrow_mut() {
-                pending.leave(&digest, &self.id);
-            }
-        }
     }
 }
 

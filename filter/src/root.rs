@@ -1,28 +1,23 @@
-//! The per-worker root context: loads the configuration, and in TokenReview mode owns the
-//! callouts (requests enqueue, the root dispatches and, on the answer, resumes every waiter).
+//! The per-worker root context: loads the configuration, makes each request's context, and
+//! in TokenReview mode owns the callouts: requests enqueue, the root takes reviews off the
+//! queue and hands them, and their answers, to `review.rs`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
 
 use bindcar_policy::cache::VerdictCache;
 use bindcar_policy::config::{FilterConfig, Mode};
 use bindcar_policy::pending::PendingReviews;
 use bindcar_policy::recent::Recent;
-use bindcar_policy::review::{parse_review_response, review_request_body, ReviewFailure};
-use bindcar_policy::{token_fingerprint, Denial};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 
-use crate::host;
 use crate::metrics::Metrics;
 use crate::plugin::{Plugin, Reviewer, RECENT_CAPACITY};
-use crate::request::{unix_ms, AuthRequest};
+use crate::request::AuthRequest;
+use crate::review;
 use crate::store::{random_bytes, shared_secret, SharedDataStore};
-
-/// A TokenReview answer larger than this is treated as malformed.
-const MAX_REVIEW_BODY: usize = 1 << 20;
 
 pub struct AuthRoot {
     plugin: Option<Rc<Plugin>>,
@@ -62,45 +57,6 @@ impl AuthRoot {
             reviewer,
         })
     }
-
-    fn dispatch(&self, plugin: &Plugin, reviewer: &Reviewer, digest: [u8; 32]) {
-        let Some(token) = reviewer.pending.borrow_mut().to_dispatch(&digest) else {
-            return;
-        };
-        let s = &reviewer.settings;
-        let body = review_request_body(&token, s.access.audiences());
-        let bearer = s.reviewer_token.as_ref().map(|t| format!("Bearer {t}"));
-        let mut headers = vec![
-            (":method", "POST"),
-            (":path", s.path.as_str()),
-            (":authority", s.authority.as_str()),
-            ("content-type", "application/json"),
-            ("accept", "application/json"),
-        ];
-        if let Some(b) = &bearer {
-            headers.push(("authorization", b.as_str()));
-        }
-        match self.dispatch_http_call(&s.cluster, headers, Some(&body), vec![], s.timeout) {
-            Ok(call) => {
-                plugin.metrics.review_sent();
-                reviewer.pending.borrow_mut().dispatched(&digest, call);
-            }
-            Err(status) => {
-                log::warn!(
-                    "bindcar-auth: TokenReview dispatch to cluster {:?} refused: {status:?}",
-                    s.cluster
-                );
-                plugin.metrics.review_failed("dispatch");
-                let failed = reviewer.pending.borrow_mut().remove(&digest);
-                if let Some(p) = failed {
-                    let hash = token_fingerprint(p.token.as_bytes());
-                    for w in p.waiters {
-                        host::resume_waiter(plugin, w, &Err(Denial::ReviewUnavailable), &hash);
-                    }
-                }
-            }
-        }
-    }
 }
 
 fn hex(b: &[u8]) -> String {
@@ -115,53 +71,10 @@ impl Context for AuthRoot {
         body_size: usize,
         _trailers: usize,
     ) {
-        let Some(plugin) = self.plugin.clone() else {
-            return;
-        };
-        let Some(reviewer) = &plugin.reviewer else {
-            return;
-        };
-        let done = reviewer.pending.borrow_mut().complete(call);
-        let Some(pending) = done else { return };
-        let now = hostcalls::get_current_time().unwrap_or(UNIX_EPOCH);
-        plugin
-            .metrics
-            .review_latency(unix_ms(now).saturating_sub(pending.started_ms));
-
-        let status = if num_headers == 0 {
-            None
-        } else {
-            self.get_http_call_response_header_bytes(":status")
-                .and_then(|s| {
-                    std::str::from_utf8(&s)
-                        .ok()
-                        .and_then(|s| s.parse::<u16>().ok())
-                })
-        };
-        let result = if body_size > MAX_REVIEW_BODY {
-            Err(ReviewFailure::MalformedBody)
-        } else {
-            let body = self
-                .get_http_call_response_body(0, body_size)
-                .unwrap_or_default();
-            parse_review_response(status, &body)
-        };
-        let hash = token_fingerprint(pending.token.as_bytes());
-        let decision = match result {
-            Ok(outcome) => {
-                reviewer
-                    .cache
-                    .store(&pending.key, pending.token.as_bytes(), &outcome, now);
-                reviewer.settings.access.decide(&outcome)
+        if let Some(plugin) = self.plugin.clone() {
+            if let Some(reviewer) = &plugin.reviewer {
+                review::answer(&plugin, reviewer, call, num_headers, body_size);
             }
-            Err(failure) => {
-                plugin.metrics.review_failed(failure.kind());
-                log::warn!("bindcar-auth: TokenReview failed ({failure:?}) token={hash}");
-                Err(Denial::ReviewUnavailable)
-            }
-        };
-        for w in pending.waiters {
-            host::resume_waiter(&plugin, w, &decision, &hash);
         }
     }
 }
@@ -215,7 +128,7 @@ impl RootContext for AuthRoot {
         }
         while let Ok(Some(msg)) = hostcalls::dequeue_shared_queue(queue_id) {
             if let Ok(digest) = <[u8; 32]>::try_from(msg.as_slice()) {
-                self.dispatch(&plugin, reviewer, digest);
+                review::dispatch(&plugin, reviewer, digest);
             }
         }
     }

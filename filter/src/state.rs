@@ -1,0 +1,76 @@
+//! The states of one request. Each request is in exactly one; each arrow is one function:
+//! the ones leaving `Received` are `AuthRequest`'s (`request.rs`), taken in its own header
+//! callback; the ones leaving `AwaitingReview` are `review::resume` (`review.rs`), taken by
+//! the root context on the review's answer, and `AuthRequest::leave` when the client goes.
+//!
+//! ```text
+//!            ┌─ exempt path ───────────────────────► Exempt
+//!            ├─ missing / malformed bearer ────────► Denied
+//!            ├─ basic mode ────────────────────────► Allowed
+//! Received ──┼─ memo or shared-cache hit ──────────► Cached (allowed) | Denied
+//!            ├─ miss, worker overloaded / no queue ► Failed
+//!            └─ miss ──► AwaitingReview ──┬─ answer ─────► Allowed | Denied
+//!                                         ├─ no answer ──► Failed
+//!                                         └─ client gone ► Abandoned
+//! ```
+//!
+//! Exempt, Allowed and Cached let the request through (the latter two with identity
+//! headers); Denied and Failed answer it locally (Failed as `review_unavailable`).
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use bindcar_policy::denial::DenialKind;
+use bindcar_policy::failure::FailureKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Headers not seen yet.
+    Received,
+    /// An exempt path: passed without a token.
+    Exempt,
+    /// Refused: a bad credential, or the policy's answer to a review (fresh or cached).
+    Denied(DenialKind),
+    /// Allowed from this worker's memo or the shared verdict cache, without a review.
+    Cached,
+    /// Paused until the root context has the review of the token with this cache digest.
+    AwaitingReview([u8; 32]),
+    /// Allowed: basic mode, or a fresh review.
+    Allowed,
+    /// No review could be had (the reviewer failed, or this worker could not ask it).
+    Failed(FailureKind),
+    /// The client went away while its review was pending.
+    Abandoned,
+}
+
+/// A request as the worker's pending reviews know it: its context id, and its state, which
+/// the root context moves on when the review answers.
+#[derive(Debug, Clone)]
+pub struct Waiter {
+    pub context_id: u32,
+    pub state: Rc<Cell<State>>,
+}
+
+impl Waiter {
+    pub fn new(context_id: u32) -> Self {
+        Waiter {
+            context_id,
+            state: Rc::new(Cell::new(State::Received)),
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state.get()
+    }
+
+    pub fn set(&self, next: State) {
+        self.state.set(next)
+    }
+}
+
+/// One request per context id: the state cell is the same one, so comparing ids is enough.
+impl PartialEq for Waiter {
+    fn eq(&self, other: &Self) -> bool {
+        self.context_id == other.context_id
+    }
+}
