@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use bindcar::cli::Cli;
+use bindcar::config::Cli;
 use bindcar::config::Config;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;

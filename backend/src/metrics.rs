@@ -1,16 +1,12 @@
 //! Prometheus metrics, in a registry of our own (no globals), with bindcar's metric names.
+//! A leaf: it depends on nothing else in the crate (the HTTP middleware is `http::metrics`).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
-
-use crate::state::SharedState;
 
 /// Every metric the service exports.
 #[derive(Clone)]
@@ -125,6 +121,16 @@ impl Metrics {
         Ok(String::from_utf8_lossy(&buffer).into_owned())
     }
 
+    /// One HTTP request, by route template (never the raw path, so label values stay bounded).
+    pub fn http_request(&self, method: &str, path: &str, status: &str, elapsed: Duration) {
+        self.http_requests
+            .with_label_values(&[method, path, status])
+            .inc();
+        self.http_duration
+            .with_label_values(&[method, path])
+            .observe(elapsed.as_secs_f64());
+    }
+
     pub fn rndc_command(&self, command: &str, result: &str, elapsed: Duration) {
         self.rndc_commands
             .with_label_values(&[command, result])
@@ -156,31 +162,4 @@ impl Metrics {
             .with_label_values(&[source, result])
             .inc();
     }
-}
-
-/// Counts every request by its route template (never the raw path, so label values stay bounded).
-pub async fn track_http(
-    State(state): State<SharedState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let path = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "<unmatched>".to_owned());
-    let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    let metrics = &state.metrics;
-    metrics
-        .http_requests
-        .with_label_values(&[method.as_str(), path.as_str(), status.as_str()])
-        .inc();
-    metrics
-        .http_duration
-        .with_label_values(&[method.as_str(), path.as_str()])
-        .observe(started.elapsed().as_secs_f64());
-    response
 }

@@ -1,4 +1,5 @@
-//! Startup and shutdown: build the state from the configuration, listen, and stop gracefully
+//! The process: wires configuration, named, zones, auth and HTTP together (the one module
+//! that sees them all). Startup and shutdown: build the state from the configuration, listen, and stop gracefully
 //! on SIGTERM or Ctrl-C (in-flight requests finish, new connections are refused).
 
 use std::sync::Arc;
@@ -6,14 +7,11 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::auth::Authenticator;
+use crate::bind::{Rndc, ZoneDir};
 use crate::config::Config;
-use crate::locks::ZoneLocks;
+use crate::http::{self, AppState};
 use crate::metrics::Metrics;
-use crate::rndc::Rndc;
-use crate::routes;
-use crate::state::AppState;
-use crate::zone_dir::ZoneDir;
-use crate::zone_ops::Zones;
+use crate::zones::Zones;
 
 /// Builds the application state (no network call: named may come up later).
 pub fn build_state(config: &Config) -> Result<Arc<AppState>, String> {
@@ -28,12 +26,7 @@ pub fn build_state(config: &Config) -> Result<Arc<AppState>, String> {
     )?;
     let auth = Authenticator::from_settings(&config.auth, metrics.clone());
     Ok(Arc::new(AppState {
-        zones: Zones {
-            dir,
-            rndc,
-            locks: ZoneLocks::default(),
-            metrics: metrics.clone(),
-        },
+        zones: Zones::new(dir, Arc::new(rndc), metrics.clone()),
         metrics,
         auth,
     }))
@@ -47,14 +40,14 @@ pub async fn run(config: Config) -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(
         address = %local,
-        zone_dir = %state.zones.dir.root().display(),
-        rndc_server = state.zones.rndc.server(),
+        zone_dir = %state.zones.dir().root().display(),
+        rndc_server = config.rndc.server.as_str(),
         rndc_source = %config.rndc.source,
         auth_mode = config.auth.mode(),
         version = env!("CARGO_PKG_VERSION"),
         "bindcar listening"
     );
-    axum::serve(listener, routes::router(state))
+    axum::serve(listener, http::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;

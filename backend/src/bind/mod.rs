@@ -1,0 +1,29 @@
+//! Everything that speaks to named or writes what named reads: the control channel
+//! (`channel`: the `ControlChannel` seam and `RndcFailure`; `rndc`: the real client), the closed
+//! set of commands (`command`), reading its answers (`showzone`, `zonestatus`), the zone
+//! statement options and the `addzone`/`modzone` blocks (`options`, `showzone`), zone files
+//! (`zone_file`), the zone directory and its markers (`zone_dir`), named.conf tokens
+//! (`conf_tokens`), and `ZoneName`, which every command and path is built from.
+//!
+//! Depends on nothing else in the crate but `metrics`. Later: RFC 2136 updates with TSIG
+//! (`update.rs`), listing over the statistics channel (`stats.rs`).
+
+pub mod channel;
+pub mod command;
+pub mod conf_tokens;
+pub mod options;
+pub mod rndc;
+pub mod showzone;
+pub mod zone_dir;
+pub mod zone_file;
+pub mod zone_name;
+pub mod zonestatus;
+
+pub use channel::{ControlChannel, Reply, RndcFailure};
+pub use command::RndcCommand;
+pub use options::{AddressMatch, ConfName, Endpoint, ZoneOptions, ZoneType};
+pub use rndc::Rndc;
+pub use showzone::ShownZone;
+pub use zone_dir::{Marker, ZoneDir};
+pub use zone_file::RecordLine;
+pub use zone_name::{InvalidZoneName, ZoneName};

@@ -1,0 +1,97 @@
+//! Startup guards: postures that would silently grant too much are refused unless a loudly
+//! named override is set. Each message says what to set.
+
+use bindcar_policy::access::{AccessPolicy, PostureError};
+
+use std::net::IpAddr;
+
+use super::settings::AuthSettings;
+
+/// Guard A: no listening beyond loopback without a credential actually being verified.
+pub fn check_listen_posture(
+    address: &str,
+    auth: &AuthSettings,
+    allow_insecure: bool,
+) -> Result<(), String> {
+    if auth.is_real() || allow_insecure || is_loopback(address) {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to start: the API would listen on a non-loopback address ({address}) without real \
+         authentication (mode: {}). Set BIND_API_TOKEN, or BIND_AUTH_MODE=tokenreview, or listen on \
+         loopback (BIND_API_ADDRESS=127.0.0.1); if a mesh authenticates in front of this service, set \
+         BINDCAR_ALLOW_INSECURE_AUTH=true or pass --i-know-this-is-insecure.",
+        auth.mode()
+    ))
+}
+
+/// Guard B (and the allowlists' syntax): the shared policy decides, we word it in env terms.
+pub fn access_policy(
+    audiences: Vec<String>,
+    namespaces: Vec<String>,
+    service_accounts: Vec<String>,
+    allow_any: bool,
+) -> Result<AccessPolicy, String> {
+    AccessPolicy::new(audiences, namespaces, service_accounts, allow_any).map_err(|e| match e {
+        PostureError::NoAllowlist => "refusing to start: BIND_AUTH_MODE=tokenreview but neither \
+            BIND_ALLOWED_NAMESPACES nor BIND_ALLOWED_SERVICE_ACCOUNTS is set, so ANY authenticated \
+            ServiceAccount in the cluster would get full DNS control. Set an allowlist, or set \
+            BIND_ALLOW_ANY_SERVICEACCOUNT=true to accept that explicitly."
+            .to_string(),
+        PostureError::NoAudiences => "refusing to start: BIND_TOKEN_AUDIENCES is empty; TokenReview \
+            needs at least one audience (e.g. bindcar), or every pod's default token would pass."
+            .to_string(),
+        PostureError::BadNamespace(ns) => format!(
+            "BIND_ALLOWED_NAMESPACES: {ns:?} is not a valid namespace name"
+        ),
+        PostureError::BadServiceAccount(sa) => format!(
+            "BIND_ALLOWED_SERVICE_ACCOUNTS: {sa:?} is not of the form system:serviceaccount:<namespace>:<name>"
+        ),
+    })
+}
+
+/// `localhost` or a loopback address.
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn non_loopback_needs_real_auth_or_the_override() {
+        assert!(check_listen_posture("0.0.0.0", &AuthSettings::Basic, false).is_err());
+        assert!(check_listen_posture("0.0.0.0", &AuthSettings::Disabled, false).is_err());
+        assert!(check_listen_posture("0.0.0.0", &AuthSettings::Disabled, true).is_ok());
+        assert!(check_listen_posture("127.0.0.1", &AuthSettings::Basic, false).is_ok());
+        assert!(check_listen_posture("localhost", &AuthSettings::Disabled, false).is_ok());
+        assert!(check_listen_posture("::1", &AuthSettings::Basic, false).is_ok());
+        assert!(
+            check_listen_posture("0.0.0.0", &AuthSettings::SharedSecret(b"x".to_vec()), false)
+                .is_ok()
+        );
+        let message = check_listen_posture("10.0.0.1", &AuthSettings::Basic, false).unwrap_err();
+        assert!(
+            message.contains("BINDCAR_ALLOW_INSECURE_AUTH=true")
+                && message.contains("BIND_API_TOKEN")
+        );
+    }
+
+    #[test]
+    fn tokenreview_needs_an_allowlist_or_allow_any() {
+        let aud = vec!["bindcar".to_string()];
+        let message = access_policy(aud.clone(), vec![], vec![], false).unwrap_err();
+        assert!(
+            message.contains("BIND_ALLOW_ANY_SERVICEACCOUNT=true"),
+            "{message}"
+        );
+        assert!(access_policy(aud.clone(), vec![], vec![], true).is_ok());
+        assert!(access_policy(aud.clone(), vec!["dns-system".into()], vec![], false).is_ok());
+        assert!(access_policy(aud, vec![], vec!["bob".into()], false).is_err());
+        assert!(access_policy(vec![], vec!["dns".into()], vec![], false).is_err());
+    }
+}

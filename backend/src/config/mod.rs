@@ -1,0 +1,12 @@
+//! Configuration: the command line and environment (`cli`, clap reads both), the validated
+//! values (`settings`), how they are built (`env`), the startup guards that refuse a dangerous
+//! posture (`guards`), and rndc.conf / key file parsing (`rndc_conf`). Read once, at startup.
+
+pub mod cli;
+pub mod env;
+pub mod guards;
+pub mod rndc_conf;
+pub mod settings;
+
+pub use cli::Cli;
+pub use settings::{AuthSettings, Config, KubeSource, TokenReviewSettings};

@@ -1,0 +1,81 @@
+//! The validated configuration: plain values, built once by `env` and read by the rest.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bindcar_policy::access::AccessPolicy;
+use bindcar_policy::cache::CacheSettings;
+
+use super::rndc_conf::RndcSettings;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub address: String,
+    pub port: u16,
+    pub zone_dir: PathBuf,
+    pub rndc: RndcSettings,
+    pub rndc_timeout: Duration,
+    pub auth: AuthSettings,
+}
+
+/// How API requests are authenticated.
+#[derive(Clone)]
+pub enum AuthSettings {
+    /// The mesh authenticates; `x-remote-user` is trusted for logs.
+    Disabled,
+    /// Any well-formed Bearer token (bindcar's basic mode).
+    Basic,
+    /// `BIND_API_TOKEN`.
+    SharedSecret(Vec<u8>),
+    TokenReview(Box<TokenReviewSettings>),
+}
+
+impl AuthSettings {
+    pub fn mode(&self) -> &'static str {
+        match self {
+            AuthSettings::Disabled => "disabled",
+            AuthSettings::Basic => "basic",
+            AuthSettings::SharedSecret(_) => "api-token",
+            AuthSettings::TokenReview(_) => "tokenreview",
+        }
+    }
+
+    /// Whether a credential is actually verified here.
+    pub fn is_real(&self) -> bool {
+        matches!(
+            self,
+            AuthSettings::SharedSecret(_) | AuthSettings::TokenReview(_)
+        )
+    }
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuthSettings::SharedSecret(_) => f.write_str("SharedSecret([REDACTED])"),
+            AuthSettings::TokenReview(settings) => write!(f, "TokenReview({settings:?})"),
+            other => f.write_str(other.mode()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenReviewSettings {
+    pub policy: AccessPolicy,
+    pub cache: CacheSettings,
+    pub timeout: Duration,
+    pub kube: KubeSource,
+}
+
+/// Where the Kubernetes client configuration comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KubeSource {
+    /// KUBE_API_SERVER + KUBE_TOKEN_PATH + KUBE_CA_CERT_PATH.
+    Explicit {
+        server: String,
+        token_path: PathBuf,
+        ca_path: PathBuf,
+    },
+    /// KUBECONFIG, ~/.kube/config, or in-cluster.
+    Inferred,
+}

@@ -1,0 +1,98 @@
+//! The axum side of authentication: the middleware on the API router (the decision is
+//! `auth::Authenticator`'s), the `Actor` extractor, and the mesh's `x-remote-user` when
+//! authentication is disabled.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bindcar_policy::Denial;
+
+use super::error::ApiError;
+use super::state::SharedState;
+use crate::auth::actor::{Actor, REMOTE_USER_HEADER};
+
+/// Status when the TokenReview API cannot answer: an outage is not a bad credential.
+const STATUS_ON_REVIEW_ERROR: u16 = 503;
+
+/// The middleware on the API router.
+pub async fn require_auth(
+    State(state): State<SharedState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(authenticator) = state.auth.as_ref() else {
+        return next.run(request).await;
+    };
+    let values: Vec<&[u8]> = request
+        .headers()
+        .get_all(AUTHORIZATION)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    match authenticator.authenticate(&values).await {
+        Ok(actor) => {
+            state.metrics.auth_decision(authenticator.mode(), true);
+            request.extensions_mut().insert(actor);
+            next.run(request).await
+        }
+        Err(denial) => {
+            state.metrics.auth_decision(authenticator.mode(), false);
+            tracing::warn!(
+                mode = authenticator.mode(),
+                reason = denial.reason(),
+                method = %request.method(),
+                path = request.uri().path(),
+                "request refused"
+            );
+            denial_response(&denial)
+        }
+    }
+}
+
+fn denial_response(denial: &Denial) -> Response {
+    let error = match denial.status(STATUS_ON_REVIEW_ERROR) {
+        401 => ApiError::Unauthorized {
+            message: denial.message(),
+            body: denial.body_json(),
+        },
+        _ => ApiError::AuthUnavailable {
+            message: denial.message(),
+            body: denial.body_json(),
+        },
+    };
+    let mut response = error.into_response();
+    if response.status() == axum::http::StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer"),
+        );
+    }
+    response
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Actor {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Actor>()
+            .cloned()
+            .unwrap_or_else(|| Actor("unknown".into())))
+    }
+}
+
+/// With authentication disabled, the mesh vouches for the caller: take its `x-remote-user`.
+pub async fn from_mesh(mut request: Request, next: Next) -> Response {
+    let user = request
+        .headers()
+        .get(REMOTE_USER_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 256)
+        .map(str::to_owned)
+        .unwrap_or_else(|| "anonymous (auth disabled)".into());
+    request.extensions_mut().insert(Actor(user));
+    next.run(request).await
+}

@@ -1,0 +1,174 @@
+//! The one error type of the HTTP API. Each variant is one status and one JSON body
+//! `{"error": "...", "details": ...}`; nothing else decides what a failure looks like.
+//! `From<ZoneError>` is where a domain failure gets its words for the client, including the
+//! API routes to use next.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::Value;
+
+use super::api_types::ErrorResponse;
+use crate::zones::{ZoneError, ZoneName};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed or a value is invalid. Nothing was written or sent.
+    #[error("Invalid request: {0}")]
+    InvalidRequest(String),
+    /// The body is not declared as JSON.
+    #[error("Unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    #[error("Zone not found: {0}")]
+    ZoneNotFound(ZoneName),
+    #[error("Zone already exists: {0}")]
+    ZoneAlreadyExists(ZoneName),
+    /// The zone exists but was not created through this API (e.g. it is in named.conf).
+    #[error("Zone {zone} is not managed by this API (it was not created through it); refusing to {operation} it")]
+    NotManaged {
+        zone: ZoneName,
+        operation: &'static str,
+    },
+    /// The zone is in a state where the operation makes no sense; the message says what to do.
+    #[error("{message}")]
+    ZoneState { message: String, bind: String },
+    /// BIND refused the zone configuration or content (addzone/modzone); `bind` is its reason.
+    #[error("{message}")]
+    BindRejected { message: String, bind: String },
+    /// BIND refused a command for a reason this API does not classify.
+    #[error("BIND refused '{command}': {bind}")]
+    BindRefused { command: &'static str, bind: String },
+    /// named cannot be reached on its control channel.
+    #[error("BIND is unavailable: {0}")]
+    BindUnavailable(String),
+    /// named did not answer in time.
+    #[error("BIND did not answer within {0} seconds")]
+    BindTimeout(u64),
+    /// The credential was refused (body from the shared policy).
+    #[error("{message}")]
+    Unauthorized { message: String, body: String },
+    /// The credential could not be checked (TokenReview unavailable); body from the shared policy.
+    #[error("{message}")]
+    AuthUnavailable { message: String, body: String },
+    /// Anything else; the cause is logged, the client sees a generic message.
+    #[error("Internal server error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::ZoneNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::ZoneAlreadyExists(_)
+            | ApiError::NotManaged { .. }
+            | ApiError::ZoneState { .. } => StatusCode::CONFLICT,
+            ApiError::BindRejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BindRefused { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::BindUnavailable(_) | ApiError::AuthUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::BindTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn details(&self) -> Value {
+        match self {
+            ApiError::ZoneState { bind, .. }
+            | ApiError::BindRejected { bind, .. }
+            | ApiError::BindRefused { bind, .. } => Value::String(bind.clone()),
+            _ => Value::Null,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            ApiError::Internal(cause) => tracing::error!(cause = %cause, "returning 500"),
+            ApiError::BindUnavailable(_)
+            | ApiError::BindTimeout(_)
+            | ApiError::AuthUnavailable { .. } => {
+                tracing::warn!(status = status.as_u16(), error = %self, "dependency unavailable")
+            }
+            _ => {}
+        }
+        if let ApiError::Unauthorized { body, .. } | ApiError::AuthUnavailable { body, .. } = self {
+            return (
+                status,
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response();
+        }
+        let body = ErrorResponse {
+            error: self.to_string(),
+            details: Some(self.details()),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<ZoneError> for ApiError {
+    fn from(error: ZoneError) -> ApiError {
+        let state = |message: String, bind: String| ApiError::ZoneState { message, bind };
+        match error {
+            ZoneError::Invalid(message) => ApiError::InvalidRequest(message),
+            ZoneError::NotFound(zone) => ApiError::ZoneNotFound(zone),
+            ZoneError::AlreadyExists(zone) => ApiError::ZoneAlreadyExists(zone),
+            ZoneError::NotManaged { zone, operation } => ApiError::NotManaged { zone, operation },
+            ZoneError::Dynamic { zone, bind } => state(
+                format!(
+                    "Zone {zone} accepts dynamic updates, so BIND will not reload it while it is live: \
+                     freeze it (POST /api/v1/zones/{zone}/freeze), then thaw it (POST /api/v1/zones/{zone}/thaw), \
+                     which reloads it from its file"
+                ),
+                bind,
+            ),
+            ZoneError::NotDynamic { zone, bind } => state(
+                format!(
+                    "Zone {zone} does not accept dynamic updates, so there is nothing to freeze; \
+                     use POST /api/v1/zones/{zone}/reload to re-read its file"
+                ),
+                bind,
+            ),
+            ZoneError::AlreadyFrozen { zone, bind } => state(
+                format!(
+                    "Zone {zone} is already frozen; thaw it (POST /api/v1/zones/{zone}/thaw) to accept updates again"
+                ),
+                bind,
+            ),
+            ZoneError::NotSecondary { zone, bind } => state(
+                format!(
+                    "Zone {zone} is not a secondary zone; only secondary zones can be retransferred"
+                ),
+                bind,
+            ),
+            ZoneError::NotLoaded { zone, bind } => state(
+                format!(
+                    "Zone {zone} is configured but not loaded (a secondary waiting for its first transfer, \
+                     or a file BIND could not load)"
+                ),
+                bind,
+            ),
+            ZoneError::CreateRejected { zone, err, bind } => ApiError::BindRejected {
+                message: format!("BIND rejected zone {zone}: {err}"),
+                bind,
+            },
+            ZoneError::ModifyRejected { zone, err, bind } => ApiError::BindRejected {
+                message: format!("BIND rejected the new configuration of zone {zone}: {err}"),
+                bind,
+            },
+            ZoneError::Refused { command, bind } => ApiError::BindRefused { command, bind },
+            ZoneError::Unavailable(why) => ApiError::BindUnavailable(format!(
+                "cannot reach named's control channel: {why}. Nothing was changed; retry when named is back"
+            )),
+            ZoneError::Timeout(t) => ApiError::BindTimeout(t.as_secs()),
+            ZoneError::Internal(cause) => ApiError::Internal(cause),
+        }
+    }
+}

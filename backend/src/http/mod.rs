@@ -1,0 +1,22 @@
+//! The HTTP API: `router` (open and authenticated routers merged in one place), handlers
+//! (`open`: health, ready, metrics; `zones`: the zone API), `extract` (body and path
+//! extractors), `error` (every failure's status and body, and the words for each
+//! `ZoneError`), `api_types` (JSON bodies), `openapi`, `auth` (the middleware applying
+//! `auth::Authenticator`), `metrics` (the request-counting middleware), `state` (what every
+//! handler shares). Later: records over RFC 2136 (`records.rs`), rate limiting (`rate_limit.rs`).
+
+pub mod api_types;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod open;
+pub mod openapi;
+pub mod router;
+pub mod state;
+pub mod zones;
+
+
+pub use error::ApiError;
+pub use router::router;
+pub use state::{AppState, SharedState};

@@ -1,0 +1,16 @@
+//! The state every handler shares, built once at startup and held behind an `Arc`.
+
+use std::sync::Arc;
+
+use crate::auth::Authenticator;
+use crate::metrics::Metrics;
+use crate::zones::Zones;
+
+pub struct AppState {
+    pub zones: Zones,
+    pub metrics: Metrics,
+    /// `None` when authentication is disabled (the mesh does it).
+    pub auth: Option<Authenticator>,
+}
+
+pub type SharedState = Arc<AppState>;

@@ -1,0 +1,89 @@
+//! Deleting a zone and changing its transfer/notify/update lists: only zones this API
+//! created, under the zone's lock.
+
+use super::classify::{classify, classify_modzone};
+use super::error::ZoneError;
+use super::plan::ModifyPlan;
+use super::service::Zones;
+use crate::bind::{RndcCommand, ZoneName};
+
+impl Zones {
+    /// Deletes the zone and, if they are ours, its files; `Ok` carries named's text.
+    pub async fn delete(&self, zone: &ZoneName, actor: &str) -> Result<String, ZoneError> {
+        let outcome = self.delete_locked(zone, actor).await;
+        self.metrics.zone_operation("delete", outcome.is_ok());
+        outcome
+    }
+
+    async fn delete_locked(&self, zone: &ZoneName, actor: &str) -> Result<String, ZoneError> {
+        let _guard = self.locks.lock(zone).await;
+        let shown = self.shown(zone).await?;
+        if !self.is_managed(zone, &shown).await? {
+            return Err(ZoneError::NotManaged {
+                zone: zone.clone(),
+                operation: "delete",
+            });
+        }
+        let owns_files = self.owns_file(zone, &shown);
+        let text = self
+            .named
+            .run(&RndcCommand::DelZone(zone.clone()))
+            .await
+            .map_err(|f| classify(zone, "delzone", f))?;
+        if owns_files {
+            if let Err(e) = self.dir.remove_zone_files(zone).await {
+                tracing::error!(zone = %zone, error = %e, "zone deleted but its files could not be removed");
+            }
+        }
+        if let Err(e) = self.dir.remove_marker(zone).await {
+            tracing::error!(zone = %zone, error = %e, "zone deleted but its marker could not be removed");
+        }
+        tracing::info!(zone = %zone, actor = %actor, "zone deleted");
+        Ok(text)
+    }
+
+    /// Replaces the lists the plan names, keeping every other statement as BIND shows it.
+    pub async fn modify(
+        &self,
+        zone: &ZoneName,
+        plan: &ModifyPlan,
+        actor: &str,
+    ) -> Result<String, ZoneError> {
+        let outcome = self.modify_locked(zone, plan, actor).await;
+        self.metrics.zone_operation("modify", outcome.is_ok());
+        outcome
+    }
+
+    async fn modify_locked(
+        &self,
+        zone: &ZoneName,
+        plan: &ModifyPlan,
+        actor: &str,
+    ) -> Result<String, ZoneError> {
+        let _guard = self.locks.lock(zone).await;
+        let mut shown = self.shown(zone).await?;
+        if !self.is_managed(zone, &shown).await? {
+            return Err(ZoneError::NotManaged {
+                zone: zone.clone(),
+                operation: "modify",
+            });
+        }
+        if let Some(list) = &plan.also_notify {
+            shown.set_list("also-notify", list);
+        }
+        if let Some(list) = &plan.allow_transfer {
+            shown.set_list("allow-transfer", list);
+        }
+        if let Some(list) = &plan.allow_update {
+            shown.set_list("allow-update", list);
+        }
+        let command = RndcCommand::ModZone(zone.clone(), shown.render_block());
+        let text = self
+            .named
+            .run(&command)
+            .await
+            .map_err(|f| classify_modzone(zone, f))?;
+        tracing::info!(zone = %zone, actor = %actor, change = ?plan, "zone modified");
+        Ok(text)
+    }
+}

@@ -1,0 +1,63 @@
+//! What can go wrong in a zone operation, in domain terms: no status codes, no API paths.
+//! `http::error` maps each variant to one status and body.
+
+use std::time::Duration;
+
+use crate::bind::ZoneName;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ZoneError {
+    /// The request is malformed or a value is invalid. Nothing was written or sent.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("zone {0} not found")]
+    NotFound(ZoneName),
+    #[error("zone {0} already exists")]
+    AlreadyExists(ZoneName),
+    /// The zone exists but was not created through this API (e.g. it is in named.conf).
+    #[error("zone {zone} is not managed by this API; refusing to {operation} it")]
+    NotManaged {
+        zone: ZoneName,
+        operation: &'static str,
+    },
+    /// `reload` of a zone that takes dynamic updates: it must be frozen, then thawed.
+    #[error("zone {zone} is dynamic: {bind}")]
+    Dynamic { zone: ZoneName, bind: String },
+    /// `freeze` of a zone that takes no dynamic updates.
+    #[error("zone {zone} is not dynamic: {bind}")]
+    NotDynamic { zone: ZoneName, bind: String },
+    #[error("zone {zone} is already frozen: {bind}")]
+    AlreadyFrozen { zone: ZoneName, bind: String },
+    /// `retransfer` of a zone that is not a secondary.
+    #[error("zone {zone} is not a secondary: {bind}")]
+    NotSecondary { zone: ZoneName, bind: String },
+    /// Configured but not loaded (a secondary before its first transfer, or a bad file).
+    #[error("zone {zone} is not loaded: {bind}")]
+    NotLoaded { zone: ZoneName, bind: String },
+    /// `addzone` refused the zone's configuration or content; `err` is named's result text.
+    #[error("BIND rejected zone {zone}: {bind}")]
+    CreateRejected {
+        zone: ZoneName,
+        err: String,
+        bind: String,
+    },
+    /// `modzone` refused the new configuration.
+    #[error("BIND rejected the new configuration of zone {zone}: {bind}")]
+    ModifyRejected {
+        zone: ZoneName,
+        err: String,
+        bind: String,
+    },
+    /// named refused a command for a reason this service does not classify.
+    #[error("BIND refused '{command}': {bind}")]
+    Refused { command: &'static str, bind: String },
+    /// named cannot be reached on its control channel; the text says why.
+    #[error("cannot reach named's control channel: {0}")]
+    Unavailable(String),
+    /// named did not answer in time.
+    #[error("BIND did not answer within {} seconds", .0.as_secs())]
+    Timeout(Duration),
+    /// Anything else (disk, an unexpected answer); the cause is logged, not shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}

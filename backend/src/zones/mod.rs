@@ -1,0 +1,26 @@
+//! The zone operations and their order, in domain terms (no HTTP here): `plan` validates a
+//! request before any I/O (`records`: the records of a new zone; `request`: what a client
+//! sends), `create`/`change`/`actions`/`read` are the operations on `service::Zones`, `locks`
+//! serialises mutations per zone, `classify` says what each answer of named means, and
+//! `error::ZoneError` is every way an operation can fail. named is reached only through
+//! `bind::ControlChannel`. Later: records over RFC 2136 (`records_update.rs`).
+
+pub mod actions;
+pub mod change;
+pub mod classify;
+pub mod create;
+pub mod error;
+pub mod locks;
+pub mod plan;
+pub mod read;
+pub mod records;
+pub mod request;
+pub mod service;
+
+
+pub use crate::bind::ZoneName;
+pub use actions::ZoneAction;
+pub use error::ZoneError;
+pub use plan::{CreatePlan, ModifyPlan};
+pub use read::{ZoneStatus, ZoneSummary};
+pub use service::Zones;

@@ -1,0 +1,98 @@
+//! `Zones`: what every operation shares (the zone directory, the control channel, the per-zone
+//! locks, the metrics) and the lookups they start with (is the zone in BIND, is it ours).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::classify::{classify, is_not_found, is_not_loaded};
+use super::error::ZoneError;
+use super::locks::ZoneLocks;
+use crate::bind::{
+    zonestatus, ControlChannel, RndcCommand, RndcFailure, ShownZone, ZoneDir, ZoneName,
+};
+use crate::metrics::Metrics;
+
+pub struct Zones {
+    pub(super) dir: ZoneDir,
+    pub(super) named: Arc<dyn ControlChannel>,
+    pub(super) locks: ZoneLocks,
+    pub(super) metrics: Metrics,
+}
+
+/// What BIND says about a zone's configuration.
+pub(super) enum Presence {
+    Absent,
+    Present(ShownZone),
+}
+
+impl Zones {
+    pub fn new(dir: ZoneDir, named: Arc<dyn ControlChannel>, metrics: Metrics) -> Zones {
+        Zones {
+            dir,
+            named,
+            locks: ZoneLocks::default(),
+            metrics,
+        }
+    }
+
+    pub fn dir(&self) -> &ZoneDir {
+        &self.dir
+    }
+
+    pub(super) async fn presence(&self, zone: &ZoneName) -> Result<Presence, ZoneError> {
+        match self.named.run(&RndcCommand::ShowZone(zone.clone())).await {
+            Ok(text) => ShownZone::parse(&text).map(Presence::Present).map_err(|e| {
+                ZoneError::Internal(format!(
+                    "unexpected showzone output for {zone}: {e}: {text}"
+                ))
+            }),
+            Err(failure) if is_not_found(&failure) => Ok(Presence::Absent),
+            Err(failure) => Err(classify(zone, "showzone", failure)),
+        }
+    }
+
+    /// The zone as BIND shows it, or `NotFound`.
+    pub(super) async fn shown(&self, zone: &ZoneName) -> Result<ShownZone, ZoneError> {
+        match self.presence(zone).await? {
+            Presence::Absent => Err(ZoneError::NotFound(zone.clone())),
+            Presence::Present(shown) => Ok(shown),
+        }
+    }
+
+    /// Created through this API: it has a marker, or (a zone of the reference bindcar) its
+    /// file is `<dir>/<zone>.zone` and it was added at runtime, not defined in named.conf.
+    pub(super) async fn is_managed(
+        &self,
+        zone: &ZoneName,
+        shown: &ShownZone,
+    ) -> Result<bool, ZoneError> {
+        if self.dir.has_marker(zone).await {
+            return Ok(true);
+        }
+        if !self.owns_file(zone, shown) {
+            return Ok(false);
+        }
+        match runtime_added(self.named.as_ref(), zone).await {
+            Ok(added) => Ok(added),
+            Err(failure) if is_not_loaded(&failure) => Ok(false),
+            Err(failure) => Err(classify(zone, "zonestatus", failure)),
+        }
+    }
+
+    /// The zone's file is the one this API would have written (`<dir>/<zone>.zone`).
+    pub(super) fn owns_file(&self, zone: &ZoneName, shown: &ShownZone) -> bool {
+        shown
+            .value("file")
+            .is_some_and(|f| Path::new(&f) == self.dir.zone_file(zone))
+    }
+}
+
+/// `rndc zonestatus` says the zone can be changed with modzone: it was added at runtime
+/// (`addzone`), not read from named.conf.
+pub(super) async fn runtime_added(
+    named: &dyn ControlChannel,
+    zone: &ZoneName,
+) -> Result<bool, RndcFailure> {
+    let text = named.run(&RndcCommand::ZoneStatus(zone.clone())).await?;
+    Ok(zonestatus::reconfigurable(&text))
+}
