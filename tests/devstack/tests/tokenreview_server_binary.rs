@@ -3,6 +3,9 @@
 //! test (`CARGO_BIN_EXE_tokenreview-server`); the server itself is tested in `bindcar-e2e`
 //! (`tests/tests/tokenreview_server/`).
 
+// A test file: its helpers unwrap like its tests (clippy.toml only exempts `#[test]` bodies).
+#![allow(clippy::unwrap_used)]
+
 use std::{
     io::{BufRead, BufReader},
     process::{Command, Stdio},

@@ -86,7 +86,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--issuer" => args.issuer = Some(value()?),
             "--api-audience" => args.api_audiences.push(value()?),
             "-h" | "--help" => {
-                println!("see the doc comment of tests/src/bin/tokenreview-server.rs");
+                println!("see the doc comment of tests/devstack/src/bin/tokenreview-server.rs");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?}"),
