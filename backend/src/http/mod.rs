@@ -16,7 +16,6 @@ pub mod router;
 pub mod state;
 pub mod zones;
 
-
 pub use error::ApiError;
 pub use router::router;
 pub use state::{AppState, SharedState};

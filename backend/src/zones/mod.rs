@@ -17,10 +17,14 @@ pub mod records;
 pub mod request;
 pub mod service;
 
-
 pub use crate::bind::ZoneName;
 pub use actions::ZoneAction;
 pub use error::ZoneError;
 pub use plan::{CreatePlan, ModifyPlan};
 pub use read::{ZoneStatus, ZoneSummary};
 pub use service::Zones;
+
+#[cfg(test)]
+pub mod fake;
+#[cfg(test)]
+mod tests;

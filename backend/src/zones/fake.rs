@@ -1,0 +1,223 @@
+//! A scripted fake named behind `ControlChannel`, for tests of the operations and the router:
+//! replies per command (`"showzone"`) or per command and zone (`"showzone ok.test"`), once or
+//! for good, and a record of every command sent, in order. Plus a scratch zone directory.
+#![allow(clippy::new_without_default)]
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::bind::{ControlChannel, Reply, RndcCommand, RndcFailure, ZoneDir, ZoneName};
+use crate::metrics::Metrics;
+use crate::zones::Zones;
+
+pub type Answer = Result<String, RndcFailure>;
+
+pub fn ok(text: &str) -> Answer {
+    Ok(text.to_string())
+}
+
+pub fn refused(err: &str, text: &str) -> Answer {
+    Err(RndcFailure::Refused {
+        err: err.to_string(),
+        text: text.to_string(),
+    })
+}
+
+pub fn timeout() -> Answer {
+    Err(RndcFailure::Timeout(Duration::from_secs(10)))
+}
+
+pub fn unavailable() -> Answer {
+    Err(RndcFailure::Unavailable(
+        "connection refused (is named running?)".into(),
+    ))
+}
+
+/// `rndc showzone` output for a zone whose file is `file`.
+pub fn shown(zone: &str, zone_type: &str, file: &str) -> Answer {
+    ok(&format!(
+        "zone \"{zone}\" {{ type {zone_type}; file \"{file}\"; allow-transfer {{ 10.0.0.0/8; }}; }};"
+    ))
+}
+
+/// `rndc zonestatus` output.
+pub fn zonestatus(serial: u32, reconfigurable: bool) -> Answer {
+    let yes = if reconfigurable { "yes" } else { "no" };
+    ok(&format!(
+        "name: x\ntype: primary\nserial: {serial}\nreconfigurable via modzone: {yes}\n"
+    ))
+}
+
+#[derive(Default)]
+pub struct FakeNamed {
+    once: Mutex<HashMap<String, VecDeque<Answer>>>,
+    always: Mutex<HashMap<String, Answer>>,
+    sent: Mutex<Vec<RndcCommand>>,
+}
+
+impl FakeNamed {
+    pub fn new() -> Arc<FakeNamed> {
+        Arc::new(FakeNamed::default())
+    }
+
+    /// Answers `key` (`"label"` or `"label zone"`) with `answer` from now on.
+    pub fn answer(&self, key: &str, answer: Answer) {
+        self.always.lock().unwrap().insert(key.to_string(), answer);
+    }
+
+    /// Answers `key` with `answer` once, before any standing answer.
+    pub fn answer_once(&self, key: &str, answer: Answer) {
+        self.once
+            .lock()
+            .unwrap()
+            .entry(key.to_string())
+            .or_default()
+            .push_back(answer);
+    }
+
+    /// Every command sent so far, as `"label zone"` (no block), in order.
+    pub fn sent(&self) -> Vec<String> {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let line = c.line();
+                match c {
+                    RndcCommand::AddZone(zone, _) | RndcCommand::ModZone(zone, _) => {
+                        format!("{} {zone}", c.label())
+                    }
+                    _ => line,
+                }
+            })
+            .collect()
+    }
+
+    /// The full lines sent (blocks included).
+    pub fn lines(&self) -> Vec<String> {
+        self.sent.lock().unwrap().iter().map(|c| c.line()).collect()
+    }
+
+    fn reply(&self, command: &RndcCommand) -> Answer {
+        let line = command.line();
+        let label = command.label();
+        let exact = line
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        for key in [exact.as_str(), label] {
+            if let Some(answer) = self
+                .once
+                .lock()
+                .unwrap()
+                .get_mut(key)
+                .and_then(|q| q.pop_front())
+            {
+                return answer;
+            }
+        }
+        let always = self.always.lock().unwrap();
+        always
+            .get(&exact)
+            .or_else(|| always.get(label))
+            .cloned()
+            // Unscripted: named knows no such zone (and says ok to `status`).
+            .unwrap_or_else(|| match command {
+                RndcCommand::Status => ok("version: fake named\nserver is up and running"),
+                _ => refused("not found", ""),
+            })
+    }
+}
+
+impl ControlChannel for FakeNamed {
+    fn run<'a>(&'a self, command: &'a RndcCommand) -> Reply<'a> {
+        self.sent.lock().unwrap().push(command.clone());
+        let answer = self.reply(command);
+        Box::pin(async move { answer })
+    }
+}
+
+/// A scratch zone directory, removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "bindcar-fake-{}-{n}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        Scratch(path)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `Zones` over a fake named and a scratch directory.
+pub struct Harness {
+    pub named: Arc<FakeNamed>,
+    pub zones: Zones,
+    pub scratch: Scratch,
+}
+
+impl Harness {
+    pub fn new() -> Harness {
+        let scratch = Scratch::new();
+        let named = FakeNamed::new();
+        let dir = ZoneDir::open(&scratch.0).unwrap();
+        let zones = Zones::new(dir, named.clone(), Metrics::new().unwrap());
+        Harness {
+            named,
+            zones,
+            scratch,
+        }
+    }
+
+    pub fn zone(name: &str) -> ZoneName {
+        ZoneName::parse(name).unwrap()
+    }
+
+    /// The path this API writes a zone's file to.
+    pub fn zone_file(&self, name: &str) -> PathBuf {
+        self.zones.dir().zone_file(&Harness::zone(name))
+    }
+
+    pub fn marker(&self, name: &str) -> PathBuf {
+        self.zones
+            .dir()
+            .root()
+            .join(".bindcar/zones")
+            .join(format!("{name}.json"))
+    }
+
+    /// Puts a marker on disk, as a create through this API would.
+    pub fn mark(&self, name: &str) {
+        std::fs::write(
+            self.marker(name),
+            format!("{{\"zoneName\":\"{name}\",\"zoneType\":\"primary\",\"createdAt\":1}}"),
+        )
+        .unwrap();
+    }
+
+    /// named shows `name` as a zone whose file is the one this API writes.
+    pub fn bind_has(&self, name: &str) {
+        let file = self.zone_file(name);
+        self.named.answer(
+            &format!("showzone {name}"),
+            shown(name, "primary", &file.display().to_string()),
+        );
+    }
+}

@@ -1,0 +1,395 @@
+//! Each operation's sequence against the fake named: what is sent, in which order, and what
+//! is left in the zone directory on each outcome.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::SystemTime;
+
+use super::fake::{ok, refused, shown, timeout, unavailable, zonestatus, Harness};
+use super::plan::{plan_create, plan_modify, CreatePlan};
+use super::request::{CreateZoneRequest, ModifyZoneRequest, SoaRecord, ZoneConfig, ZoneType};
+use super::{ZoneAction, ZoneError, ZoneStatus};
+
+fn primary(h: &Harness, name: &str) -> CreatePlan {
+    let request = CreateZoneRequest {
+        zone_name: name.into(),
+        zone_type: ZoneType::Primary,
+        update_key_name: None,
+        zone_config: ZoneConfig {
+            ttl: Some(300),
+            soa: Some(SoaRecord {
+                primary_ns: "ns1.example.test.".into(),
+                admin_email: "hostmaster.example.test.".into(),
+                serial: Some(1),
+                refresh: None,
+                retry: None,
+                expire: None,
+                negative_ttl: None,
+            }),
+            name_servers: vec!["ns1.example.test.".into()],
+            ..ZoneConfig::default()
+        },
+    };
+    plan_create(&request, h.zones.dir(), SystemTime::now()).unwrap()
+}
+
+fn exists(path: &std::path::Path) -> bool {
+    path.exists()
+}
+
+#[tokio::test]
+async fn create_checks_bind_writes_then_adds() {
+    let h = Harness::new();
+    h.named.answer("addzone", ok(""));
+    let text = h.zones.create(primary(&h, "ok.test"), "t").await.unwrap();
+    assert_eq!(text, "");
+    assert_eq!(h.named.sent(), ["showzone ok.test", "addzone ok.test"]);
+    let line = &h.named.lines()[1];
+    assert!(
+        line.starts_with("addzone ok.test { type primary; file \""),
+        "{line}"
+    );
+    let file = std::fs::read_to_string(h.zone_file("ok.test")).unwrap();
+    assert!(file.contains("@ IN NS ns1.example.test."), "{file}");
+    assert!(exists(&h.marker("ok.test")));
+}
+
+#[tokio::test]
+async fn create_of_a_zone_bind_has_touches_nothing() {
+    let h = Harness::new();
+    std::fs::write(h.zone_file("ok.test"), "theirs\n").unwrap();
+    h.bind_has("ok.test");
+    let error = h
+        .zones
+        .create(primary(&h, "ok.test"), "t")
+        .await
+        .unwrap_err();
+    assert_eq!(error, ZoneError::AlreadyExists(Harness::zone("ok.test")));
+    assert_eq!(h.named.sent(), ["showzone ok.test"]);
+    assert_eq!(
+        std::fs::read_to_string(h.zone_file("ok.test")).unwrap(),
+        "theirs\n"
+    );
+    assert!(!exists(&h.marker("ok.test")));
+}
+
+#[tokio::test]
+async fn create_clears_leftovers_of_an_earlier_zone() {
+    let h = Harness::new();
+    let journal = h.scratch.0.join("ok.test.zone.jnl");
+    std::fs::write(&journal, "old").unwrap();
+    h.named.answer("addzone", ok(""));
+    h.zones.create(primary(&h, "ok.test"), "t").await.unwrap();
+    assert!(!exists(&journal));
+}
+
+#[tokio::test]
+async fn create_refused_by_bind_removes_file_and_marker() {
+    for (answer, expected) in [
+        (
+            refused("bad zone", "no NS"),
+            ZoneError::CreateRejected {
+                zone: Harness::zone("ok.test"),
+                err: "bad zone".into(),
+                bind: "bad zone: no NS".into(),
+            },
+        ),
+        (
+            refused("permission denied", ""),
+            ZoneError::Refused {
+                command: "addzone",
+                bind: "permission denied (does named.conf set allow-new-zones yes?)".into(),
+            },
+        ),
+        (
+            unavailable(),
+            ZoneError::Unavailable("connection refused (is named running?)".into()),
+        ),
+    ] {
+        let h = Harness::new();
+        h.named.answer("addzone", answer);
+        let error = h
+            .zones
+            .create(primary(&h, "ok.test"), "t")
+            .await
+            .unwrap_err();
+        assert_eq!(error, expected);
+        assert_eq!(h.named.sent(), ["showzone ok.test", "addzone ok.test"]);
+        assert!(!exists(&h.zone_file("ok.test")), "{expected:?}");
+        assert!(!exists(&h.marker("ok.test")), "{expected:?}");
+    }
+}
+
+#[tokio::test]
+async fn create_keeps_files_on_timeout_and_on_a_race_lost_to_someone_else() {
+    for answer in [timeout(), refused("already exists", "")] {
+        let h = Harness::new();
+        h.named.answer("addzone", answer.clone());
+        let error = h
+            .zones
+            .create(primary(&h, "ok.test"), "t")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ZoneError::Timeout(_) | ZoneError::AlreadyExists(_)),
+            "{error:?}"
+        );
+        assert!(exists(&h.zone_file("ok.test")), "{answer:?}");
+        assert!(exists(&h.marker("ok.test")), "{answer:?}");
+    }
+}
+
+#[tokio::test]
+async fn create_with_named_down_writes_nothing() {
+    let h = Harness::new();
+    h.named.answer("showzone", unavailable());
+    let error = h
+        .zones
+        .create(primary(&h, "ok.test"), "t")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ZoneError::Unavailable(_)), "{error:?}");
+    assert_eq!(h.named.sent(), ["showzone ok.test"]);
+    assert!(!exists(&h.zone_file("ok.test")));
+}
+
+#[tokio::test]
+async fn delete_of_a_marked_zone_removes_its_files() {
+    let h = Harness::new();
+    h.bind_has("ok.test");
+    h.mark("ok.test");
+    std::fs::write(h.zone_file("ok.test"), "x").unwrap();
+    h.named.answer("delzone", ok("zone deleted"));
+    assert_eq!(
+        h.zones
+            .delete(&Harness::zone("ok.test"), "t")
+            .await
+            .unwrap(),
+        "zone deleted"
+    );
+    assert_eq!(h.named.sent(), ["showzone ok.test", "delzone ok.test"]);
+    assert!(!exists(&h.zone_file("ok.test")));
+    assert!(!exists(&h.marker("ok.test")));
+}
+
+#[tokio::test]
+async fn delete_of_a_zone_of_the_reference_bindcar_asks_whether_it_was_added_at_runtime() {
+    let h = Harness::new();
+    h.bind_has("ok.test");
+    h.named.answer("zonestatus", zonestatus(7, true));
+    h.named.answer("delzone", ok(""));
+    h.zones
+        .delete(&Harness::zone("ok.test"), "t")
+        .await
+        .unwrap();
+    assert_eq!(
+        h.named.sent(),
+        ["showzone ok.test", "zonestatus ok.test", "delzone ok.test"]
+    );
+}
+
+#[tokio::test]
+async fn delete_refuses_zones_it_does_not_manage_and_unknown_zones() {
+    let h = Harness::new();
+    h.named.answer(
+        "showzone conf.test",
+        shown("conf.test", "primary", "/etc/bind/db.conf"),
+    );
+    assert_eq!(
+        h.zones.delete(&Harness::zone("conf.test"), "t").await,
+        Err(ZoneError::NotManaged {
+            zone: Harness::zone("conf.test"),
+            operation: "delete"
+        })
+    );
+    // our file name, but defined in named.conf
+    h.bind_has("static.test");
+    h.named.answer("zonestatus", zonestatus(1, false));
+    assert!(matches!(
+        h.zones.delete(&Harness::zone("static.test"), "t").await,
+        Err(ZoneError::NotManaged { .. })
+    ));
+    assert_eq!(
+        h.zones.delete(&Harness::zone("none.test"), "t").await,
+        Err(ZoneError::NotFound(Harness::zone("none.test")))
+    );
+    assert!(!h.named.sent().iter().any(|c| c.starts_with("delzone")));
+}
+
+#[tokio::test]
+async fn delete_that_times_out_keeps_the_files() {
+    let h = Harness::new();
+    h.bind_has("ok.test");
+    h.mark("ok.test");
+    std::fs::write(h.zone_file("ok.test"), "x").unwrap();
+    h.named.answer("delzone", timeout());
+    assert!(matches!(
+        h.zones.delete(&Harness::zone("ok.test"), "t").await,
+        Err(ZoneError::Timeout(_))
+    ));
+    assert!(exists(&h.zone_file("ok.test")));
+    assert!(exists(&h.marker("ok.test")));
+}
+
+#[tokio::test]
+async fn modify_replaces_the_lists_and_keeps_the_rest() {
+    let h = Harness::new();
+    h.bind_has("ok.test");
+    h.mark("ok.test");
+    h.named.answer("modzone", ok(""));
+    let plan = plan_modify(&ModifyZoneRequest {
+        also_notify: Some(vec!["192.0.2.7:5353".into()]),
+        allow_transfer: Some(vec![]),
+        allow_update: None,
+    })
+    .unwrap();
+    h.zones
+        .modify(&Harness::zone("ok.test"), &plan, "t")
+        .await
+        .unwrap();
+    assert_eq!(h.named.sent(), ["showzone ok.test", "modzone ok.test"]);
+    let file = h.zone_file("ok.test").display().to_string();
+    assert_eq!(
+        h.named.lines()[1],
+        format!(
+            "modzone ok.test {{ type primary; file \"{file}\"; also-notify {{ 192.0.2.7 port 5353; }}; }};"
+        )
+    );
+}
+
+#[tokio::test]
+async fn modify_refused_is_a_rejected_configuration_and_unknown_is_not_found() {
+    let h = Harness::new();
+    h.bind_has("ok.test");
+    h.mark("ok.test");
+    h.named.answer("modzone", refused("failure", "bad acl"));
+    let plan = plan_modify(&ModifyZoneRequest {
+        allow_transfer: Some(vec!["10.0.0.1".into()]),
+        ..ModifyZoneRequest::default()
+    })
+    .unwrap();
+    assert!(matches!(
+        h.zones.modify(&Harness::zone("ok.test"), &plan, "t").await,
+        Err(ZoneError::ModifyRejected { .. })
+    ));
+    assert_eq!(
+        h.zones
+            .modify(&Harness::zone("none.test"), &plan, "t")
+            .await,
+        Err(ZoneError::NotFound(Harness::zone("none.test")))
+    );
+}
+
+#[tokio::test]
+async fn actions_send_their_command_and_classify_the_answer() {
+    let h = Harness::new();
+    let zone = Harness::zone("ok.test");
+    for action in [
+        ZoneAction::Reload,
+        ZoneAction::Freeze,
+        ZoneAction::Thaw,
+        ZoneAction::Notify,
+        ZoneAction::Retransfer,
+    ] {
+        h.named.answer_once(action.name(), ok("done"));
+        assert_eq!(h.zones.act(&zone, action, "t").await.unwrap(), "done");
+    }
+    assert_eq!(
+        h.named.sent(),
+        [
+            "reload ok.test",
+            "freeze ok.test",
+            "thaw ok.test",
+            "notify ok.test",
+            "retransfer ok.test"
+        ]
+    );
+    h.named.answer("reload", refused("dynamic zone", ""));
+    assert!(matches!(
+        h.zones.act(&zone, ZoneAction::Reload, "t").await,
+        Err(ZoneError::Dynamic { .. })
+    ));
+    h.named.answer("freeze", refused("already frozen", ""));
+    assert!(matches!(
+        h.zones.act(&zone, ZoneAction::Freeze, "t").await,
+        Err(ZoneError::AlreadyFrozen { .. })
+    ));
+    assert_eq!(
+        h.zones.act(&zone, ZoneAction::Thaw, "t").await,
+        Err(ZoneError::NotFound(zone.clone()))
+    );
+}
+
+#[tokio::test]
+async fn status_and_info_read_zonestatus() {
+    let h = Harness::new();
+    let zone = Harness::zone("ok.test");
+    h.named.answer_once("zonestatus", zonestatus(42, true));
+    assert!(matches!(
+        h.zones.status(&zone).await,
+        Ok(ZoneStatus::Loaded(_))
+    ));
+    h.named
+        .answer_once("zonestatus", refused("zone not loaded", "waiting"));
+    assert_eq!(
+        h.zones.status(&zone).await,
+        Ok(ZoneStatus::NotLoaded("zone not loaded: waiting".into()))
+    );
+    assert_eq!(
+        h.zones.status(&Harness::zone("none.test")).await,
+        Err(ZoneError::NotFound(Harness::zone("none.test")))
+    );
+    h.bind_has("ok.test");
+    h.named.answer_once("zonestatus", zonestatus(42, true));
+    let info = h.zones.info(&zone).await.unwrap();
+    assert_eq!(
+        (info.zone_type.as_str(), info.serial),
+        ("primary", Some(42))
+    );
+    h.named
+        .answer_once("zonestatus", refused("zone not loaded", ""));
+    assert_eq!(h.zones.info(&zone).await.unwrap().serial, None);
+    assert_eq!(
+        h.named.sent()[3..],
+        [
+            "showzone ok.test",
+            "zonestatus ok.test",
+            "showzone ok.test",
+            "zonestatus ok.test"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn list_confirms_each_candidate_with_bind() {
+    let h = Harness::new();
+    h.mark("b.test");
+    h.bind_has("b.test");
+    h.mark("gone.test"); // marked, but BIND no longer has it
+    std::fs::write(h.zone_file("a.test"), "x").unwrap(); // reference bindcar's zone
+    h.bind_has("a.test");
+    h.named.answer("zonestatus a.test", zonestatus(1, true));
+    std::fs::write(h.zone_file("static.test"), "x").unwrap(); // named.conf zone
+    h.bind_has("static.test");
+    h.named
+        .answer("zonestatus static.test", zonestatus(1, false));
+    let zones = h.zones.list().await.unwrap();
+    let names: Vec<_> = zones.iter().map(|z| z.to_string()).collect();
+    assert_eq!(names, ["a.test", "b.test"]);
+    h.named.answer("showzone b.test", unavailable());
+    assert!(matches!(
+        h.zones.list().await,
+        Err(ZoneError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn server_status_passes_named_text_or_its_absence() {
+    let h = Harness::new();
+    assert!(h.zones.server_status().await.unwrap().contains("running"));
+    h.named.answer("status", timeout());
+    assert!(matches!(
+        h.zones.server_status().await,
+        Err(ZoneError::Timeout(_))
+    ));
+    assert_eq!(h.named.sent(), ["status", "status"]);
+}
