@@ -16,6 +16,9 @@ pub mod router;
 pub mod state;
 pub mod zones;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::ApiError;
 pub use router::router;
 pub use state::{AppState, SharedState};
