@@ -175,7 +175,8 @@ fn pull_manifest(port: u16, reference: &str, expected: &str) -> Result<(Vec<u8>,
         bail!("GET {path}: refused, Docker-Content-Digest {header}, expected {expected}");
     }
     verify_digest(&format!("GET {path}"), expected, &r.body)?;
-    Ok((r.body, r.header("content-type").unwrap_or("").to_string()))
+    let content_type = r.header("content-type").unwrap_or("").to_string();
+    Ok((r.body, content_type))
 }
 
 fn pull_blob(port: u16, d: &Descriptor) -> Result<Vec<u8>> {
@@ -376,13 +377,21 @@ fn current_pin() -> (String, String) {
     assert_eq!(
         pin,
         computed,
-        "{WASMPLUGIN} pins sha256 {pin}, but `make oci` (scripts/oci-image.py) gives {computed} for \
-         the current {MODULE} ({} bytes, module {}): the filter changed since the last pin. \
-         Run `make oci-pin` and commit {WASMPLUGIN} and {README}.",
+        "stale pin: {WASMPLUGIN} pins the image digest {pin}, but `make oci` (scripts/oci-image.py) \
+         gives {computed} for the current {MODULE} ({} bytes, module {}); the module changed since \
+         the last pin. Run `make oci-pin` and commit {WASMPLUGIN} and {README}.",
         bytes.len(),
         sha256_digest(&bytes),
     );
     (pin, tag)
+}
+
+/// The error of a pull that must fail (the pulled bytes are not printed if it succeeded).
+fn refused(r: Result<Pulled>, case: &str) -> String {
+    match r {
+        Ok(p) => panic!("{case}: accepted ({} module bytes)", p.module.len()),
+        Err(e) => format!("{e:#}"),
+    }
 }
 
 fn require(bin: &str, what: &str) {
@@ -719,9 +728,7 @@ fn pushed_with_skopeo_and_pulled_as_istio_would_the_module_runs_in_envoy() {
     drop(envoy);
 
     // A tag the registry does not have: its 404, reported.
-    let e = pull(registry.port, "0.0.0-missing", &pin)
-        .unwrap_err()
-        .to_string();
+    let e = refused(pull(registry.port, "0.0.0-missing", &pin), "unknown tag");
     assert!(
         e.contains("HTTP 404") && e.contains("MANIFEST_UNKNOWN"),
         "{e}"
@@ -731,7 +738,7 @@ fn pushed_with_skopeo_and_pulled_as_istio_would_the_module_runs_in_envoy() {
     let last = stale.len() - 1;
     stale[last] = if stale[last] == b'0' { b'1' } else { b'0' };
     let stale = String::from_utf8(stale).unwrap();
-    let e = pull(registry.port, &tag, &stale).unwrap_err().to_string();
+    let e = refused(pull(registry.port, &tag, &stale), "stale pin");
     assert!(e.contains("refused") && e.contains(&stale), "{e}");
     // A layer whose stored bytes were changed behind the registry's back (same size): the
     // registry serves them, the pull refuses them.
@@ -746,7 +753,7 @@ fn pushed_with_skopeo_and_pulled_as_istio_would_the_module_runs_in_envoy() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     fs::write(&stored, &bytes).unwrap();
-    let e = pull(registry.port, &tag, &pin).unwrap_err().to_string();
+    let e = refused(pull(registry.port, &tag, &pin), "tampered layer");
     assert!(
         e.contains("refused") && e.contains(&pulled.layer_digest),
         "{e}"
