@@ -5,9 +5,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use crate::bind::ZoneType;
 pub use crate::zones::request::{
-    CreateZoneRequest, DnsRecord, ModifyZoneRequest, SoaRecord, ZoneConfig,
+    CreateZoneRequest, DnsRecord, ModifyZoneRequest, SoaRecord, ZoneConfig, ZoneType,
 };
 
 /// Answer of every zone operation.
