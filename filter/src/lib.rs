@@ -8,7 +8,8 @@
 //! - `plugin.rs`:  the immutable, validated configuration shared by both
 //! - `host.rs`:    allow (identity headers) or deny (local reply) the effective request
 //! - `metrics.rs`: the stats named by `bindcar_policy::stats`
-//! - `store.rs`:   the verdict cache's slots in Envoy shared data
+//! - `throttle.rs`: failed-authentication throttling: the client, the gate, the 429
+//! - `store.rs`:   the verdict cache's and the throttle's slots in Envoy shared data
 
 mod host;
 mod metrics;
@@ -18,6 +19,7 @@ mod review;
 mod root;
 mod state;
 mod store;
+mod throttle;
 
 use proxy_wasm::types::LogLevel;
 

@@ -20,6 +20,7 @@ impl Metrics {
         for stat in Stat::in_filter() {
             let kind = match stat.stat_type() {
                 StatType::Counter => MetricType::Counter,
+                StatType::Gauge => MetricType::Gauge,
                 StatType::Histogram => MetricType::Histogram,
             };
             if let Some(slot) = ids.get_mut(stat.index()) {
@@ -67,6 +68,16 @@ impl Metrics {
 
     pub fn cache_miss(&self) {
         self.bump(Stat::CacheMisses)
+    }
+
+    pub fn throttled(&self) {
+        self.bump(Stat::Throttled)
+    }
+
+    /// A client took an empty throttle slot (slots are never emptied again, so the gauge
+    /// only rises, to at most `maxClients`; Envoy adds up every worker's increments).
+    pub fn throttle_client_added(&self) {
+        self.bump(Stat::ThrottleClients)
     }
 
     pub fn review_latency(&self, ms: u64) {

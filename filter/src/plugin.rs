@@ -4,19 +4,25 @@
 use std::cell::RefCell;
 
 use bindcar_policy::cache::VerdictCache;
+use bindcar_policy::client::ClientHasher;
 use bindcar_policy::config::{FilterConfig, Mode, TokenReviewConfig};
 use bindcar_policy::pending::PendingReviews;
 use bindcar_policy::recent::Recent;
+use bindcar_policy::throttle::Throttle;
 use bindcar_policy::verdict::Decision;
 
 use crate::metrics::Metrics;
 use crate::state::Waiter;
-use crate::store::SharedDataStore;
+use crate::store::{SharedDataStore, SharedThrottleStore};
 
 pub struct Plugin {
     pub config: FilterConfig,
     pub metrics: Metrics,
     pub reviewer: Option<Reviewer>,
+    /// Failed-authentication throttling, when configured.
+    pub throttle: Option<Throttle<SharedThrottleStore>>,
+    /// Names clients (throttle, fair review shares); `None` when nothing needs to know.
+    pub clients: Option<ClientHasher>,
 }
 
 /// TokenReview mode's moving parts on this worker.

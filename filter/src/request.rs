@@ -1,5 +1,6 @@
 //! One request: the transitions out of `Received` (see `state.rs`), taken in the request's
-//! own header callback. strip identity headers → exempt? → parse the bearer → (basic) allow
+//! own header callback. strip identity headers → exempt? → client blocked by the throttle?
+//!   → parse the bearer → (basic) allow
 //!   → (tokenReview) this worker's memo → the shared verdict cache → decide
 //!                   → miss → wait for the review the root context dispatches (`review.rs`)
 
@@ -8,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bindcar_policy::bearer::parse_authorization;
 use bindcar_policy::cache::CacheKey;
+use bindcar_policy::client::ClientId;
 use bindcar_policy::denial::Denial;
 use bindcar_policy::failure::FailureKind;
 use bindcar_policy::pending::Join;
@@ -20,6 +22,7 @@ use proxy_wasm::types::Action;
 use crate::host::{self, unix_ms};
 use crate::plugin::{Plugin, Reviewer};
 use crate::state::{State, Waiter};
+use crate::throttle;
 
 pub struct AuthRequest {
     plugin: Rc<Plugin>,
@@ -42,6 +45,13 @@ impl AuthRequest {
         Action::Continue
     }
 
+    /// Received → Throttled: the client failed authentication too often; nothing is parsed.
+    fn throttled(&self, retry_after_s: u64) -> Action {
+        throttle::refuse(&self.plugin, retry_after_s, self.me.client.as_ref());
+        self.me.set(State::Throttled);
+        Action::Pause
+    }
+
     /// Received → Allowed (basic mode: a well-formed bearer is enough).
     fn allow(&self) -> Action {
         host::allow(&self.plugin, None);
@@ -52,6 +62,7 @@ impl AuthRequest {
     /// Received → Denied.
     fn deny(&self, denial: &Denial, token: Option<&[u8]>) -> Action {
         self.answer(denial, token);
+        throttle::count(&self.plugin, self.me.client.as_ref(), denial.kind());
         self.me.set(State::Denied(denial.kind()));
         Action::Pause
     }
@@ -95,11 +106,16 @@ impl AuthRequest {
         now: SystemTime,
     ) -> Action {
         self.plugin.metrics.cache_miss();
+        // Named already if the throttle is on; the plugin names clients whenever there is a
+        // reviewer (`root.rs`), so all-zero is unreachable (it would only share one quota).
+        let mut me = self.me.clone();
+        me.client = me.client.or_else(|| throttle::client(&self.plugin));
+        let client = me.client.unwrap_or(ClientId([0; 16]));
         let joined =
             reviewer
                 .pending
                 .borrow_mut()
-                .join(key, token_str, self.me.clone(), unix_ms(now));
+                .join(key, token_str, me.clone(), client, unix_ms(now));
         match joined {
             Join::Lead => {
                 if hostcalls::enqueue_shared_queue(reviewer.queue_id, Some(key.digest())).is_err() {
@@ -115,8 +131,16 @@ impl AuthRequest {
                 );
                 return self.fail(FailureKind::Overloaded, token);
             }
+            Join::OverShare => {
+                log::debug!(
+                    "bindcar-auth: client {} holds its {} pending reviews; refusing more",
+                    client.fingerprint(),
+                    reviewer.settings.max_pending_per_client
+                );
+                return self.fail(FailureKind::ClientShare, token);
+            }
         }
-        self.me.set(State::AwaitingReview(*key.digest()));
+        me.set(State::AwaitingReview(*key.digest()));
         Action::Pause
     }
 
@@ -157,8 +181,11 @@ impl AuthRequest {
         self.await_review(reviewer, key, token, token_str, now)
     }
 
-    /// Every `Authorization` value. The host's single-value getter joins repeated headers
-    /// with ',', which the bearer parser refuses, so duplicates never pass as one credential.
+    /// The `Authorization` value. Envoy merges repeated `Authorization` headers into one
+    /// entry joined with ',' before any filter runs (the parser refuses that), and an empty
+    /// repeat adds nothing to the merge, so `Bearer a` plus an empty `Authorization:` reaches
+    /// every filter as the single entry `Bearer a` (README, "Behaviour"). The header-pairs
+    /// getter would show the same single entry, and the SDK unwraps inside it, so not that.
     fn authorization(&self) -> Option<Vec<u8>> {
         self.get_http_request_header_bytes("authorization")
     }
@@ -179,6 +206,13 @@ impl HttpContext for AuthRequest {
             .unwrap_or_default();
         if config.exempt.is_exempt(&path) {
             return self.exempt();
+        }
+        // Named only when the throttle needs it here (hashing costs; a review names it later).
+        if plugin.throttle.is_some() {
+            self.me.client = throttle::client(&plugin);
+        }
+        if let Some(retry_after_s) = throttle::blocked(&plugin, self.me.client.as_ref()) {
+            return self.throttled(retry_after_s);
         }
         let value = self.authorization();
         let values: Vec<&[u8]> = value.iter().map(|v| v.as_slice()).collect();

@@ -15,6 +15,7 @@ use proxy_wasm::types::{BufferType, MapType};
 use crate::host::{self, unix_ms};
 use crate::plugin::{Plugin, Reviewer};
 use crate::state::{State, Waiter};
+use crate::throttle;
 
 /// A TokenReview answer larger than this is treated as malformed.
 const MAX_REVIEW_BODY: usize = 1 << 20;
@@ -143,6 +144,7 @@ fn resume(plugin: &Plugin, waiter: &Waiter, resolution: &Resolution, token_hash:
             }
             Err(denial) => {
                 host::deny(plugin, denial, Some(token_hash));
+                throttle::count(plugin, waiter.client.as_ref(), denial.kind());
                 State::Denied(denial.kind())
             }
         },

@@ -6,9 +6,11 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use bindcar_policy::cache::VerdictCache;
+use bindcar_policy::client::ClientHasher;
 use bindcar_policy::config::{FilterConfig, Mode};
 use bindcar_policy::pending::PendingReviews;
 use bindcar_policy::recent::Recent;
+use bindcar_policy::throttle::Throttle;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
@@ -17,7 +19,7 @@ use crate::metrics::Metrics;
 use crate::plugin::{Plugin, Reviewer, RECENT_CAPACITY};
 use crate::request::AuthRequest;
 use crate::review;
-use crate::store::{random_bytes, shared_secret, SharedDataStore};
+use crate::store::{random_bytes, shared_secret, SharedDataStore, SharedThrottleStore};
 
 pub struct AuthRoot {
     plugin: Option<Rc<Plugin>>,
@@ -46,15 +48,26 @@ impl AuthRoot {
                     settings: (**settings).clone(),
                     cache,
                     queue_id,
-                    pending: RefCell::new(PendingReviews::new(settings.max_pending_reviews)),
+                    pending: RefCell::new(PendingReviews::new(
+                        settings.max_pending_reviews,
+                        settings.max_pending_per_client,
+                    )),
                     recent: RefCell::new(Recent::new(RECENT_CAPACITY)),
                 })
             }
         };
+        let throttle = config.throttle.map(|settings| {
+            SharedThrottleStore::prepare(settings.max_clients);
+            Throttle::new(SharedThrottleStore, settings)
+        });
+        let clients =
+            (throttle.is_some() || reviewer.is_some()).then(|| ClientHasher::new(&shared_secret()));
         Ok(Plugin {
             config,
             metrics,
             reviewer,
+            throttle,
+            clients,
         })
     }
 }

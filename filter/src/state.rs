@@ -5,21 +5,25 @@
 //!
 //! ```text
 //!            ┌─ exempt path ───────────────────────► Exempt
+//!            ├─ client blocked by the throttle ────► Throttled
 //!            ├─ missing / malformed bearer ────────► Denied
 //!            ├─ basic mode ────────────────────────► Allowed
 //! Received ──┼─ memo or shared-cache hit ──────────► Cached (allowed) | Denied
-//!            ├─ miss, worker overloaded / no queue ► Failed
+//!            ├─ miss, worker or client share full ─► Failed
 //!            └─ miss ──► AwaitingReview ──┬─ answer ─────► Allowed | Denied
 //!                                         ├─ no answer ──► Failed
 //!                                         └─ client gone ► Abandoned
 //! ```
 //!
 //! Exempt, Allowed and Cached let the request through (the latter two with identity
-//! headers); Denied and Failed answer it locally (Failed as `review_unavailable`).
+//! headers); Denied and Failed answer it locally (Failed as `review_unavailable`), Throttled
+//! with a 429 decided before the bearer is even parsed. Every 401 (Denied, except the
+//! reviewer being unavailable) counts against the client in the throttle.
 
 use std::cell::Cell;
 use std::rc::Rc;
 
+use bindcar_policy::client::ClientId;
 use bindcar_policy::denial::DenialKind;
 use bindcar_policy::failure::FailureKind;
 
@@ -29,6 +33,8 @@ pub enum State {
     Received,
     /// An exempt path: passed without a token.
     Exempt,
+    /// The client is blocked for failing authentication too often: 429, nothing parsed.
+    Throttled,
     /// Refused: a bad credential, or the policy's answer to a review (fresh or cached).
     Denied(DenialKind),
     /// Allowed from this worker's memo or the shared verdict cache, without a review.
@@ -49,6 +55,8 @@ pub enum State {
 pub struct Waiter {
     pub context_id: u32,
     pub state: Rc<Cell<State>>,
+    /// Who sent it, when the plugin names clients: a refusal counts against them.
+    pub client: Option<ClientId>,
 }
 
 impl Waiter {
@@ -56,6 +64,7 @@ impl Waiter {
         Waiter {
             context_id,
             state: Rc::new(Cell::new(State::Received)),
+            client: None,
         }
     }
 

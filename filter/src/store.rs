@@ -1,7 +1,9 @@
-//! The verdict cache's slots in Envoy shared data: visible to every worker of the plugin's
-//! VM, so one review serves all workers. Keys are slot numbers, never tokens.
+//! The verdict cache's and the throttle's slots in Envoy shared data: visible to every
+//! worker of the plugin's VM, so one review serves all workers and all workers agree on who
+//! is blocked. Keys are slot numbers, never tokens or addresses.
 
 use bindcar_policy::cache::SlotStore;
+use bindcar_policy::throttle::ThrottleStore;
 use proxy_wasm::hostcalls;
 
 pub struct SharedDataStore;
@@ -19,6 +21,39 @@ impl SlotStore for SharedDataStore {
         // Last writer wins; a lost race costs one review, never a wrong answer (entries carry
         // their full digest).
         hostcalls::set_shared_data(&format!("{PREFIX}{slot}"), Some(entry), None).ok();
+    }
+}
+
+pub struct SharedThrottleStore;
+
+const THROTTLE_PREFIX: &str = "bindcar-auth/throttle/";
+
+impl SharedThrottleStore {
+    /// Creates every slot that does not exist yet, empty: Envoy checks a compare-and-swap
+    /// version only on a key that exists, so slots must exist before clients race for them.
+    /// Fixed memory from the start (`maxClients` entries of at most 40 bytes).
+    pub fn prepare(max_clients: u32) {
+        for slot in 0..max_clients {
+            let key = format!("{THROTTLE_PREFIX}{slot}");
+            // No version: the key does not exist (an existing one always has a version).
+            if let Ok((_, None)) = hostcalls::get_shared_data(&key) {
+                hostcalls::set_shared_data(&key, Some(&[]), None).ok();
+            }
+        }
+    }
+}
+
+impl ThrottleStore for SharedThrottleStore {
+    fn load(&self, slot: u32) -> Option<(Vec<u8>, u32)> {
+        match hostcalls::get_shared_data(&format!("{THROTTLE_PREFIX}{slot}")) {
+            Ok((value, Some(cas))) => Some((value.unwrap_or_default(), cas)),
+            _ => None,
+        }
+    }
+
+    fn save(&self, slot: u32, entry: &[u8], cas: u32) -> bool {
+        hostcalls::set_shared_data(&format!("{THROTTLE_PREFIX}{slot}"), Some(entry), Some(cas))
+            .is_ok()
     }
 }
 

@@ -1,5 +1,7 @@
-//! Basic mode in the real Envoy: the seed's answers, exact exemptions, identity-header
-//! stripping, stats, hostile input, and refusal of a bad configuration.
+//! Basic mode in the real Envoy: the seed's answers, an empty repeated `Authorization`,
+//! exact exemptions, identity-header stripping, stats, hostile input, and refusal of a bad
+//! configuration. (~460 lines: one Envoy per test, each test a table of one concern; they
+//! share the helpers at the top, which a split would duplicate.)
 
 use bindcar_testbed::envoy::{start_expecting_refusal, Envoy, EnvoyOptions};
 use bindcar_testbed::http::{get, raw, request, Response};
@@ -107,6 +109,38 @@ fn answers_follow_the_seed_and_denied_requests_never_reach_the_upstream() {
     .unwrap();
     assert_401(&r, MISSING, "POST without token");
     assert!(!up.seen().iter().any(|s| s.method == "POST"));
+}
+
+#[test]
+fn an_empty_repeated_authorization_header_is_dropped_by_envoy_before_the_filter() {
+    // Envoy merges repeated `Authorization` headers into one entry, joined with ',', before
+    // any filter runs, and an empty repeat adds nothing: the filter sees one header. Two
+    // non-empty ones are refused (above); one non-empty and one empty pass as the one.
+    let (up, envoy) = stack(r#"{"mode":"basic"}"#);
+    for (i, auth) in [
+        [&b"Bearer abc"[..], b""],
+        [b"", b"Bearer abc"],
+        [b"Bearer abc", b"   "],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let path = format!("/api/v1/zones?empty-repeat={i}");
+        let headers: Vec<(&str, &[u8])> = auth.iter().map(|v| ("authorization", *v)).collect();
+        let r = get(envoy.port, &path, &headers).unwrap();
+        assert_eq!(r.status, 200, "case {i}: {r:?}");
+        let seen = up.seen().into_iter().find(|s| s.path == path).unwrap();
+        assert_eq!(seen.header_count("authorization"), 1, "case {i}");
+        assert_eq!(seen.header("authorization"), Some(&b"Bearer abc"[..]));
+    }
+    // Two empty ones are one empty header: refused as malformed.
+    let r = get(
+        envoy.port,
+        "/api/v1/zones",
+        &[("authorization", b""), ("authorization", b"")],
+    )
+    .unwrap();
+    assert_eq!(r.status, 401, "{r:?}");
 }
 
 #[test]
@@ -373,6 +407,22 @@ fn invalid_configurations_make_envoy_refuse_the_plugin() {
         ),
         (r#"{"exemptPath":[]}"#, "unknown field `exemptPath`"),
         ("not json", "invalid plugin configuration"),
+        (
+            r#"{"throttle":{"burst":0}}"#,
+            "throttle.burst: 0 is outside",
+        ),
+        (
+            r#"{"throttle":{"clientKey":"remote"}}"#,
+            "throttle.clientKey must be",
+        ),
+        (
+            r#"{"throttle":{"maxClient":5}}"#,
+            "unknown field `maxClient`",
+        ),
+        (
+            r#"{"mode":"tokenReview","tokenReview":{"allowAnyServiceAccount":true,"maxPendingReviews":4,"maxPendingPerClient":5}}"#,
+            "maxPendingPerClient",
+        ),
     ] {
         let log = start_expecting_refusal(&EnvoyOptions::filter(config, 9)).unwrap();
         assert!(log.contains(says), "{config}: log lacks {says:?}:\n{log}");

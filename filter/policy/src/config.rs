@@ -10,8 +10,10 @@ use serde::Deserialize;
 use crate::access::{AccessPolicy, PostureError};
 use crate::bearer::is_token68;
 use crate::cache::CacheSettings;
+use crate::client::ClientKeySource;
 use crate::exempt::{ExemptPaths, DEFAULT_EXEMPT_PATHS};
 use crate::review::DEFAULT_PATH;
+use crate::throttle::ThrottleSettings;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError(pub String);
@@ -30,6 +32,10 @@ pub struct FilterConfig {
     pub identity: IdentityHeaders,
     pub status_on_error: u16,
     pub mode: Mode,
+    /// Failed-authentication throttling per client; off when absent.
+    pub throttle: Option<ThrottleSettings>,
+    /// Who a client is, for the throttle and for fair shares of pending reviews.
+    pub client_key: ClientKeySource,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +62,7 @@ pub struct TokenReviewConfig {
     pub reviewer_token: Option<String>,
     pub cache: CacheSettings,
     pub max_pending_reviews: usize,
+    pub max_pending_per_client: usize,
 }
 
 impl TokenReviewConfig {
@@ -78,6 +85,17 @@ struct RawConfig {
     identity_headers: Option<RawIdentityHeaders>,
     status_on_error: Option<u16>,
     token_review: Option<RawTokenReview>,
+    throttle: Option<RawThrottle>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawThrottle {
+    failures_per_minute: Option<u32>,
+    burst: Option<u32>,
+    block_seconds: Option<u32>,
+    client_key: Option<serde_json::Value>,
+    max_clients: Option<u32>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +128,7 @@ struct RawTokenReview {
     negative_cache_ttl_seconds: Option<u64>,
     cache_max_entries: Option<u32>,
     max_pending_reviews: Option<usize>,
+    max_pending_per_client: Option<usize>,
 }
 
 fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
@@ -148,11 +167,20 @@ impl FilterConfig {
             }
             (RawMode::TokenReview, tr) => Mode::TokenReview(Box::new(token_review(tr.unwrap_or_default())?)),
         };
+        let (throttle, client_key) = match raw.throttle {
+            None => (None, ClientKeySource::SourceAddress),
+            Some(t) => {
+                let (settings, key) = throttle(t)?;
+                (Some(settings), key)
+            }
+        };
         Ok(FilterConfig {
             exempt,
             identity,
             status_on_error,
             mode,
+            throttle,
+            client_key,
         })
     }
 }
@@ -255,6 +283,14 @@ fn token_review(raw: RawTokenReview) -> Result<TokenReviewConfig, ConfigError> {
             "tokenReview.maxPendingReviews: {max_pending_reviews} is outside 1..=100000"
         ));
     }
+    let max_pending_per_client = raw
+        .max_pending_per_client
+        .unwrap_or((max_pending_reviews / 4).max(1));
+    if !(1..=max_pending_reviews).contains(&max_pending_per_client) {
+        return err(format!(
+            "tokenReview.maxPendingPerClient: {max_pending_per_client} is outside 1..=maxPendingReviews ({max_pending_reviews})"
+        ));
+    }
     Ok(TokenReviewConfig {
         cluster,
         authority,
@@ -268,6 +304,87 @@ fn token_review(raw: RawTokenReview) -> Result<TokenReviewConfig, ConfigError> {
             max_entries,
         },
         max_pending_reviews,
+        max_pending_per_client,
+    })
+}
+
+fn in_range(key: &str, value: u32, lo: u32, hi: u32) -> Result<u32, ConfigError> {
+    if (lo..=hi).contains(&value) {
+        Ok(value)
+    } else {
+        err(format!("throttle.{key}: {value} is outside {lo}..={hi}"))
+    }
+}
+
+fn throttle(raw: RawThrottle) -> Result<(ThrottleSettings, ClientKeySource), ConfigError> {
+    let d = ThrottleSettings::default();
+    let settings = ThrottleSettings {
+        failures_per_minute: in_range(
+            "failuresPerMinute",
+            raw.failures_per_minute.unwrap_or(d.failures_per_minute),
+            1,
+            60_000,
+        )?,
+        burst: in_range("burst", raw.burst.unwrap_or(d.burst), 1, 10_000)?,
+        block_seconds: in_range(
+            "blockSeconds",
+            raw.block_seconds.unwrap_or(d.block_seconds),
+            1,
+            86_400,
+        )?,
+        // Every slot exists from the start (in Envoy shared data), hence the lower ceiling.
+        max_clients: in_range(
+            "maxClients",
+            raw.max_clients.unwrap_or(d.max_clients),
+            1,
+            100_000,
+        )?,
+    };
+    let key = match raw.client_key {
+        None => ClientKeySource::SourceAddress,
+        Some(v) => client_key(&v)?,
+    };
+    Ok((settings, key))
+}
+
+/// `"sourceAddress"` or `{"header": "x-forwarded-for", "trustedHops": 1}`.
+fn client_key(v: &serde_json::Value) -> Result<ClientKeySource, ConfigError> {
+    const EXPECTED: &str = r#"throttle.clientKey must be "sourceAddress" or {"header": "<name>", "trustedHops": <1..=16>}"#;
+    if v.as_str() == Some("sourceAddress") {
+        return Ok(ClientKeySource::SourceAddress);
+    }
+    let Some(obj) = v.as_object() else {
+        return err(format!("{EXPECTED}, not {v}"));
+    };
+    if let Some(k) = obj.keys().find(|k| *k != "header" && *k != "trustedHops") {
+        return err(format!(
+            "throttle.clientKey: unknown field `{k}`, expected `header` or `trustedHops`"
+        ));
+    }
+    let Some(name) = obj.get("header").and_then(|h| h.as_str()) else {
+        return err(format!("{EXPECTED}: `header` is missing or not a string"));
+    };
+    let lower = name.to_ascii_lowercase();
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$&'*+-.^_`|~".contains(&b);
+    if lower.is_empty() || !lower.bytes().all(tchar) || lower == "authorization" {
+        return err(format!(
+            "throttle.clientKey.header: {name:?} is not a usable HTTP header name"
+        ));
+    }
+    let hops = match obj.get("trustedHops") {
+        None => 1,
+        Some(h) => match h.as_u64().and_then(|n| u32::try_from(n).ok()) {
+            Some(n) if (1..=16).contains(&n) => n,
+            _ => {
+                return err(format!(
+                    "throttle.clientKey.trustedHops: {h} is outside 1..=16"
+                ))
+            }
+        },
+    };
+    Ok(ClientKeySource::Header {
+        name: lower,
+        trusted_hops: hops,
     })
 }
 

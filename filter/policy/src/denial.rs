@@ -156,6 +156,26 @@ impl DenialKind {
     }
 }
 
+impl DenialKind {
+    /// Whether this refusal is a failed authentication that counts against the client in
+    /// the throttle: a bad credential, or the reviewer's "no". Not the reviewer being
+    /// unavailable, which is no fault of the client's. Exhaustive on purpose.
+    pub fn counts_as_failed_authentication(self) -> bool {
+        match self {
+            DenialKind::ReviewUnavailable => false,
+            DenialKind::MissingHeader
+            | DenialKind::InvalidFormat
+            | DenialKind::EmptyToken
+            | DenialKind::InvalidApiToken
+            | DenialKind::NotAuthenticated
+            | DenialKind::UnauthorizedNamespace
+            | DenialKind::UnauthorizedServiceAccount
+            | DenialKind::NoUserInfo
+            | DenialKind::AudienceNotAccepted => true,
+        }
+    }
+}
+
 /// Text that came from the reviewer is echoed to clients: keep it short and printable.
 fn sanitize(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(256).collect()

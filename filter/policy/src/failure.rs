@@ -14,16 +14,19 @@ pub enum FailureKind {
     Dispatch,
     /// Too many distinct reviews pending on this worker.
     Overloaded,
+    /// The client already leads its share of this worker's pending reviews.
+    ClientShare,
 }
 
 impl FailureKind {
-    pub const ALL: [FailureKind; 6] = [
+    pub const ALL: [FailureKind; 7] = [
         FailureKind::Transport,
         FailureKind::Http5xx,
         FailureKind::HttpOther,
         FailureKind::MalformedBody,
         FailureKind::Dispatch,
         FailureKind::Overloaded,
+        FailureKind::ClientShare,
     ];
 
     /// The label in metric names and logs (`bindcar_auth_review_failures_<label>`).
@@ -35,6 +38,7 @@ impl FailureKind {
             FailureKind::MalformedBody => "malformed_body",
             FailureKind::Dispatch => "dispatch",
             FailureKind::Overloaded => "overloaded",
+            FailureKind::ClientShare => "client_share",
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod bearer;
 pub mod cache;
+pub mod client;
 pub mod config;
 pub mod denial;
 pub mod exempt;
@@ -17,6 +18,7 @@ pub mod recent;
 pub mod review;
 pub mod secret;
 pub mod stats;
+pub mod throttle;
 pub mod verdict;
 
 pub use denial::Denial;

@@ -17,11 +17,16 @@ pub enum Stat {
     CacheHits,
     CacheMisses,
     ReviewLatencyMs,
+    /// Requests refused 429 by the failed-authentication throttle.
+    Throttled,
+    /// Clients the throttle tracks (slots holding one), across workers.
+    ThrottleClients,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatType {
     Counter,
+    Gauge,
     Histogram,
 }
 
@@ -30,7 +35,7 @@ const FAILURES: usize = FailureKind::ALL.len();
 
 impl Stat {
     /// Size of a table indexed by [`Stat::index`].
-    pub const COUNT: usize = 6 + DENIALS + FAILURES;
+    pub const COUNT: usize = 8 + DENIALS + FAILURES;
 
     /// Every stat the filter defines, in definition order: one denial counter per reason
     /// the filter can produce, one failure counter per failure kind.
@@ -46,6 +51,7 @@ impl Stat {
             .chain([Stat::ReviewsSent])
             .chain(failed)
             .chain([Stat::CacheHits, Stat::CacheMisses, Stat::ReviewLatencyMs])
+            .chain([Stat::Throttled, Stat::ThrottleClients])
     }
 
     pub fn name(self) -> String {
@@ -58,6 +64,8 @@ impl Stat {
             Stat::CacheHits => "cache_hits",
             Stat::CacheMisses => "cache_misses",
             Stat::ReviewLatencyMs => "review_latency_ms",
+            Stat::Throttled => "throttled",
+            Stat::ThrottleClients => "throttle_clients",
         };
         format!("{PREFIX}{tail}")
     }
@@ -65,6 +73,7 @@ impl Stat {
     pub fn stat_type(self) -> StatType {
         match self {
             Stat::ReviewLatencyMs => StatType::Histogram,
+            Stat::ThrottleClients => StatType::Gauge,
             _ => StatType::Counter,
         }
     }
@@ -80,6 +89,8 @@ impl Stat {
             Stat::CacheHits => 3 + DENIALS + FAILURES,
             Stat::CacheMisses => 4 + DENIALS + FAILURES,
             Stat::ReviewLatencyMs => 5 + DENIALS + FAILURES,
+            Stat::Throttled => 6 + DENIALS + FAILURES,
+            Stat::ThrottleClients => 7 + DENIALS + FAILURES,
         }
     }
 }
@@ -95,6 +106,7 @@ mod tests {
         all.extend(DenialKind::ALL.map(Stat::Denied));
         all.extend(FailureKind::ALL.map(Stat::ReviewFailed));
         all.extend([Stat::CacheHits, Stat::CacheMisses, Stat::ReviewLatencyMs]);
+        all.extend([Stat::Throttled, Stat::ThrottleClients]);
         all
     }
 
@@ -150,6 +162,9 @@ mod tests {
             "bindcar_auth_cache_hits",
             "bindcar_auth_cache_misses",
             "bindcar_auth_review_latency_ms",
+            "bindcar_auth_review_failures_client_share",
+            "bindcar_auth_throttled",
+            "bindcar_auth_throttle_clients",
         ] {
             assert!(names.iter().any(|m| m == n), "{n} missing");
         }
@@ -158,5 +173,9 @@ mod tests {
             .filter(|s| s.stat_type() == StatType::Histogram)
             .collect();
         assert_eq!(histograms, [Stat::ReviewLatencyMs]);
+        let gauges: Vec<Stat> = Stat::in_filter()
+            .filter(|s| s.stat_type() == StatType::Gauge)
+            .collect();
+        assert_eq!(gauges, [Stat::ThrottleClients]);
     }
 }

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
+use bindcar_policy::client::ClientKeySource;
 use bindcar_policy::config::{ConfigError, FilterConfig, IdentityHeaders, Mode};
+use bindcar_policy::throttle::ThrottleSettings;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 fn parse(s: &str) -> Result<FilterConfig, ConfigError> {
@@ -25,7 +27,55 @@ fn empty_means_defaults() {
         );
         assert!(c.exempt.is_exempt(b"/api/v1/health"));
         assert!(c.exempt.is_exempt(b"/metrics"));
+        assert_eq!(c.throttle, None, "throttling is off unless configured");
+        assert_eq!(c.client_key, ClientKeySource::SourceAddress);
     }
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn throttle_defaults_and_client_keys() {
+    let c = parse(r#"{"throttle":{}}"#).unwrap();
+    assert_eq!(
+        c.throttle,
+        Some(ThrottleSettings {
+            failures_per_minute: 30,
+            burst: 10,
+            block_seconds: 60,
+            max_clients: 10_000
+        })
+    );
+    assert_eq!(c.client_key, ClientKeySource::SourceAddress);
+    let c = parse(r#"{"throttle":{"failuresPerMinute":6,"burst":3,"blockSeconds":2,"clientKey":"sourceAddress","maxClients":500}}"#).unwrap();
+    assert_eq!(c.throttle.map(|t| (t.burst, t.max_clients)), Some((3, 500)));
+    let c = parse(r#"{"throttle":{"clientKey":{"header":"X-Forwarded-For","trustedHops":2}}}"#)
+        .unwrap();
+    assert_eq!(
+        c.client_key,
+        ClientKeySource::Header {
+            name: "x-forwarded-for".into(),
+            trusted_hops: 2
+        }
+    );
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn max_pending_per_client_defaults_to_a_quarter() {
+    let share = |s: &str| match parse(s).unwrap().mode {
+        Mode::TokenReview(t) => (t.max_pending_reviews, t.max_pending_per_client),
+        Mode::Basic => panic!("mode"),
+    };
+    let base = r#""mode":"tokenReview","tokenReview":{"allowAnyServiceAccount":true"#;
+    assert_eq!(share(&format!("{{{base}}}}}")), (256, 64));
+    assert_eq!(
+        share(&format!(r#"{{{base},"maxPendingReviews":3}}}}"#)),
+        (3, 1)
+    );
+    assert_eq!(
+        share(&format!(
+            r#"{{{base},"maxPendingReviews":8,"maxPendingPerClient":8}}}}"#
+        )),
+        (8, 8)
+    );
 }
 
 #[wasm_bindgen_test(unsupported = test)]
@@ -127,6 +177,55 @@ fn bad_configurations_say_what_is_wrong() {
         (
             r#"{"mode":"tokenReview","tokenReview":{"allowAnyServiceAccount":true,"allowAny":true}}"#,
             "unknown field `allowAny`",
+        ),
+        (
+            r#"{"throttle":{"burst":0}}"#,
+            "throttle.burst: 0 is outside 1..=10000",
+        ),
+        (
+            r#"{"throttle":{"failuresPerMinute":0}}"#,
+            "throttle.failuresPerMinute",
+        ),
+        (
+            r#"{"throttle":{"blockSeconds":0}}"#,
+            "throttle.blockSeconds",
+        ),
+        (
+            r#"{"throttle":{"maxClients":1000001}}"#,
+            "throttle.maxClients",
+        ),
+        (
+            r#"{"throttle":{"blocksSeconds":5}}"#,
+            "unknown field `blocksSeconds`",
+        ),
+        (r#"{"throttle":{"burst":-1}}"#, "invalid value"),
+        (
+            r#"{"throttle":{"clientKey":"remoteAddress"}}"#,
+            "throttle.clientKey must be",
+        ),
+        (
+            r#"{"throttle":{"clientKey":{"header":"x forwarded"}}}"#,
+            "clientKey.header",
+        ),
+        (
+            r#"{"throttle":{"clientKey":{"header":"x-forwarded-for","trustedHops":0}}}"#,
+            "trustedHops: 0 is outside 1..=16",
+        ),
+        (
+            r#"{"throttle":{"clientKey":{"header":"x-forwarded-for","hops":1}}}"#,
+            "unknown field `hops`",
+        ),
+        (
+            r#"{"throttle":{"clientKey":{"trustedHops":1}}}"#,
+            "`header` is missing",
+        ),
+        (
+            r#"{"mode":"tokenReview","tokenReview":{"allowAnyServiceAccount":true,"maxPendingReviews":8,"maxPendingPerClient":9}}"#,
+            "tokenReview.maxPendingPerClient: 9 is outside 1..=maxPendingReviews (8)",
+        ),
+        (
+            r#"{"mode":"tokenReview","tokenReview":{"allowAnyServiceAccount":true,"maxPendingPerClient":0}}"#,
+            "maxPendingPerClient",
         ),
         ("not json", "expected"),
         ("[]", "must be a JSON object"),

@@ -1,0 +1,101 @@
+//! The failed-authentication throttle on the host: who the client is (Envoy's source
+//! address, or a header), whether it is blocked (asked before the bearer is parsed, so a
+//! blocked client never reaches the cache or the reviewer), the 429, and counting a refusal
+//! against the client. The bucket and the slots are `bindcar_policy::throttle`'s.
+
+use std::time::UNIX_EPOCH;
+
+use bindcar_policy::client::ClientId;
+use bindcar_policy::denial::DenialKind;
+use bindcar_policy::throttle::{throttled_body, Gate, Recorded};
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::MapType;
+
+use crate::host::unix_ms;
+use crate::plugin::Plugin;
+
+fn now_ms() -> u64 {
+    unix_ms(hostcalls::get_current_time().unwrap_or(UNIX_EPOCH))
+}
+
+/// The effective request's client, when the plugin names clients. Host errors read as "no
+/// value" (then the header falls back to the address, and a missing address is `""`).
+pub fn client(plugin: &Plugin) -> Option<ClientId> {
+    let hasher = plugin.clients.as_ref()?;
+    let source = &plugin.config.client_key;
+    let address = hostcalls::get_property(vec!["source", "address"])
+        .ok()
+        .flatten();
+    let header = source.header().and_then(|name| {
+        hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name)
+            .ok()
+            .flatten()
+    });
+    Some(hasher.id(source.key(address.as_deref(), header.as_deref())))
+}
+
+/// Seconds until the client may retry, if it is blocked now.
+pub fn blocked(plugin: &Plugin, client: Option<&ClientId>) -> Option<u64> {
+    let (throttle, client) = (plugin.throttle.as_ref()?, client?);
+    match throttle.check(client, now_ms()) {
+        Gate::Open => None,
+        Gate::Blocked { retry_after_s } => Some(retry_after_s),
+    }
+}
+
+/// The 429 on the effective request.
+pub fn refuse(plugin: &Plugin, retry_after_s: u64, client: Option<&ClientId>) {
+    plugin.metrics.throttled();
+    log::debug!(
+        "bindcar-auth: throttled client={} retry-after={retry_after_s}",
+        client.map(ClientId::fingerprint).unwrap_or_default()
+    );
+    let retry = retry_after_s.to_string();
+    let body = throttled_body(retry_after_s);
+    let sent = hostcalls::send_http_response(
+        429,
+        vec![
+            ("content-type", "application/json"),
+            ("retry-after", retry.as_str()),
+        ],
+        Some(body.as_bytes()),
+    );
+    if sent.is_err() {
+        hostcalls::reset_http_request().ok();
+    }
+}
+
+/// A refusal of this kind was sent to the client: count it if it is a failed
+/// authentication. A lost compare-and-swap race leaves it uncounted (fail open for the
+/// bookkeeping only: the request itself was refused).
+pub fn count(plugin: &Plugin, client: Option<&ClientId>, kind: DenialKind) {
+    let (Some(throttle), Some(client)) = (plugin.throttle.as_ref(), client) else {
+        return;
+    };
+    if !kind.counts_as_failed_authentication() {
+        return;
+    }
+    match throttle.failed(client, now_ms()) {
+        Recorded::Counted {
+            blocked,
+            took_empty_slot,
+        } => {
+            if took_empty_slot {
+                plugin.metrics.throttle_client_added();
+            }
+            if blocked {
+                log::info!(
+                    "bindcar-auth: client {} blocked for {} s after repeated failed authentication",
+                    client.fingerprint(),
+                    throttle.settings().block_seconds
+                );
+            }
+        }
+        Recorded::GaveUp => {
+            log::debug!(
+                "bindcar-auth: throttle bookkeeping lost its races; failure not counted (client {})",
+                client.fingerprint()
+            );
+        }
+    }
+}
