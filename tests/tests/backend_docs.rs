@@ -2,7 +2,8 @@
 //! its default mode) with `BIND_ENABLE_DOCS=true`, and headless Chromium (Debian's `chromium`)
 //! loading `/api/v1/docs/` with no token. The rendered DOM must list the zone operations; the
 //! screenshot and the DOM are kept under `target/test-artifacts/`. Without chromium the test
-//! fails (`scripts/setup.sh` installs it). Also: docs are 404 unless enabled.
+//! fails (`scripts/setup.sh` installs it). Also: docs are 404 unless enabled; a value that is
+//! not a boolean stops startup.
 
 mod common;
 
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use bindcar_testbed::backend::Backend;
 use common::Stack;
 
 /// Longest a Chromium run may take before it is killed (the page itself gets 10 s of virtual time).
@@ -183,4 +185,22 @@ fn docs_are_404_unless_enabled() {
         .send()
         .expect("request");
     assert_eq!(response.status().as_u16(), 401);
+}
+
+#[test]
+fn a_bad_bind_enable_docs_refuses_to_start() {
+    let out = Backend::run_to_exit(
+        vec![("BIND_ENABLE_DOCS".into(), "maybe".into())],
+        &[],
+        Duration::from_secs(30),
+    )
+    .expect("run bindcar");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("\"maybe\" is not a boolean"), "{text}");
+    assert!(text.contains("--enable-docs"), "{text}");
 }

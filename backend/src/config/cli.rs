@@ -229,4 +229,25 @@ mod tests {
         let cli = Cli::try_parse_from(["bindcar", "--disable-auth"]).unwrap();
         assert!(cli.disable_auth);
     }
+
+    #[test]
+    fn docs_are_off_unless_enabled() {
+        assert!(!Cli::try_parse_from(["bindcar"]).unwrap().enable_docs);
+        assert!(
+            Cli::try_parse_from(["bindcar", "--enable-docs"])
+                .unwrap()
+                .enable_docs
+        );
+        for (raw, expected) in [
+            ("true", true),
+            ("1", true),
+            ("yes", true),
+            ("no", false),
+            ("0", false),
+        ] {
+            let cli = Cli::try_parse_from(["bindcar", "--enable-docs", raw]).unwrap();
+            assert_eq!(cli.enable_docs, expected, "{raw}");
+        }
+        assert!(Cli::try_parse_from(["bindcar", "--enable-docs", "maybe"]).is_err());
+    }
 }
