@@ -10,7 +10,7 @@ say() { printf '==> %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- Debian packages -------------------------------------------------------------------
-pkgs=(bind9 bind9-utils bind9-dnsutils wrk hyperfine openssl python3-venv docker-registry skopeo)
+pkgs=(bind9 bind9-utils bind9-dnsutils wrk hyperfine openssl python3-venv docker-registry skopeo chromium)
 command -v node >/dev/null || pkgs+=(nodejs)
 needs_debian_wasm=0
 installed_targets=$(rustup target list --installed 2>/dev/null || true)

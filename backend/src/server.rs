@@ -44,10 +44,11 @@ pub async fn run(config: Config) -> Result<(), String> {
         rndc_server = config.rndc.server.as_str(),
         rndc_source = %config.rndc.source,
         auth_mode = config.auth.mode(),
+        docs = config.enable_docs,
         version = env!("CARGO_PKG_VERSION"),
         "bindcar listening"
     );
-    axum::serve(listener, http::router(state))
+    axum::serve(listener, http::router_with_docs(state, config.enable_docs))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;

@@ -149,6 +149,11 @@ pub struct Cli {
     #[arg(long, env = "BIND_TOKEN_REVIEW_TIMEOUT_SECS", default_value_t = 5)]
     pub token_review_timeout_secs: u64,
 
+    /// Serve Swagger UI at /api/v1/docs (open: the page and the API description; API calls still need a token).
+    #[arg(long, env = "BIND_ENABLE_DOCS", value_parser = parse_bool, action = ArgAction::Set,
+          default_value = "false", num_args = 0..=1, default_missing_value = "true")]
+    pub enable_docs: bool,
+
     /// TokenReview: API server URL (with KUBE_TOKEN_PATH and KUBE_CA_CERT_PATH; else KUBECONFIG/in-cluster).
     #[arg(long, env = "KUBE_API_SERVER")]
     pub kube_api_server: Option<String>,
@@ -198,6 +203,7 @@ mod tests {
             "BIND_ALLOWED_SERVICE_ACCOUNTS",
             "BIND_ALLOW_ANY_SERVICEACCOUNT",
             "BIND_TOKEN_CACHE_TTL_SECS",
+            "BIND_ENABLE_DOCS",
             "KUBE_API_SERVER",
             "KUBE_TOKEN_PATH",
             "KUBE_CA_CERT_PATH",
@@ -222,5 +228,26 @@ mod tests {
         assert!(Cli::try_parse_from(["bindcar", "drone", "--i-know-this-is-insecure"]).is_ok());
         let cli = Cli::try_parse_from(["bindcar", "--disable-auth"]).unwrap();
         assert!(cli.disable_auth);
+    }
+
+    #[test]
+    fn docs_are_off_unless_enabled() {
+        assert!(!Cli::try_parse_from(["bindcar"]).unwrap().enable_docs);
+        assert!(
+            Cli::try_parse_from(["bindcar", "--enable-docs"])
+                .unwrap()
+                .enable_docs
+        );
+        for (raw, expected) in [
+            ("true", true),
+            ("1", true),
+            ("yes", true),
+            ("no", false),
+            ("0", false),
+        ] {
+            let cli = Cli::try_parse_from(["bindcar", "--enable-docs", raw]).unwrap();
+            assert_eq!(cli.enable_docs, expected, "{raw}");
+        }
+        assert!(Cli::try_parse_from(["bindcar", "--enable-docs", "maybe"]).is_err());
     }
 }

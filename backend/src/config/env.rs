@@ -44,6 +44,7 @@ impl Config {
             rndc,
             rndc_timeout: Duration::from_secs(cli.rndc_timeout_secs),
             auth,
+            enable_docs: cli.enable_docs,
         })
     }
 }

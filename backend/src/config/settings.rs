@@ -16,6 +16,8 @@ pub struct Config {
     pub rndc: RndcSettings,
     pub rndc_timeout: Duration,
     pub auth: AuthSettings,
+    /// `BIND_ENABLE_DOCS`: Swagger UI at /api/v1/docs.
+    pub enable_docs: bool,
 }
 
 /// How API requests are authenticated.

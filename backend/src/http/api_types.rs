@@ -63,3 +63,11 @@ pub struct ErrorResponse {
     pub error: String,
     pub details: Option<serde_json::Value>,
 }
+
+/// An authentication refusal (401, or 503 when TokenReview cannot answer), as the shared policy
+/// words it, byte for byte the filter's: `{"error": "Unauthorized", "message": "..."}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuthErrorResponse {
+    pub error: String,
+    pub message: String,
+}

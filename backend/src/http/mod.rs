@@ -1,12 +1,13 @@
 //! The HTTP API: `router` (open and authenticated routers merged in one place), handlers
 //! (`open`: health, ready, metrics; `zones`: the zone API), `extract` (body and path
 //! extractors), `error` (every failure's status and body, and the words for each
-//! `ZoneError`), `api_types` (JSON bodies), `openapi`, `auth` (the middleware applying
+//! `ZoneError`), `api_types` (JSON bodies), `openapi`, `docs` (Swagger UI, when enabled), `auth` (the middleware applying
 //! `auth::Authenticator`), `metrics` (the request-counting middleware), `state` (what every
 //! handler shares). Later: records over RFC 2136 (`records.rs`), rate limiting (`rate_limit.rs`).
 
 pub mod api_types;
 pub mod auth;
+pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod metrics;
@@ -17,8 +18,10 @@ pub mod state;
 pub mod zones;
 
 #[cfg(test)]
+mod openapi_tests;
+#[cfg(test)]
 mod tests;
 
 pub use error::ApiError;
-pub use router::router;
+pub use router::{router, router_with_docs};
 pub use state::{AppState, SharedState};

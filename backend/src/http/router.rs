@@ -1,42 +1,143 @@
 //! Router composition: the open routes on one router, the API on another that carries the
 //! authentication layer, merged in one place. An odd path can never land on an open handler,
 //! and an unknown path is a 404 without an auth check (as bindcar).
+//!
+//! Every route is declared once, in `table`: the router is built from it, and `routes()` lists
+//! it so the OpenAPI test can compare it with the document (axum does not list its routes).
+//! Swagger UI (`docs`) is merged only when enabled and is not an API route.
 
+use axum::handler::Handler;
+use axum::http::Method;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{on, MethodFilter};
 use axum::Router;
 
 use super::state::SharedState;
-use super::{auth, metrics, open as http_open, openapi, zones as http_zones};
+use super::{auth, docs, metrics, open as http_open, openapi, zones as http_zones};
 
-pub fn router(state: SharedState) -> Router {
-    let open = Router::new()
-        .route("/api/v1/health", get(http_open::health))
-        .route("/api/v1/ready", get(http_open::ready))
-        .route("/metrics", get(http_open::metrics));
+/// The methods this API uses (axum's `MethodFilter` cannot be turned back into a `Method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Verb {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
 
-    let api = Router::new()
-        .route(
-            "/api/v1/zones",
-            post(http_zones::create_zone).get(http_zones::list_zones),
-        )
-        .route(
-            "/api/v1/zones/{name}",
-            get(http_zones::get_zone)
-                .delete(http_zones::delete_zone)
-                .patch(http_zones::modify_zone),
-        )
-        .route("/api/v1/zones/{name}/status", get(http_zones::zone_status))
-        .route("/api/v1/zones/{name}/reload", post(http_zones::reload_zone))
-        .route("/api/v1/zones/{name}/freeze", post(http_zones::freeze_zone))
-        .route("/api/v1/zones/{name}/thaw", post(http_zones::thaw_zone))
-        .route("/api/v1/zones/{name}/notify", post(http_zones::notify_zone))
-        .route(
+impl Verb {
+    pub fn method(self) -> Method {
+        match self {
+            Verb::Get => Method::GET,
+            Verb::Post => Method::POST,
+            Verb::Put => Method::PUT,
+            Verb::Patch => Method::PATCH,
+            Verb::Delete => Method::DELETE,
+        }
+    }
+
+    fn filter(self) -> MethodFilter {
+        match self {
+            Verb::Get => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+            Verb::Put => MethodFilter::PUT,
+            Verb::Patch => MethodFilter::PATCH,
+            Verb::Delete => MethodFilter::DELETE,
+        }
+    }
+}
+
+/// Whether a route needs a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Open,
+    Api,
+}
+
+/// One row of the route table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub verb: Verb,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+#[derive(Default)]
+struct Table {
+    open: Router<SharedState>,
+    api: Router<SharedState>,
+    routes: Vec<Route>,
+}
+
+impl Table {
+    fn add<H, T>(mut self, access: Access, verb: Verb, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, SharedState>,
+        T: 'static,
+    {
+        let method_router = on(verb.filter(), handler);
+        match access {
+            Access::Open => self.open = self.open.route(path, method_router),
+            Access::Api => self.api = self.api.route(path, method_router),
+        }
+        self.routes.push(Route { verb, path, access });
+        self
+    }
+
+    fn open<H: Handler<T, SharedState>, T: 'static>(self, v: Verb, p: &'static str, h: H) -> Self {
+        self.add(Access::Open, v, p, h)
+    }
+
+    fn api<H: Handler<T, SharedState>, T: 'static>(self, v: Verb, p: &'static str, h: H) -> Self {
+        self.add(Access::Api, v, p, h)
+    }
+}
+
+/// The route table: every route of the service, once.
+fn table() -> Table {
+    use Verb::{Delete, Get, Patch, Post};
+    Table::default()
+        .open(Get, "/api/v1/health", http_open::health)
+        .open(Get, "/api/v1/ready", http_open::ready)
+        .open(Get, "/metrics", http_open::metrics)
+        .api(Post, "/api/v1/zones", http_zones::create_zone)
+        .api(Get, "/api/v1/zones", http_zones::list_zones)
+        .api(Get, "/api/v1/zones/{name}", http_zones::get_zone)
+        .api(Delete, "/api/v1/zones/{name}", http_zones::delete_zone)
+        .api(Patch, "/api/v1/zones/{name}", http_zones::modify_zone)
+        .api(Get, "/api/v1/zones/{name}/status", http_zones::zone_status)
+        .api(Post, "/api/v1/zones/{name}/reload", http_zones::reload_zone)
+        .api(Post, "/api/v1/zones/{name}/freeze", http_zones::freeze_zone)
+        .api(Post, "/api/v1/zones/{name}/thaw", http_zones::thaw_zone)
+        .api(Post, "/api/v1/zones/{name}/notify", http_zones::notify_zone)
+        .api(
+            Post,
             "/api/v1/zones/{name}/retransfer",
-            post(http_zones::retransfer_zone),
+            http_zones::retransfer_zone,
         )
-        .route("/api/v1/server/status", get(http_zones::server_status))
-        .route("/api/v1/openapi.json", get(openapi::openapi_json));
+        .api(Get, "/api/v1/server/status", http_zones::server_status)
+        .api(Get, "/api/v1/openapi.json", openapi::openapi_json)
+}
+
+/// Every route the router serves (Swagger UI aside), in declaration order.
+pub fn routes() -> Vec<Route> {
+    table().routes
+}
+
+/// The service without Swagger UI.
+pub fn router(state: SharedState) -> Router {
+    router_with_docs(state, false)
+}
+
+/// The service; `enable_docs` (`BIND_ENABLE_DOCS`) adds Swagger UI under `/api/v1/docs`, open
+/// (see `docs`).
+pub fn router_with_docs(state: SharedState, enable_docs: bool) -> Router {
+    let Table { open, api, .. } = table();
+    let open = if enable_docs {
+        open.merge(docs::swagger_ui())
+    } else {
+        open
+    };
     let api = if state.auth.is_some() {
         api.route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -45,10 +45,9 @@ where
     responses(
         (status = 201, body = ZoneResponse, description = "Zone created and served"),
         (status = 400, body = ErrorResponse, description = "Invalid name or body; nothing written"),
-        (status = 401, description = "Missing or refused credential"),
         (status = 409, body = ErrorResponse, description = "Zone already exists; nothing touched"),
+        (status = 415, body = ErrorResponse, description = "Body not declared as application/json"),
         (status = 422, body = ErrorResponse, description = "BIND rejected the zone; details carry its reason"),
-        (status = 503, body = ErrorResponse, description = "named unreachable"),
     ))]
 pub async fn create_zone(
     State(state): State<SharedState>,
@@ -69,7 +68,7 @@ pub async fn create_zone(
 
 /// Zones this API manages that BIND has (secondaries included), sorted.
 #[utoipa::path(get, path = "/api/v1/zones", tag = "zones",
-    responses((status = 200, body = ZoneListResponse), (status = 503, body = ErrorResponse)))]
+    responses((status = 200, body = ZoneListResponse)))]
 pub async fn list_zones(State(state): State<SharedState>) -> ApiResult<Json<ZoneListResponse>> {
     let zones: Vec<String> = state
         .zones
@@ -84,9 +83,10 @@ pub async fn list_zones(State(state): State<SharedState>) -> ApiResult<Json<Zone
     }))
 }
 
+/// A zone's type, serial and file.
 #[utoipa::path(get, path = "/api/v1/zones/{name}", tag = "zones",
     params(("name" = String, Path, description = "Zone name (case and trailing dot ignored)")),
-    responses((status = 200, body = ZoneInfo), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+    responses((status = 200, body = ZoneInfo), (status = 400, body = ErrorResponse, description = "Invalid zone name"), (status = 404, body = ErrorResponse, description = "Zone not found")))]
 pub async fn get_zone(
     State(state): State<SharedState>,
     ZonePath(zone): ZonePath,
@@ -103,7 +103,7 @@ pub async fn get_zone(
 /// Delete a zone and its files.
 #[utoipa::path(delete, path = "/api/v1/zones/{name}", tag = "zones",
     params(("name" = String, Path, description = "Zone name")),
-    responses((status = 200, body = ZoneResponse), (status = 404, body = ErrorResponse),
+    responses((status = 200, body = ZoneResponse), (status = 400, body = ErrorResponse, description = "Invalid zone name"), (status = 404, body = ErrorResponse, description = "Zone not found"),
         (status = 409, body = ErrorResponse, description = "Zone not created through this API")))]
 pub async fn delete_zone(
     State(state): State<SharedState>,
@@ -121,8 +121,10 @@ pub async fn delete_zone(
 /// Replace also-notify, allow-transfer and/or allow-update (an empty list removes it).
 #[utoipa::path(patch, path = "/api/v1/zones/{name}", tag = "zones", request_body = ModifyZoneRequest,
     params(("name" = String, Path, description = "Zone name")),
-    responses((status = 200, body = ZoneResponse), (status = 400, body = ErrorResponse),
-        (status = 404, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
+    responses((status = 200, body = ZoneResponse), (status = 400, body = ErrorResponse, description = "Invalid zone name or body; nothing sent"), (status = 404, body = ErrorResponse, description = "Zone not found"),
+        (status = 409, body = ErrorResponse, description = "Zone not created through this API"),
+        (status = 415, body = ErrorResponse, description = "Body not declared as application/json"),
+        (status = 422, body = ErrorResponse, description = "BIND rejected the new configuration; details carry its reason")))]
 pub async fn modify_zone(
     State(state): State<SharedState>,
     actor: Actor,
@@ -141,7 +143,7 @@ pub async fn modify_zone(
 /// `rndc zonestatus`, as BIND wrote it, in `details`.
 #[utoipa::path(get, path = "/api/v1/zones/{name}/status", tag = "zones",
     params(("name" = String, Path, description = "Zone name")),
-    responses((status = 200, body = ZoneResponse), (status = 404, body = ErrorResponse)))]
+    responses((status = 200, body = ZoneResponse), (status = 400, body = ErrorResponse, description = "Invalid zone name"), (status = 404, body = ErrorResponse, description = "Zone not found")))]
 pub async fn zone_status(
     State(state): State<SharedState>,
     ZonePath(zone): ZonePath,
@@ -174,8 +176,8 @@ async fn act(
 /// Reload from the file. A dynamic zone answers 409 saying to freeze and thaw instead.
 #[utoipa::path(post, path = "/api/v1/zones/{name}/reload", tag = "zones",
     params(("name" = String, Path, description = "Zone name")),
-    responses((status = 200, body = ZoneResponse), (status = 404, body = ErrorResponse),
-        (status = 409, body = ErrorResponse, description = "Dynamic zone: freeze, then thaw")))]
+    responses((status = 200, body = ZoneResponse), (status = 400, body = ErrorResponse, description = "Invalid zone name"), (status = 404, body = ErrorResponse, description = "Zone not found"),
+        (status = 409, body = ErrorResponse, description = "Dynamic zone (freeze, then thaw), or zone not loaded")))]
 pub async fn reload_zone(
     State(state): State<SharedState>,
     actor: Actor,
@@ -187,7 +189,8 @@ pub async fn reload_zone(
 /// Suspend dynamic updates so the file can be edited.
 #[utoipa::path(post, path = "/api/v1/zones/{name}/freeze", tag = "zones",
     params(("name" = String, Path, description = "Zone name")),
-    responses((status = 200, body = ZoneResponse), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
+    responses((status = 200, body = ZoneResponse), (status = 400, body = ErrorResponse, description = "Invalid zone name"), (status = 404, body = ErrorResponse, description = "Zone not found"),
+        (status = 409, body = ErrorResponse, description = "Zone not dynamic, already frozen, or not loaded")))]
 pub async fn freeze_zone(
     State(state): State<SharedState>,
     actor: Actor,
@@ -199,7 +202,7 @@ pub async fn freeze_zone(
 /// Reload the file and resume dynamic updates.
 #[utoipa::path(post, path = "/api/v1/zones/{name}/thaw", tag = "zones",
     params(("name" = String, Path, description = "Zone name")),
-    responses((status = 200, body = ZoneResponse), (status = 404, body = ErrorResponse)))]
+    responses((status = 200, body = ZoneResponse), (status = 400, body = ErrorResponse, description = "Invalid zone name"), (status = 404, body = ErrorResponse, description = "Zone not found"), (status = 409, body = ErrorResponse, description = "Zone configured but not loaded (a secondary before its first transfer, or a file BIND could not load)")))]
 pub async fn thaw_zone(
     State(state): State<SharedState>,
     actor: Actor,
@@ -208,9 +211,10 @@ pub async fn thaw_zone(
     act(state, actor, zone, ZoneAction::Thaw).await
 }
 
+/// Send NOTIFY for the zone to its secondaries.
 #[utoipa::path(post, path = "/api/v1/zones/{name}/notify", tag = "zones",
     params(("name" = String, Path, description = "Zone name")),
-    responses((status = 200, body = ZoneResponse), (status = 404, body = ErrorResponse)))]
+    responses((status = 200, body = ZoneResponse), (status = 400, body = ErrorResponse, description = "Invalid zone name"), (status = 404, body = ErrorResponse, description = "Zone not found"), (status = 409, body = ErrorResponse, description = "Zone configured but not loaded (a secondary before its first transfer, or a file BIND could not load)")))]
 pub async fn notify_zone(
     State(state): State<SharedState>,
     actor: Actor,
@@ -222,7 +226,8 @@ pub async fn notify_zone(
 /// Transfer a secondary zone again from its primaries (409 on a primary zone).
 #[utoipa::path(post, path = "/api/v1/zones/{name}/retransfer", tag = "zones",
     params(("name" = String, Path, description = "Zone name")),
-    responses((status = 200, body = ZoneResponse), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
+    responses((status = 200, body = ZoneResponse), (status = 400, body = ErrorResponse, description = "Invalid zone name"), (status = 404, body = ErrorResponse, description = "Zone not found"),
+        (status = 409, body = ErrorResponse, description = "Zone not a secondary, or not loaded")))]
 pub async fn retransfer_zone(
     State(state): State<SharedState>,
     actor: Actor,
@@ -233,7 +238,7 @@ pub async fn retransfer_zone(
 
 /// `rndc status`, as BIND wrote it.
 #[utoipa::path(get, path = "/api/v1/server/status", tag = "server",
-    responses((status = 200, body = ServerStatusResponse), (status = 503, body = ErrorResponse)))]
+    responses((status = 200, body = ServerStatusResponse)))]
 pub async fn server_status(
     State(state): State<SharedState>,
 ) -> ApiResult<Json<ServerStatusResponse>> {
