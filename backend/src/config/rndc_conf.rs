@@ -62,7 +62,20 @@ impl ConfFile {
             ));
         }
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let tokens = tokenize(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        self.read_text(&text, path, depth)
+    }
+
+    /// Parses rndc.conf text as if read from `path` (its includes are read relative to it).
+    /// The entry point of the fuzz target `rndc_conf` (tests/fuzz), which needs no file.
+    #[doc(hidden)]
+    pub fn parse_text(text: &str, path: &Path) -> Result<ConfFile, String> {
+        let mut conf = ConfFile::default();
+        conf.read_text(text, path, 0)?;
+        Ok(conf)
+    }
+
+    fn read_text(&mut self, text: &str, path: &Path, depth: usize) -> Result<(), String> {
+        let tokens = tokenize(text).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut i = 0;
         while i < tokens.len() {
             let keyword = tokens[i].as_str();
