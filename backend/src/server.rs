@@ -11,6 +11,7 @@ use crate::bind::{Rndc, ZoneDir};
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
+use crate::rate_limit::RateLimit;
 use crate::zones::Zones;
 
 /// Builds the application state (no network call: named may come up later).
@@ -29,6 +30,7 @@ pub fn build_state(config: &Config) -> Result<Arc<AppState>, String> {
         zones: Zones::new(dir, Arc::new(rndc), metrics.clone()),
         metrics,
         auth,
+        rate_limit: config.rate_limit.as_ref().map(RateLimit::new),
     }))
 }
 
@@ -44,10 +46,13 @@ pub async fn run(config: Config) -> Result<(), String> {
         rndc_server = config.rndc.server.as_str(),
         rndc_source = %config.rndc.source,
         auth_mode = config.auth.mode(),
+        rate_limit = ?config.rate_limit,
         version = env!("CARGO_PKG_VERSION"),
         "bindcar listening"
     );
-    axum::serve(listener, http::router(state))
+    // The peer address is the rate limiter's key.
+    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;

@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use super::state::SharedState;
-use super::{auth, metrics, open as http_open, openapi, zones as http_zones};
+use super::{auth, metrics, open as http_open, openapi, rate_limit, zones as http_zones};
 
 pub fn router(state: SharedState) -> Router {
     let open = Router::new()
@@ -45,6 +45,11 @@ pub fn router(state: SharedState) -> Router {
     } else {
         api.route_layer(middleware::from_fn(auth::from_mesh))
     };
+    // Added last, so it runs first: a flood is limited before any credential is checked.
+    let api = api.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        rate_limit::limit,
+    ));
 
     open.merge(api)
         .layer(middleware::from_fn_with_state(
