@@ -1,8 +1,8 @@
 //! bindcar: an HTTP API over BIND9 zones, compatible with bindcar's routes, bodies and
 //! environment, carried out over named's native control channel (rndc).
 //!
-//! Imports point one way: `server` → `http` → `auth`, `zones`, `rate_limit` → `bind`;
-//! `config` → `bind`; `metrics` is a leaf. `tests/layering.rs` checks it.
+//! Imports point one way: `server` → `http` → `auth`, `zones` → `bind`; `http` →
+//! `rate_limit` → `config` → `bind`; `metrics` is a leaf. `tests/layering.rs` checks it.
 //! - `http`: router, handlers, extractors, errors → responses, JSON types, OpenAPI, middleware.
 //! - `auth`: who is calling (the shared `bindcar_policy`, TokenReview), the actor.
 //! - `zones`: the operations, their order, validation, what named's answers mean (`ZoneError`).
