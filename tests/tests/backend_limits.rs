@@ -246,6 +246,7 @@ async fn the_wait_for_a_review_slot_is_bounded_by_the_review_timeout() {
     reviewer.set_latency(Duration::from_secs(3));
 
     let client = Client::new(b.base_url(), None);
+    let flood_started = Instant::now();
     let flood: Vec<_> = (0..64)
         .map(|i| {
             let api = client.with_token(Some(&format!("random-token-{i}-{}", i * 7919)));
@@ -254,16 +255,25 @@ async fn the_wait_for_a_review_slot_is_bounded_by_the_review_timeout() {
         .collect();
     // Let the flood take every slot and queue behind them.
     assert!(common::eventually(Duration::from_secs(5), || reviewer.review_count() >= 16).await);
+    eprintln!("16 reviews after {:?}", flood_started.elapsed());
     let started = Instant::now();
     let (status, body) = client.with_token(Some(&valid)).get("/api/v1/zones").await;
     let waited = started.elapsed();
     let reviewed_by_then = reviewer.review_count();
     eprintln!("valid token answered after {waited:?}, {reviewed_by_then} reviews sent");
-    assert_eq!(status, 503, "{body}\n{}", b.logs());
-    assert_eq!(
-        body,
-        json!({"error": "Unauthorized", "message": "Token validation failed: TokenReview API call failed"})
-    );
+    // Queued behind the flood, it either runs out of time (the answer for an unavailable
+    // review) or, on a loaded machine where the flood's reviews are slow to start (TLS), gets
+    // a slot freed by the flood's own timeouts and passes. Either way it never waits for the
+    // whole flood to be reviewed: on `main` it got its slot only after all 64, so 65 reviews
+    // had been sent when it answered (200 after 12 s).
+    if status == 503 {
+        assert_eq!(
+            body,
+            json!({"error": "Unauthorized", "message": "Token validation failed: TokenReview API call failed"})
+        );
+    } else {
+        assert_eq!(status, 200, "{body}\n{}", b.logs());
+    }
     assert!(
         reviewed_by_then < 64,
         "the valid token waited for the whole flood ({reviewed_by_then} reviews, {waited:?})"
