@@ -1,12 +1,13 @@
 //! bindcar: an HTTP API over BIND9 zones, compatible with bindcar's routes, bodies and
 //! environment, carried out over named's native control channel (rndc).
 //!
-//! Imports point one way: `server` → `http` → `auth`, `zones` → `bind`; `config` → `bind`;
-//! `metrics` is a leaf. `tests/layering.rs` checks it.
+//! Imports point one way: `server` → `http` → `auth`, `zones` → `bind`; `http` →
+//! `rate_limit` → `config` → `bind`; `metrics` is a leaf. `tests/layering.rs` checks it.
 //! - `http`: router, handlers, extractors, errors → responses, JSON types, OpenAPI, middleware.
 //! - `auth`: who is calling (the shared `bindcar_policy`, TokenReview), the actor.
 //! - `zones`: the operations, their order, validation, what named's answers mean (`ZoneError`).
 //! - `bind`: everything that speaks to named (`ControlChannel`, rndc, zone files, markers).
+//! - `rate_limit`: the per-client limiter of the API routes (governor), its key set bounded.
 //! - `config`: CLI, environment, startup guards, rndc.conf.
 //! - `metrics`: the Prometheus registry. `server`: wiring, listening, shutdown.
 
@@ -15,5 +16,6 @@ pub mod bind;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod rate_limit;
 pub mod server;
 pub mod zones;

@@ -20,6 +20,8 @@ pub struct Metrics {
     zones_managed: IntGauge,
     auth_decisions: IntCounterVec,
     token_reviews: IntCounterVec,
+    rate_limit: IntCounterVec,
+    rate_limit_clients: IntGauge,
 }
 
 impl Metrics {
@@ -89,6 +91,23 @@ impl Metrics {
             ),
             &["source", "result"],
         )?;
+        let rate_limit = IntCounterVec::new(
+            Opts::new(
+                "bindcar_rate_limit_requests_total",
+                "API requests seen by the rate limiter, by result (allowed, limited)",
+            ),
+            &["result"],
+        )?;
+        let rate_limit_clients = IntGauge::new(
+            "bindcar_rate_limit_tracked_clients",
+            "Client keys the rate limiter holds state for (bounded)",
+        )?;
+        // Both series exist from the start, so a dashboard's rate() has a zero to start from.
+        for result in ["allowed", "limited"] {
+            rate_limit.with_label_values(&[result]);
+        }
+        registry.register(Box::new(rate_limit.clone()))?;
+        registry.register(Box::new(rate_limit_clients.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(rndc_commands.clone()))?;
@@ -111,6 +130,8 @@ impl Metrics {
             zones_managed,
             auth_decisions,
             token_reviews,
+            rate_limit,
+            rate_limit_clients,
         })
     }
 
@@ -155,6 +176,13 @@ impl Metrics {
     pub fn auth_decision(&self, mode: &str, allowed: bool) {
         let result = if allowed { "allowed" } else { "denied" };
         self.auth_decisions.with_label_values(&[mode, result]).inc();
+    }
+
+    pub fn rate_limit(&self, allowed: bool, tracked_clients: usize) {
+        let result = if allowed { "allowed" } else { "limited" };
+        self.rate_limit.with_label_values(&[result]).inc();
+        self.rate_limit_clients
+            .set(i64::try_from(tracked_clients).unwrap_or(i64::MAX));
     }
 
     pub fn token_review(&self, source: &str, result: &str) {

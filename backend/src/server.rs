@@ -11,6 +11,7 @@ use crate::bind::{Rndc, ZoneDir};
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
+use crate::rate_limit::RateLimit;
 use crate::zones::Zones;
 
 /// Builds the application state (no network call: named may come up later).
@@ -29,6 +30,7 @@ pub fn build_state(config: &Config) -> Result<Arc<AppState>, String> {
         zones: Zones::new(dir, Arc::new(rndc), metrics.clone()),
         metrics,
         auth,
+        rate_limit: config.rate_limit.as_ref().map(RateLimit::new),
     }))
 }
 
@@ -45,10 +47,14 @@ pub async fn run(config: Config) -> Result<(), String> {
         rndc_source = %config.rndc.source,
         auth_mode = config.auth.mode(),
         docs = config.enable_docs,
+        rate_limit = ?config.rate_limit,
         version = env!("CARGO_PKG_VERSION"),
         "bindcar listening"
     );
-    axum::serve(listener, http::router_with_docs(state, config.enable_docs))
+    // The peer address is the rate limiter's key.
+    let app = http::router_with_docs(state, config.enable_docs)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;

@@ -17,7 +17,8 @@ use tokio::sync::{OnceCell, Semaphore};
 use crate::config::{KubeSource, TokenReviewSettings};
 use crate::metrics::Metrics;
 
-/// Reviews in flight at once; beyond that, requests wait (bounded by the review timeout).
+/// Reviews in flight at once; beyond that, requests wait, and the wait counts against the
+/// review timeout (`ask`).
 const MAX_IN_FLIGHT: usize = 16;
 
 pub struct TokenReviewer {
@@ -85,12 +86,14 @@ impl TokenReviewer {
 
     async fn ask(&self, token: &[u8]) -> Result<ReviewOutcome, ReviewFailure> {
         let token = std::str::from_utf8(token).map_err(|_| ReviewFailure::MalformedBody)?;
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| ReviewFailure::Transport)?;
+        // The wait for a slot is inside the timeout: a flood of slow reviews must not make a
+        // request wait longer than one review may take (it gets the same 503 as a slow review).
         let call = async {
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .map_err(|_| ReviewFailure::Transport)?;
             let client = self.client().await?;
             let review = TokenReview {
                 spec: TokenReviewSpec {

@@ -12,7 +12,11 @@ Other environment variables:
   KUBECONFIG      Kubeconfig used for TokenReview when the KUBE_* variables are not all set
                   (then ~/.kube/config, then the in-cluster service account).
 
-Boolean variables accept true/false (also 1/0, yes/no, on/off); anything else is an error.
+Boolean variables accept true/false, 1/0 or yes/no (any case); anything else is a startup error.
+
+Rate limiting (API routes only, per client address; RATE_LIMIT_ENABLED=false turns it off):
+  RATE_LIMIT_REQUESTS per RATE_LIMIT_PERIOD_SECS, replenished evenly (100 per 60 s = one every
+  0.6 s), with at most RATE_LIMIT_BURST requests back to back; beyond that 429 with retry-after.
 
 Authentication modes (API routes; /api/v1/health, /api/v1/ready and /metrics are always open):
   DISABLE_AUTH=true            no authentication here (the mesh authenticates; x-remote-user is logged)
@@ -103,7 +107,7 @@ pub struct Cli {
     pub auth_mode: AuthModeArg,
 
     /// Turn authentication off (the mesh does it); x-remote-user is then logged with mutations.
-    #[arg(long, env = "DISABLE_AUTH", value_parser = parse_bool, action = ArgAction::Set,
+    #[arg(long, env = "DISABLE_AUTH", value_name = "DISABLE_AUTH", value_parser = parse_bool, action = ArgAction::Set,
           default_value = "false", num_args = 0..=1, default_missing_value = "true")]
     pub disable_auth: bool,
 
@@ -112,7 +116,7 @@ pub struct Cli {
     pub api_token: Option<String>,
 
     /// Allow listening on a non-loopback address without real authentication.
-    #[arg(long, env = "BINDCAR_ALLOW_INSECURE_AUTH", value_parser = parse_bool, action = ArgAction::Set,
+    #[arg(long, env = "BINDCAR_ALLOW_INSECURE_AUTH", value_name = "BINDCAR_ALLOW_INSECURE_AUTH", value_parser = parse_bool, action = ArgAction::Set,
           default_value = "false", num_args = 0..=1, default_missing_value = "true")]
     pub allow_insecure_auth: bool,
 
@@ -129,7 +133,7 @@ pub struct Cli {
     pub allowed_service_accounts: String,
 
     /// TokenReview: accept any authenticated ServiceAccount when no allowlist is set.
-    #[arg(long, env = "BIND_ALLOW_ANY_SERVICEACCOUNT", value_parser = parse_bool, action = ArgAction::Set,
+    #[arg(long, env = "BIND_ALLOW_ANY_SERVICEACCOUNT", value_name = "BIND_ALLOW_ANY_SERVICEACCOUNT", value_parser = parse_bool, action = ArgAction::Set,
           default_value = "false", num_args = 0..=1, default_missing_value = "true")]
     pub allow_any_service_account: bool,
 
@@ -165,14 +169,35 @@ pub struct Cli {
     /// TokenReview: PEM file of the API server's CA.
     #[arg(long, env = "KUBE_CA_CERT_PATH")]
     pub kube_ca_cert_path: Option<PathBuf>,
+
+    /// Rate limiting of the API routes, per client address.
+    #[arg(long, env = "RATE_LIMIT_ENABLED", value_name = "RATE_LIMIT_ENABLED", value_parser = parse_bool,
+          action = ArgAction::Set, default_value = "true", num_args = 0..=1, default_missing_value = "true")]
+    pub rate_limit_enabled: bool,
+
+    /// Rate limiting: requests a client may make per RATE_LIMIT_PERIOD_SECS (replenished evenly).
+    #[arg(long, env = "RATE_LIMIT_REQUESTS", default_value_t = 100)]
+    pub rate_limit_requests: u32,
+
+    /// Rate limiting: the period, in seconds, over which RATE_LIMIT_REQUESTS are allowed.
+    #[arg(long, env = "RATE_LIMIT_PERIOD_SECS", default_value_t = 60)]
+    pub rate_limit_period_secs: u64,
+
+    /// Rate limiting: requests a client may send back to back before the steady rate applies.
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 10)]
+    pub rate_limit_burst: u32,
 }
 
-/// Booleans as bindcar writes them (`true`/`false`), plus the usual synonyms; no silent default.
+/// Booleans as bindcar writes them (`true`/`false`), plus `1/0` and `yes/no` in any case;
+/// anything else is refused (bindcar silently keeps the default for `0`). clap's error names
+/// the variable: every boolean's `value_name` is its environment variable.
 pub fn parse_bool(raw: &str) -> Result<bool, String> {
     match raw.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" | "" => Ok(false),
-        other => Err(format!("{other:?} is not a boolean (use true or false)")),
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        other => Err(format!(
+            "{other:?} is not a boolean (use true/false, 1/0 or yes/no)"
+        )),
     }
 }
 
@@ -207,6 +232,10 @@ mod tests {
             "KUBE_API_SERVER",
             "KUBE_TOKEN_PATH",
             "KUBE_CA_CERT_PATH",
+            "RATE_LIMIT_ENABLED",
+            "RATE_LIMIT_REQUESTS",
+            "RATE_LIMIT_PERIOD_SECS",
+            "RATE_LIMIT_BURST",
             "KUBECONFIG",
             "RUST_LOG",
             "--i-know-this-is-insecure",
@@ -219,7 +248,12 @@ mod tests {
     fn booleans() {
         assert_eq!(parse_bool("true"), Ok(true));
         assert_eq!(parse_bool("FALSE"), Ok(false));
-        assert!(parse_bool("maybe").is_err());
+        for (raw, value) in [("1", true), ("0", false), ("Yes", true), ("NO", false)] {
+            assert_eq!(parse_bool(raw), Ok(value), "{raw}");
+        }
+        for raw in ["maybe", "on", "off", "", "2", "y"] {
+            assert!(parse_bool(raw).is_err(), "{raw:?} accepted");
+        }
     }
 
     #[test]

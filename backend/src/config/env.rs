@@ -1,14 +1,16 @@
 //! Building the `Config` from the command line and environment (clap has already read both):
 //! every value checked, the startup guards applied.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
+use bindcar_policy::bearer::{is_token68, MAX_TOKEN_LEN};
 use bindcar_policy::cache::CacheSettings;
 
 use super::cli::{AuthModeArg, Cli};
 use super::guards;
 use super::rndc_conf;
-use super::settings::{AuthSettings, Config, KubeSource, TokenReviewSettings};
+use super::settings::{AuthSettings, Config, KubeSource, RateLimitSettings, TokenReviewSettings};
 
 fn list(raw: &str) -> Vec<String> {
     raw.split(',')
@@ -35,6 +37,7 @@ impl Config {
             return Err("RNDC_TIMEOUT_SECS must be at least 1".into());
         }
         let auth = auth_settings(cli)?;
+        let rate_limit = rate_limit_settings(cli)?;
         let allow_insecure = cli.allow_insecure_auth || cli.i_know_this_is_insecure;
         guards::check_listen_posture(&cli.address, &auth, allow_insecure)?;
         Ok(Config {
@@ -45,8 +48,80 @@ impl Config {
             rndc_timeout: Duration::from_secs(cli.rndc_timeout_secs),
             auth,
             enable_docs: cli.enable_docs,
+            rate_limit,
         })
     }
+}
+
+/// `RATE_LIMIT_*`: every number at least 1 (bindcar refuses zeros too), and a period that
+/// divides into a representable interval.
+fn rate_limit_settings(cli: &Cli) -> Result<Option<RateLimitSettings>, String> {
+    if !cli.rate_limit_enabled {
+        return Ok(None);
+    }
+    let positive = |name: &str, value: u64| -> Result<NonZeroU32, String> {
+        u32::try_from(value)
+            .ok()
+            .and_then(NonZeroU32::new)
+            .ok_or_else(|| {
+                format!(
+                    "{name} must be between 1 and {} (or set RATE_LIMIT_ENABLED=false to turn rate limiting off)",
+                    u32::MAX
+                )
+            })
+    };
+    let requests = positive("RATE_LIMIT_REQUESTS", cli.rate_limit_requests.into())?;
+    let burst = positive("RATE_LIMIT_BURST", cli.rate_limit_burst.into())?;
+    // A day is already a generous window; beyond it the interval arithmetic is pointless.
+    if cli.rate_limit_period_secs == 0 || cli.rate_limit_period_secs > 86_400 {
+        return Err(
+            "RATE_LIMIT_PERIOD_SECS must be between 1 and 86400 (or set RATE_LIMIT_ENABLED=false \
+             to turn rate limiting off)"
+                .into(),
+        );
+    }
+    Ok(Some(RateLimitSettings {
+        requests,
+        period: Duration::from_secs(cli.rate_limit_period_secs),
+        burst,
+    }))
+}
+
+/// `BIND_API_TOKEN` must be a secret some client can actually send: a blank value would
+/// otherwise fall back to basic mode (any token accepted), and one outside token68 or longer
+/// than the bearer parser accepts would start a service no client can ever use.
+fn api_token(cli: &Cli) -> Result<Option<&str>, String> {
+    let Some(raw) = cli.api_token.as_deref() else {
+        return Ok(None);
+    };
+    if raw.is_empty() {
+        // Empty = unset, as in bindcar ("shared-secret mode when non-empty").
+        return Ok(None);
+    }
+    let token = raw.trim();
+    if token.is_empty() {
+        return Err(
+            "refusing to start: BIND_API_TOKEN is blank (whitespace only), which would leave the \
+             API in basic mode accepting any token; set a real secret, or unset it"
+                .into(),
+        );
+    }
+    if !is_token68(token.as_bytes()) {
+        return Err(
+            "refusing to start: BIND_API_TOKEN contains characters a Bearer token cannot carry \
+             (allowed: letters, digits, - . _ ~ + / and trailing =), so no client could ever \
+             match it; generate one with e.g. `openssl rand -base64 32`"
+                .into(),
+        );
+    }
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(format!(
+            "refusing to start: BIND_API_TOKEN is {} bytes long, over the {MAX_TOKEN_LEN} bytes a \
+             Bearer token may have here, so no client could ever match it",
+            token.len()
+        ));
+    }
+    Ok(Some(token))
 }
 
 fn auth_settings(cli: &Cli) -> Result<AuthSettings, String> {
@@ -56,7 +131,13 @@ fn auth_settings(cli: &Cli) -> Result<AuthSettings, String> {
         }
         return Ok(AuthSettings::Disabled);
     }
-    if let Some(token) = nonempty(&cli.api_token) {
+    // A blank token next to TokenReview counts as unset, as before: TokenReview checks tokens.
+    let token = if cli.auth_mode == AuthModeArg::Tokenreview && nonempty(&cli.api_token).is_none() {
+        None
+    } else {
+        api_token(cli)?
+    };
+    if let Some(token) = token {
         if cli.auth_mode == AuthModeArg::Tokenreview {
             return Err(
                 "refusing to start: both BIND_API_TOKEN and BIND_AUTH_MODE=tokenreview are set; \
@@ -106,5 +187,78 @@ fn auth_settings(cli: &Cli) -> Result<AuthSettings, String> {
                 kube,
             })))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use clap::Parser;
+
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("bindcar").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn rate_limit_defaults_and_off_switches() {
+        let limit = rate_limit_settings(&cli(&[])).unwrap().unwrap();
+        assert_eq!(
+            (limit.requests.get(), limit.period, limit.burst.get()),
+            (100, Duration::from_secs(60), 10)
+        );
+        for off in ["false", "0", "no", "NO", "False"] {
+            let settings = rate_limit_settings(&cli(&["--rate-limit-enabled", off])).unwrap();
+            assert_eq!(settings, None, "{off}");
+        }
+        let error = Cli::try_parse_from(["bindcar", "--rate-limit-enabled", "off"]).unwrap_err();
+        assert!(error.to_string().contains("RATE_LIMIT_ENABLED"), "{error}");
+        for (flag, name) in [
+            ("--rate-limit-requests", "RATE_LIMIT_REQUESTS"),
+            ("--rate-limit-period-secs", "RATE_LIMIT_PERIOD_SECS"),
+            ("--rate-limit-burst", "RATE_LIMIT_BURST"),
+        ] {
+            let error = rate_limit_settings(&cli(&[flag, "0"])).unwrap_err();
+            assert!(error.starts_with(name), "{error}");
+            // Off means off: zeros do not matter then.
+            assert_eq!(
+                rate_limit_settings(&cli(&[flag, "0", "--rate-limit-enabled", "false"])),
+                Ok(None)
+            );
+        }
+    }
+
+    #[test]
+    fn the_api_token_must_be_usable() {
+        assert_eq!(api_token(&cli(&[])), Ok(None));
+        assert_eq!(api_token(&cli(&["--api-token", ""])), Ok(None));
+        assert_eq!(
+            api_token(&cli(&["--api-token", "abc-DEF_1.2~3+4/5=="])),
+            Ok(Some("abc-DEF_1.2~3+4/5=="))
+        );
+        let blank = api_token(&cli(&["--api-token", "   "])).unwrap_err();
+        assert!(blank.contains("BIND_API_TOKEN is blank"), "{blank}");
+        for bad in ["two words", "sécret", "a,b", "=abc", "tab\tinside"] {
+            let error = api_token(&cli(&["--api-token", bad])).unwrap_err();
+            assert!(
+                error.contains("BIND_API_TOKEN contains characters"),
+                "{bad}: {error}"
+            );
+        }
+        let long = "a".repeat(MAX_TOKEN_LEN + 1);
+        assert!(api_token(&cli(&["--api-token", &long])).is_err());
+        // The refusal reaches the mode choice; TokenReview still treats a blank one as unset.
+        assert!(auth_settings(&cli(&["--api-token", " "])).is_err());
+        let review = auth_settings(&cli(&[
+            "--api-token",
+            " ",
+            "--auth-mode",
+            "tokenreview",
+            "--allowed-namespaces",
+            "dns",
+        ]))
+        .unwrap();
+        assert_eq!(review.mode(), "tokenreview");
     }
 }

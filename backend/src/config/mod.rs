@@ -9,4 +9,4 @@ pub mod rndc_conf;
 pub mod settings;
 
 pub use cli::Cli;
-pub use settings::{AuthSettings, Config, KubeSource, TokenReviewSettings};
+pub use settings::{AuthSettings, Config, KubeSource, RateLimitSettings, TokenReviewSettings};

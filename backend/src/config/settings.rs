@@ -1,5 +1,6 @@
 //! The validated configuration: plain values, built once by `env` and read by the rest.
 
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,6 +19,17 @@ pub struct Config {
     pub auth: AuthSettings,
     /// `BIND_ENABLE_DOCS`: Swagger UI at /api/v1/docs.
     pub enable_docs: bool,
+    /// `None` when `RATE_LIMIT_ENABLED=false`.
+    pub rate_limit: Option<RateLimitSettings>,
+}
+
+/// Per-client rate limit of the API routes: `requests` per `period`, replenished evenly (one
+/// every `period / requests`), with at most `burst` back to back (GCRA, as governor does it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    pub requests: NonZeroU32,
+    pub period: Duration,
+    pub burst: NonZeroU32,
 }
 
 /// How API requests are authenticated.

@@ -50,6 +50,9 @@ pub enum ApiError {
     /// The credential could not be checked (TokenReview unavailable); body from the shared policy.
     #[error("{message}")]
     AuthUnavailable { message: String, body: String },
+    /// The client's rate limit is spent; it may retry after this many seconds.
+    #[error("Rate limit exceeded; retry after {0} s")]
+    RateLimited(u64),
     /// Anything else; the cause is logged, the client sees a generic message.
     #[error("Internal server error")]
     Internal(String),
@@ -71,6 +74,7 @@ impl ApiError {
             }
             ApiError::BindTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -102,6 +106,17 @@ impl IntoResponse for ApiError {
                 status,
                 [(axum::http::header::CONTENT_TYPE, "application/json")],
                 body,
+            )
+                .into_response();
+        }
+        if let ApiError::RateLimited(secs) = self {
+            // The same shape as the filter's throttling answer (and the auth refusals).
+            let body =
+                serde_json::json!({"error": "Too Many Requests", "message": self.to_string()});
+            return (
+                status,
+                [(axum::http::header::RETRY_AFTER, secs.to_string())],
+                Json(body),
             )
                 .into_response();
         }

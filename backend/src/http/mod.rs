@@ -3,7 +3,8 @@
 //! extractors), `error` (every failure's status and body, and the words for each
 //! `ZoneError`), `api_types` (JSON bodies), `openapi`, `docs` (Swagger UI, when enabled), `auth` (the middleware applying
 //! `auth::Authenticator`), `metrics` (the request-counting middleware), `state` (what every
-//! handler shares). Later: records over RFC 2136 (`records.rs`), rate limiting (`rate_limit.rs`).
+//! handler shares), `rate_limit` (the per-client limit of the API routes). Later: records over
+//! RFC 2136 (`records.rs`).
 
 pub mod api_types;
 pub mod auth;
@@ -13,12 +14,15 @@ pub mod extract;
 pub mod metrics;
 pub mod open;
 pub mod openapi;
+pub mod rate_limit;
 pub mod router;
 pub mod state;
 pub mod zones;
 
 #[cfg(test)]
 mod openapi_tests;
+#[cfg(test)]
+mod limits_tests;
 #[cfg(test)]
 mod tests;
 

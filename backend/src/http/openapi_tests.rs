@@ -38,6 +38,7 @@ fn app(docs: bool) -> (Router, Harness) {
         zones,
         auth: Authenticator::from_settings(&auth, metrics.clone()),
         metrics,
+        rate_limit: None,
     });
     (router_with_docs(state, docs), h)
 }

@@ -13,7 +13,7 @@ use axum::routing::{on, MethodFilter};
 use axum::Router;
 
 use super::state::SharedState;
-use super::{auth, docs, metrics, open as http_open, openapi, zones as http_zones};
+use super::{auth, docs, metrics, open as http_open, openapi, rate_limit, zones as http_zones};
 
 /// The methods this API uses (axum's `MethodFilter` cannot be turned back into a `Method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -146,6 +146,11 @@ pub fn router_with_docs(state: SharedState, enable_docs: bool) -> Router {
     } else {
         api.route_layer(middleware::from_fn(auth::from_mesh))
     };
+    // Added last, so it runs first: a flood is limited before any credential is checked.
+    let api = api.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        rate_limit::limit,
+    ));
 
     open.merge(api)
         .layer(middleware::from_fn_with_state(

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::auth::Authenticator;
 use crate::metrics::Metrics;
+use crate::rate_limit::RateLimit;
 use crate::zones::Zones;
 
 pub struct AppState {
@@ -11,6 +12,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// `None` when authentication is disabled (the mesh does it).
     pub auth: Option<Authenticator>,
+    /// `None` when rate limiting is off (`RATE_LIMIT_ENABLED=false`).
+    pub rate_limit: Option<RateLimit>,
 }
 
 pub type SharedState = Arc<AppState>;

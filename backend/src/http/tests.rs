@@ -27,6 +27,7 @@ fn app(auth: AuthSettings) -> (Router, Harness) {
         zones,
         auth: Authenticator::from_settings(&auth, metrics.clone()),
         metrics,
+        rate_limit: None,
     });
     (router(state), h)
 }

@@ -127,7 +127,13 @@ pub fn run(opts: &Options) -> Result<Value> {
     say!("starting named and bindcar");
     let named = Named::try_start(NamedOptions::default())?;
     let mut mesh_env = named.backend_env();
-    mesh_env.extend(env(&[("DISABLE_AUTH", "true"), ("RUST_LOG", "warn")]));
+    // The bench measures throughput: no rate limit (the testbed's default too, said here
+    // so the bench does not depend on it).
+    mesh_env.extend(env(&[
+        ("DISABLE_AUTH", "true"),
+        ("RATE_LIMIT_ENABLED", "false"),
+        ("RUST_LOG", "warn"),
+    ]));
     let mesh = Backend::try_start(mesh_env, &[])?;
     // Zone operations first, on a quiet machine; they leave no zone behind.
     let ops = zone_ops(&clock, opts, &mesh)?;

@@ -45,6 +45,7 @@ pub(crate) fn reference(
             ("BIND_TOKEN_CACHE_TTL_SECS", &CACHE_TTL_SECS.to_string()),
             ("BIND_TOKEN_CACHE_MAX_ENTRIES", cache_entries),
             ("KUBECONFIG", &kubeconfig),
+            ("RATE_LIMIT_ENABLED", "false"),
             ("RUST_LOG", "warn"),
         ]));
         Backend::try_start(e, &[])

@@ -11,8 +11,9 @@
 //!
 //! The binary is `$BINDCAR_BIN`, else `<workspace>/target/debug/bindcar` (or under
 //! `$CARGO_TARGET_DIR`); build it with `cargo build -p bindcar`. The child gets a clean
-//! environment (PATH, HOME, RUST_LOG=info, BIND_API_ADDRESS=127.0.0.1, a free API_PORT) plus
-//! the given variables, which win. It is killed when the `Backend` is dropped.
+//! environment (PATH, HOME, RUST_LOG=info, BIND_API_ADDRESS=127.0.0.1, a free API_PORT,
+//! RATE_LIMIT_ENABLED=false) plus the given variables, which win (a value of [`UNSET`] removes
+//! the variable). It is killed when the `Backend` is dropped.
 
 // `Backend::start` is for tests: it panics with the reason so the test fails saying it.
 #![allow(clippy::panic)]
@@ -60,7 +61,13 @@ pub fn binary() -> Result<PathBuf> {
     Ok(path)
 }
 
-/// The clean environment every child starts from; `env` entries override it.
+/// A value that removes the variable from the child's environment (to test a default).
+/// No real value can hold a NUL byte.
+pub const UNSET: &str = "\0unset";
+
+/// The clean environment every child starts from; `env` entries override it. Rate limiting
+/// is off by default here: every test client is 127.0.0.1, and many tests send more than the
+/// default burst of 10 in a row (`backend_limits.rs` tests it on, and with its default).
 fn environment(env: &[(String, String)], port: u16) -> Vec<(String, String)> {
     let mut all: Vec<(String, String)> = vec![
         (
@@ -74,10 +81,13 @@ fn environment(env: &[(String, String)], port: u16) -> Vec<(String, String)> {
         ("RUST_LOG".into(), "info".into()),
         ("BIND_API_ADDRESS".into(), "127.0.0.1".into()),
         ("API_PORT".into(), port.to_string()),
+        ("RATE_LIMIT_ENABLED".into(), "false".into()),
     ];
     for (key, value) in env {
         all.retain(|(k, _)| k != key);
-        all.push((key.clone(), value.clone()));
+        if value != UNSET {
+            all.push((key.clone(), value.clone()));
+        }
     }
     all
 }
