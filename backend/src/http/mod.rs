@@ -20,9 +20,9 @@ pub mod state;
 pub mod zones;
 
 #[cfg(test)]
-mod openapi_tests;
-#[cfg(test)]
 mod limits_tests;
+#[cfg(test)]
+mod openapi_tests;
 #[cfg(test)]
 mod tests;
 
