@@ -14,6 +14,7 @@ pub mod conf_tokens;
 pub mod options;
 pub mod rndc;
 pub mod showzone;
+pub mod update;
 pub mod zone_dir;
 pub mod zone_file;
 pub mod zone_name;

@@ -16,6 +16,10 @@ pub struct Config {
     pub rndc: RndcSettings,
     pub rndc_timeout: Duration,
     pub auth: AuthSettings,
+    /// Why this authentication mode (logged at startup).
+    pub auth_reason: &'static str,
+    /// Where and how RFC 2136 updates are sent (the records API).
+    pub update: super::update::UpdateSettings,
 }
 
 /// How API requests are authenticated.

@@ -50,6 +50,14 @@ pub enum ApiError {
     /// The credential could not be checked (TokenReview unavailable); body from the shared policy.
     #[error("{message}")]
     AuthUnavailable { message: String, body: String },
+    /// An answer of the DNS server to a records call (or a zone that takes no updates); the
+    /// status is chosen in `http::records`, `rcode` is BIND's.
+    #[error("{message}")]
+    Dns {
+        status: u16,
+        message: String,
+        rcode: Option<String>,
+    },
     /// Anything else; the cause is logged, the client sees a generic message.
     #[error("Internal server error")]
     Internal(String),
@@ -71,6 +79,9 @@ impl ApiError {
             }
             ApiError::BindTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Dns { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,6 +91,9 @@ impl ApiError {
             ApiError::ZoneState { bind, .. }
             | ApiError::BindRejected { bind, .. }
             | ApiError::BindRefused { bind, .. } => Value::String(bind.clone()),
+            ApiError::Dns {
+                rcode: Some(rcode), ..
+            } => Value::String(rcode.clone()),
             _ => Value::Null,
         }
     }

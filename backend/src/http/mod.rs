@@ -12,6 +12,7 @@ pub mod extract;
 pub mod metrics;
 pub mod open;
 pub mod openapi;
+pub mod records;
 pub mod router;
 pub mod state;
 pub mod zones;

@@ -10,7 +10,11 @@ use super::api_types::{
     ServerStatusResponse, SoaRecord, ZoneConfig, ZoneInfo, ZoneListResponse, ZoneResponse,
     ZoneType,
 };
-use super::{open as http_open, zones as http_zones};
+use super::records::{RecordEntry, RecordListResponse, RecordResponse};
+use super::{open as http_open, records as http_records, zones as http_zones};
+use crate::zones::records_request::{
+    AddRecordRequest, RemoveRecordRequest, RrsetRequest, UpdateRecordRequest,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,10 +24,14 @@ use super::{open as http_open, zones as http_zones};
         http_zones::create_zone, http_zones::list_zones, http_zones::get_zone, http_zones::delete_zone,
         http_zones::modify_zone, http_zones::zone_status, http_zones::reload_zone, http_zones::freeze_zone,
         http_zones::thaw_zone, http_zones::notify_zone, http_zones::retransfer_zone, http_zones::server_status,
+        http_records::add_record, http_records::update_record, http_records::remove_record,
+        http_records::list_records, http_records::replace_rrset,
     ),
     components(schemas(
         CreateZoneRequest, ZoneType, ZoneConfig, SoaRecord, DnsRecord, ModifyZoneRequest, ZoneResponse,
         ZoneInfo, ZoneListResponse, ServerStatusResponse, HealthResponse, ReadyResponse, ErrorResponse,
+        AddRecordRequest, UpdateRecordRequest, RemoveRecordRequest, RrsetRequest, RecordResponse,
+        RecordEntry, RecordListResponse,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

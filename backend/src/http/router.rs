@@ -2,12 +2,32 @@
 //! authentication layer, merged in one place. An odd path can never land on an open handler,
 //! and an unknown path is a 404 without an auth check (as bindcar).
 
+use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 
 use super::state::SharedState;
-use super::{auth, metrics, open as http_open, openapi, zones as http_zones};
+use super::{
+    auth, metrics, open as http_open, openapi, records as http_records, zones as http_zones,
+};
+
+/// The records API (RFC 2136); bodies over 64 KiB are refused before they are read.
+fn records_routes() -> Router<SharedState> {
+    Router::new()
+        .route(
+            "/api/v1/zones/{name}/records",
+            get(http_records::list_records)
+                .post(http_records::add_record)
+                .put(http_records::update_record)
+                .delete(http_records::remove_record),
+        )
+        .route(
+            "/api/v1/zones/{name}/rrsets/{owner}/{type}",
+            put(http_records::replace_rrset),
+        )
+        .layer(DefaultBodyLimit::max(64 * 1024))
+}
 
 pub fn router(state: SharedState) -> Router {
     let open = Router::new()
@@ -36,6 +56,7 @@ pub fn router(state: SharedState) -> Router {
             post(http_zones::retransfer_zone),
         )
         .route("/api/v1/server/status", get(http_zones::server_status))
+        .merge(records_routes())
         .route("/api/v1/openapi.json", get(openapi::openapi_json));
     let api = if state.auth.is_some() {
         api.route_layer(middleware::from_fn_with_state(

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::auth::Authenticator;
+use crate::bind::update::DnsChannel;
 use crate::metrics::Metrics;
 use crate::zones::Zones;
 
@@ -11,6 +12,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// `None` when authentication is disabled (the mesh does it).
     pub auth: Option<Authenticator>,
+    /// Where the records API sends its UPDATEs and AXFRs.
+    pub dns: Arc<dyn DnsChannel>,
 }
 
 pub type SharedState = Arc<AppState>;

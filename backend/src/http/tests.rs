@@ -27,6 +27,7 @@ fn app(auth: AuthSettings) -> (Router, Harness) {
         zones,
         auth: Authenticator::from_settings(&auth, metrics.clone()),
         metrics,
+        dns: Arc::new(crate::zones::fake_dns::FakeDns::default()),
     });
     (router(state), h)
 }

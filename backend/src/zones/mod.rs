@@ -14,6 +14,8 @@ pub mod locks;
 pub mod plan;
 pub mod read;
 pub mod records;
+pub mod records_request;
+pub mod records_update;
 pub mod request;
 pub mod service;
 
@@ -26,5 +28,7 @@ pub use service::Zones;
 
 #[cfg(test)]
 pub mod fake;
+#[cfg(test)]
+pub mod fake_dns;
 #[cfg(test)]
 mod tests;
