@@ -162,6 +162,13 @@ impl From<ZoneError> for ApiError {
                 ),
                 bind,
             ),
+            ZoneError::NotPrimary { zone, bind } => state(
+                format!(
+                    "Zone {zone} is a secondary zone: freeze and thaw apply to primary zones (a \
+                     secondary's data comes from its primaries; use POST /api/v1/zones/{zone}/retransfer)"
+                ),
+                bind,
+            ),
             ZoneError::NotLoaded { zone, bind } => state(
                 format!(
                     "Zone {zone} is configured but not loaded (a secondary waiting for its first transfer, \
