@@ -18,6 +18,8 @@ pub mod state;
 pub mod zones;
 
 #[cfg(test)]
+mod records_tests;
+#[cfg(test)]
 mod tests;
 
 pub use error::ApiError;
