@@ -1,3 +1,4 @@
+//! Over 400 lines: one file for the records API end to end, sharing the named-with-two-keys stack.
 //! The records API against a real named: RFC 2136 UPDATEs signed with the test named's own TSIG
 //! key, sent by the backend itself. Every change is checked with `dig`; each DNS answer maps to
 //! one status with BIND's rcode in `details`.

@@ -3,7 +3,8 @@
 //! extractors), `error` (every failure's status and body, and the words for each
 //! `ZoneError`), `api_types` (JSON bodies), `openapi`, `auth` (the middleware applying
 //! `auth::Authenticator`), `metrics` (the request-counting middleware), `state` (what every
-//! handler shares). Later: records over RFC 2136 (`records.rs`), rate limiting (`rate_limit.rs`).
+//! handler shares), `records` (the records API: RFC 2136 answers → statuses). Later: rate
+//! limiting (`rate_limit.rs`).
 
 pub mod api_types;
 pub mod auth;

@@ -3,7 +3,8 @@
 //! sends), `create`/`change`/`actions`/`read` are the operations on `service::Zones`, `locks`
 //! serialises mutations per zone, `classify` says what each answer of named means, and
 //! `error::ZoneError` is every way an operation can fail. named is reached only through
-//! `bind::ControlChannel`. Later: records over RFC 2136 (`records_update.rs`).
+//! `bind::ControlChannel`; records over RFC 2136: `records_request` (bodies, plans) and
+//! `records_update` (operations over `bind::update::DnsChannel`, `RecordError`).
 
 pub mod actions;
 pub mod change;
