@@ -17,12 +17,12 @@ use super::extract::{ApiJson, ZonePath};
 use super::state::SharedState;
 use crate::auth::Actor;
 use crate::bind::update::Update;
+use crate::zones::plan;
 use crate::zones::records_request::{
     plan_add, plan_remove, plan_rrset, plan_update, AddRecordRequest, RemoveRecordRequest,
     RrsetRequest, UpdateRecordRequest,
 };
 use crate::zones::records_update::RecordError;
-use crate::zones::{plan, ZoneName};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -170,8 +170,8 @@ async fn send(
     .map_err(|e| ApiError::Internal(format!("update task failed: {e}")))?
 }
 
-fn planned(zone: &ZoneName, outcome: Result<Update, String>) -> ApiResult<Update> {
-    let _ = zone;
+/// A refused plan is a 400 naming the field; nothing was sent.
+fn planned(outcome: Result<Update, String>) -> ApiResult<Update> {
     outcome.map_err(ApiError::InvalidRequest)
 }
 
@@ -192,7 +192,7 @@ pub async fn add_record(
     ZonePath(zone): ZonePath,
     ApiJson(request): ApiJson<AddRecordRequest>,
 ) -> ApiResult<(StatusCode, Json<RecordResponse>)> {
-    let update = planned(&zone, plan_add(&zone, &request))?;
+    let update = planned(plan_add(&zone, &request))?;
     send(&state, update, "record_add", actor).await?;
     Ok((
         StatusCode::CREATED,
@@ -218,7 +218,7 @@ pub async fn update_record(
     ZonePath(zone): ZonePath,
     ApiJson(request): ApiJson<UpdateRecordRequest>,
 ) -> ApiResult<Json<RecordResponse>> {
-    let update = planned(&zone, plan_update(&zone, &request))?;
+    let update = planned(plan_update(&zone, &request))?;
     send(&state, update, "record_update", actor).await?;
     Ok(Json(RecordResponse {
         success: true,
@@ -240,7 +240,7 @@ pub async fn remove_record(
     ZonePath(zone): ZonePath,
     ApiJson(request): ApiJson<RemoveRecordRequest>,
 ) -> ApiResult<Json<RecordResponse>> {
-    let update = planned(&zone, plan_remove(&zone, &request))?;
+    let update = planned(plan_remove(&zone, &request))?;
     send(&state, update, "record_remove", actor).await?;
     Ok(Json(RecordResponse {
         success: true,
@@ -305,7 +305,7 @@ pub async fn replace_rrset(
     ApiJson(request): ApiJson<RrsetRequest>,
 ) -> ApiResult<Json<RecordResponse>> {
     let zone = plan::zone_name(&raw_zone).map_err(ApiError::from)?;
-    let update = planned(&zone, plan_rrset(&zone, &owner, &record_type, &request))?;
+    let update = planned(plan_rrset(&zone, &owner, &record_type, &request))?;
     send(&state, update, "rrset_replace", actor).await?;
     Ok(Json(RecordResponse {
         success: true,
