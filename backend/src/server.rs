@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::auth::Authenticator;
+use crate::bind::update::TsigDns;
 use crate::bind::{Rndc, ZoneDir};
 use crate::config::Config;
 use crate::http::{self, AppState};
@@ -26,11 +27,23 @@ pub fn build_state(config: &Config) -> Result<Arc<AppState>, String> {
         metrics.clone(),
     )?;
     let auth = Authenticator::from_settings(&config.auth, metrics.clone());
+    let update = &config.update;
+    let dns = TsigDns::new(
+        &update.server,
+        &update.key_name,
+        update
+            .key
+            .as_ref()
+            .map(|k| (k.algorithm, k.secret.clone()))
+            .map_err(Clone::clone),
+        update.timeout,
+    )?;
     Ok(Arc::new(AppState {
         zones: Zones::new(dir, Arc::new(rndc), metrics.clone()),
         metrics,
         auth,
         rate_limit: config.rate_limit.as_ref().map(RateLimit::new),
+        dns: Arc::new(dns),
     }))
 }
 
@@ -48,6 +61,9 @@ pub async fn run(config: Config) -> Result<(), String> {
         auth_mode = config.auth.mode(),
         docs = config.enable_docs,
         rate_limit = ?config.rate_limit,
+        auth_mode_reason = config.auth_reason,
+        nsupdate_server = %config.update.server,
+        nsupdate_key = config.update.key_name.as_str(),
         version = env!("CARGO_PKG_VERSION"),
         "bindcar listening"
     );

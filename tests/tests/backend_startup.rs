@@ -147,6 +147,13 @@ fn help_documents_every_variable() {
         "KUBE_TOKEN_PATH",
         "KUBE_CA_CERT_PATH",
         "KUBECONFIG",
+        "NSUPDATE_SERVER",
+        "NSUPDATE_PORT",
+        "NSUPDATE_KEY_NAME",
+        "RNDC_KEY_NAME",
+        "NSUPDATE_ALGORITHM",
+        "NSUPDATE_SECRET",
+        "NSUPDATE_TIMEOUT_SECS",
         "RUST_LOG",
         "--i-know-this-is-insecure",
     ] {

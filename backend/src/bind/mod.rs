@@ -5,8 +5,10 @@
 //! (`zone_file`), the zone directory and its markers (`zone_dir`), named.conf tokens
 //! (`conf_tokens`), and `ZoneName`, which every command and path is built from.
 //!
-//! Depends on nothing else in the crate but `metrics`. Later: RFC 2136 updates with TSIG
-//! (`update.rs`), listing over the statistics channel (`stats.rs`).
+//! RFC 2136 updates and AXFR with TSIG (`update`: the `DnsChannel` seam and `TsigDns`).
+//!
+//! Depends on nothing else in the crate but `metrics`. Later: listing over the statistics
+//! channel (`stats.rs`).
 
 pub mod channel;
 pub mod command;
@@ -14,6 +16,7 @@ pub mod conf_tokens;
 pub mod options;
 pub mod rndc;
 pub mod showzone;
+pub mod update;
 pub mod zone_dir;
 pub mod zone_file;
 pub mod zone_name;

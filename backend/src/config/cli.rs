@@ -22,7 +22,8 @@ Authentication modes (API routes; /api/v1/health, /api/v1/ready and /metrics are
   DISABLE_AUTH=true            no authentication here (the mesh authenticates; x-remote-user is logged)
   BIND_API_TOKEN=<secret>      shared secret: 'Authorization: Bearer <secret>' (constant-time compare)
   BIND_AUTH_MODE=tokenreview   Kubernetes TokenReview with audiences, allowlists and a verdict cache
-  BIND_AUTH_MODE=basic         (default) any well-formed Bearer token; verification is left to the mesh
+  BIND_AUTH_MODE=basic         any well-formed Bearer token; verification is left to the mesh
+  BIND_AUTH_MODE unset         tokenreview if an allowlist is set (bindcar's image), else basic
 
 Startup guards: listening on a non-loopback address requires BIND_API_TOKEN or TokenReview unless
 BINDCAR_ALLOW_INSECURE_AUTH=true or --i-know-this-is-insecure; TokenReview requires
@@ -96,15 +97,40 @@ pub struct Cli {
     #[arg(long, env = "RNDC_TIMEOUT_SECS", default_value_t = 10)]
     pub rndc_timeout_secs: u64,
 
+    /// Server that receives the records API's DNS UPDATEs (over TCP).
+    #[arg(long, env = "NSUPDATE_SERVER", default_value = "127.0.0.1")]
+    pub nsupdate_server: String,
+
+    /// DNS port of that server.
+    #[arg(long, env = "NSUPDATE_PORT", default_value_t = 53)]
+    pub nsupdate_port: u16,
+
+    /// TSIG key name for updates and zone transfers (default: RNDC_KEY_NAME, then rndc-key).
+    #[arg(long, env = "NSUPDATE_KEY_NAME")]
+    pub nsupdate_key_name: Option<String>,
+
+    /// Name of the rndc key; the default TSIG key name.
+    #[arg(long, env = "RNDC_KEY_NAME")]
+    pub rndc_key_name: Option<String>,
+
+    /// TSIG algorithm (hmac-sha256/384/512; default: the rndc algorithm).
+    #[arg(long, env = "NSUPDATE_ALGORITHM")]
+    pub nsupdate_algorithm: Option<String>,
+
+    /// Base64 TSIG secret (default: the rndc secret).
+    #[arg(long, env = "NSUPDATE_SECRET", hide_env_values = true)]
+    pub nsupdate_secret: Option<String>,
+
+    /// Time limit of one DNS UPDATE or zone transfer (504 beyond).
+    #[arg(long, env = "NSUPDATE_TIMEOUT_SECS", default_value_t = 10)]
+    pub nsupdate_timeout_secs: u64,
+
     /// Authentication mode when DISABLE_AUTH is not set and BIND_API_TOKEN is empty.
-    #[arg(
-        long,
-        env = "BIND_AUTH_MODE",
-        value_enum,
-        default_value = "basic",
-        ignore_case = true
-    )]
-    pub auth_mode: AuthModeArg,
+    /// Unset: tokenreview when BIND_API_TOKEN is empty and an allowlist
+    /// (BIND_ALLOWED_SERVICE_ACCOUNTS / BIND_ALLOWED_NAMESPACES) is set, as bindcar's image
+    /// does; basic otherwise.
+    #[arg(long, env = "BIND_AUTH_MODE", value_enum, ignore_case = true)]
+    pub auth_mode: Option<AuthModeArg>,
 
     /// Turn authentication off (the mesh does it); x-remote-user is then logged with mutations.
     #[arg(long, env = "DISABLE_AUTH", value_name = "DISABLE_AUTH", value_parser = parse_bool, action = ArgAction::Set,

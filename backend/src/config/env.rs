@@ -36,10 +36,11 @@ impl Config {
         if cli.rndc_timeout_secs == 0 {
             return Err("RNDC_TIMEOUT_SECS must be at least 1".into());
         }
-        let auth = auth_settings(cli)?;
+        let (auth, auth_reason) = auth_settings(cli)?;
         let rate_limit = rate_limit_settings(cli)?;
         let allow_insecure = cli.allow_insecure_auth || cli.i_know_this_is_insecure;
         guards::check_listen_posture(&cli.address, &auth, allow_insecure)?;
+        let update = super::update::resolve(cli, &rndc)?;
         Ok(Config {
             address: cli.address.clone(),
             port: cli.port,
@@ -49,6 +50,8 @@ impl Config {
             auth,
             enable_docs: cli.enable_docs,
             rate_limit,
+            auth_reason,
+            update,
         })
     }
 }
@@ -124,30 +127,51 @@ fn api_token(cli: &Cli) -> Result<Option<&str>, String> {
     Ok(Some(token))
 }
 
-fn auth_settings(cli: &Cli) -> Result<AuthSettings, String> {
+/// The authentication mode and why it was chosen (logged at startup). bindcar's image rule:
+/// no BIND_API_TOKEN and an allowlist set means TokenReview (bindy's sidecar sets
+/// BIND_ALLOWED_SERVICE_ACCOUNTS and nothing else); an explicit BIND_AUTH_MODE wins.
+fn auth_settings(cli: &Cli) -> Result<(AuthSettings, &'static str), String> {
     if cli.disable_auth {
         if nonempty(&cli.api_token).is_some() {
             tracing::warn!("DISABLE_AUTH=true: BIND_API_TOKEN is ignored");
         }
-        return Ok(AuthSettings::Disabled);
+        return Ok((AuthSettings::Disabled, "DISABLE_AUTH=true"));
     }
     // A blank token next to TokenReview counts as unset, as before: TokenReview checks tokens.
-    let token = if cli.auth_mode == AuthModeArg::Tokenreview && nonempty(&cli.api_token).is_none() {
-        None
-    } else {
-        api_token(cli)?
-    };
+    let token =
+        if cli.auth_mode == Some(AuthModeArg::Tokenreview) && nonempty(&cli.api_token).is_none() {
+            None
+        } else {
+            api_token(cli)?
+        };
     if let Some(token) = token {
-        if cli.auth_mode == AuthModeArg::Tokenreview {
+        if cli.auth_mode == Some(AuthModeArg::Tokenreview) {
             return Err(
                 "refusing to start: both BIND_API_TOKEN and BIND_AUTH_MODE=tokenreview are set; \
                  unset BIND_API_TOKEN to use TokenReview, or BIND_AUTH_MODE to use the shared secret"
                     .into(),
             );
         }
-        return Ok(AuthSettings::SharedSecret(token.as_bytes().to_vec()));
+        return Ok((
+            AuthSettings::SharedSecret(token.as_bytes().to_vec()),
+            "BIND_API_TOKEN is set",
+        ));
     }
-    match cli.auth_mode {
+    let allowlist_set = !list(&cli.allowed_namespaces).is_empty()
+        || !list(&cli.allowed_service_accounts).is_empty();
+    let (mode, reason) = match cli.auth_mode {
+        Some(mode) => (mode, "BIND_AUTH_MODE is set"),
+        None if allowlist_set => (
+            AuthModeArg::Tokenreview,
+            "BIND_AUTH_MODE unset, no BIND_API_TOKEN, and an allowlist \
+             (BIND_ALLOWED_SERVICE_ACCOUNTS or BIND_ALLOWED_NAMESPACES) is set",
+        ),
+        None => (
+            AuthModeArg::Basic,
+            "default: no BIND_AUTH_MODE, BIND_API_TOKEN or allowlist",
+        ),
+    };
+    let settings: Result<AuthSettings, String> = match mode {
         AuthModeArg::Basic => Ok(AuthSettings::Basic),
         AuthModeArg::Tokenreview => {
             let policy = guards::access_policy(
@@ -187,7 +211,8 @@ fn auth_settings(cli: &Cli) -> Result<AuthSettings, String> {
                 kube,
             })))
         }
-    }
+    };
+    Ok((settings?, reason))
 }
 
 #[cfg(test)]
@@ -196,6 +221,91 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+
+    fn config(args: &[&str]) -> Result<Config, String> {
+        let mut all = vec![
+            "bindcar",
+            "--rndc-server",
+            "127.0.0.1:953",
+            "--rndc-algorithm",
+            "hmac-sha256",
+            "--rndc-secret",
+            "c2VjcmV0",
+        ];
+        all.extend_from_slice(args);
+        Config::from_cli(&Cli::try_parse_from(all).map_err(|e| e.to_string())?)
+    }
+
+    #[test]
+    fn bindy_sidecar_env_chooses_tokenreview_on_any_address() {
+        // bindy: no listen address (0.0.0.0), no token, no mode, an allowlist
+        let c = config(&[
+            "--allowed-service-accounts",
+            "system:serviceaccount:dns-system:bindy",
+        ])
+        .unwrap();
+        assert_eq!(c.auth.mode(), "tokenreview");
+        assert!(c.auth_reason.contains("allowlist"), "{}", c.auth_reason);
+        assert_eq!(c.address, "0.0.0.0");
+        let c = config(&["--allowed-namespaces", "dns-system"]).unwrap();
+        assert_eq!(c.auth.mode(), "tokenreview");
+        // an explicit mode wins; a token wins over the allowlist
+        let c = config(&[
+            "--address",
+            "127.0.0.1",
+            "--auth-mode",
+            "basic",
+            "--allowed-namespaces",
+            "x",
+        ])
+        .unwrap();
+        assert_eq!(c.auth.mode(), "basic");
+        let c = config(&["--api-token", "s3cret", "--allowed-namespaces", "x"]).unwrap();
+        assert_eq!(c.auth.mode(), "api-token");
+        // nothing set: basic, refused on 0.0.0.0 as before
+        assert!(config(&[]).is_err());
+        assert_eq!(
+            config(&["--address", "127.0.0.1"]).unwrap().auth.mode(),
+            "basic"
+        );
+    }
+
+    #[test]
+    fn nsupdate_settings_default_to_the_rndc_key() {
+        let c = config(&["--address", "127.0.0.1"]).unwrap();
+        assert_eq!(c.update.server, "127.0.0.1:53");
+        assert_eq!(c.update.key_name, "rndc-key");
+        let key = c.update.key.clone().unwrap();
+        assert_eq!(
+            (key.algorithm, key.secret.as_slice()),
+            ("hmac-sha256", b"secret".as_slice())
+        );
+        let c = config(&[
+            "--address",
+            "127.0.0.1",
+            "--rndc-key-name",
+            "k1",
+            "--nsupdate-port",
+            "5353",
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.update.key_name.as_str(), c.update.server.as_str()),
+            ("k1", "127.0.0.1:5353")
+        );
+        let c = config(&[
+            "--address",
+            "127.0.0.1",
+            "--rndc-key-name",
+            "k1",
+            "--nsupdate-key-name",
+            "k2",
+        ])
+        .unwrap();
+        assert_eq!(c.update.key_name, "k2");
+        assert!(config(&["--address", "127.0.0.1", "--nsupdate-algorithm", "hmac-md5"]).is_err());
+        assert!(config(&["--address", "127.0.0.1", "--nsupdate-secret", "not base64!"]).is_err());
+    }
 
     fn cli(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once("bindcar").chain(args.iter().copied())).unwrap()
@@ -259,6 +369,6 @@ mod tests {
             "dns",
         ]))
         .unwrap();
-        assert_eq!(review.mode(), "tokenreview");
+        assert_eq!(review.0.mode(), "tokenreview");
     }
 }

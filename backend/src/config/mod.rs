@@ -7,6 +7,7 @@ pub mod env;
 pub mod guards;
 pub mod rndc_conf;
 pub mod settings;
+pub mod update;
 
 pub use cli::Cli;
 pub use settings::{AuthSettings, Config, KubeSource, RateLimitSettings, TokenReviewSettings};

@@ -21,6 +21,10 @@ pub struct Config {
     pub enable_docs: bool,
     /// `None` when `RATE_LIMIT_ENABLED=false`.
     pub rate_limit: Option<RateLimitSettings>,
+    /// Why this authentication mode (logged at startup).
+    pub auth_reason: &'static str,
+    /// Where and how RFC 2136 updates are sent (the records API).
+    pub update: super::update::UpdateSettings,
 }
 
 /// Per-client rate limit of the API routes: `requests` per `period`, replenished evenly (one

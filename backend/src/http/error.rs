@@ -53,6 +53,14 @@ pub enum ApiError {
     /// The client's rate limit is spent; it may retry after this many seconds.
     #[error("Rate limit exceeded; retry after {0} s")]
     RateLimited(u64),
+    /// An answer of the DNS server to a records call (or a zone that takes no updates); the
+    /// status is chosen in `http::records`, `rcode` is BIND's.
+    #[error("{message}")]
+    Dns {
+        status: u16,
+        message: String,
+        rcode: Option<String>,
+    },
     /// Anything else; the cause is logged, the client sees a generic message.
     #[error("Internal server error")]
     Internal(String),
@@ -75,6 +83,9 @@ impl ApiError {
             ApiError::BindTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Dns { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -84,6 +95,9 @@ impl ApiError {
             ApiError::ZoneState { bind, .. }
             | ApiError::BindRejected { bind, .. }
             | ApiError::BindRefused { bind, .. } => Value::String(bind.clone()),
+            ApiError::Dns {
+                rcode: Some(rcode), ..
+            } => Value::String(rcode.clone()),
             _ => Value::Null,
         }
     }
@@ -160,6 +174,13 @@ impl From<ZoneError> for ApiError {
             ZoneError::NotSecondary { zone, bind } => state(
                 format!(
                     "Zone {zone} is not a secondary zone; only secondary zones can be retransferred"
+                ),
+                bind,
+            ),
+            ZoneError::NotPrimary { zone, bind } => state(
+                format!(
+                    "Zone {zone} is a secondary zone: freeze and thaw apply to primary zones (a \
+                     secondary's data comes from its primaries; use POST /api/v1/zones/{zone}/retransfer)"
                 ),
                 bind,
             ),

@@ -40,6 +40,7 @@ fn app(auth: AuthSettings, limit: Option<(u32, u32)>) -> (Router, Harness) {
         auth: Authenticator::from_settings(&auth, metrics.clone()),
         metrics,
         rate_limit,
+        dns: Arc::new(crate::zones::fake_dns::FakeDns::default()),
     });
     (router(state), h)
 }

@@ -3,8 +3,8 @@
 //! extractors), `error` (every failure's status and body, and the words for each
 //! `ZoneError`), `api_types` (JSON bodies), `openapi`, `docs` (Swagger UI, when enabled), `auth` (the middleware applying
 //! `auth::Authenticator`), `metrics` (the request-counting middleware), `state` (what every
-//! handler shares), `rate_limit` (the per-client limit of the API routes). Later: records over
-//! RFC 2136 (`records.rs`).
+//! handler shares), `rate_limit` (the per-client limit of the API routes), `records` (the
+//! records API: RFC 2136 answers → statuses).
 
 pub mod api_types;
 pub mod auth;
@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod open;
 pub mod openapi;
 pub mod rate_limit;
+pub mod records;
 pub mod router;
 pub mod state;
 pub mod zones;
@@ -23,6 +24,8 @@ pub mod zones;
 mod limits_tests;
 #[cfg(test)]
 mod openapi_tests;
+#[cfg(test)]
+mod records_tests;
 #[cfg(test)]
 mod tests;
 

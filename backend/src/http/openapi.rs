@@ -21,7 +21,11 @@ use super::api_types::{
     ModifyZoneRequest, ReadyResponse, ServerStatusResponse, SoaRecord, ZoneConfig, ZoneInfo,
     ZoneListResponse, ZoneResponse, ZoneType,
 };
-use super::{open as http_open, zones as http_zones};
+use super::records::{RecordEntry, RecordListResponse, RecordResponse};
+use super::{open as http_open, records as http_records, zones as http_zones};
+use crate::zones::records_request::{
+    AddRecordRequest, RemoveRecordRequest, RrsetRequest, UpdateRecordRequest,
+};
 
 /// The routes without authentication (the router's `Access::Open` rows; a test checks both agree).
 pub const OPEN_PATHS: &[&str] = &["/api/v1/health", "/api/v1/ready", "/metrics"];
@@ -38,11 +42,15 @@ const BEARER: &str = "bearer";
         http_zones::create_zone, http_zones::list_zones, http_zones::get_zone, http_zones::delete_zone,
         http_zones::modify_zone, http_zones::zone_status, http_zones::reload_zone, http_zones::freeze_zone,
         http_zones::thaw_zone, http_zones::notify_zone, http_zones::retransfer_zone, http_zones::server_status,
+        http_records::add_record, http_records::update_record, http_records::remove_record,
+        http_records::list_records, http_records::replace_rrset,
     ),
     components(schemas(
         CreateZoneRequest, ZoneType, ZoneConfig, SoaRecord, DnsRecord, ModifyZoneRequest, ZoneResponse,
         ZoneInfo, ZoneListResponse, ServerStatusResponse, HealthResponse, ReadyResponse, ErrorResponse,
         AuthErrorResponse,
+        AddRecordRequest, UpdateRecordRequest, RemoveRecordRequest, RrsetRequest, RecordResponse,
+        RecordEntry, RecordListResponse,
     )),
     modifiers(&BearerAuth, &CrossCutting),
     security(("bearer" = [])),

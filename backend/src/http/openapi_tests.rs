@@ -39,6 +39,7 @@ fn app(docs: bool) -> (Router, Harness) {
         auth: Authenticator::from_settings(&auth, metrics.clone()),
         metrics,
         rate_limit: None,
+        dns: Arc::new(crate::zones::fake_dns::FakeDns::default()),
     });
     (router_with_docs(state, docs), h)
 }

@@ -6,6 +6,7 @@
 //! it so the OpenAPI test can compare it with the document (axum does not list its routes).
 //! Swagger UI (`docs`) is merged only when enabled and is not an API route.
 
+use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::middleware;
@@ -13,7 +14,13 @@ use axum::routing::{on, MethodFilter};
 use axum::Router;
 
 use super::state::SharedState;
-use super::{auth, docs, metrics, open as http_open, openapi, rate_limit, zones as http_zones};
+use super::{
+    auth, docs, metrics, open as http_open, openapi, rate_limit, records as http_records,
+    zones as http_zones,
+};
+
+/// Records API bodies over this are refused before they are read.
+const RECORD_BODY_LIMIT: usize = 64 * 1024;
 
 /// The methods this API uses (axum's `MethodFilter` cannot be turned back into a `Method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -70,12 +77,30 @@ struct Table {
 }
 
 impl Table {
-    fn add<H, T>(mut self, access: Access, verb: Verb, path: &'static str, handler: H) -> Self
+    fn add<H, T>(self, access: Access, verb: Verb, path: &'static str, handler: H) -> Self
     where
         H: Handler<T, SharedState>,
         T: 'static,
     {
-        let method_router = on(verb.filter(), handler);
+        self.add_limited(access, verb, path, handler, None)
+    }
+
+    fn add_limited<H, T>(
+        mut self,
+        access: Access,
+        verb: Verb,
+        path: &'static str,
+        handler: H,
+        body_limit: Option<usize>,
+    ) -> Self
+    where
+        H: Handler<T, SharedState>,
+        T: 'static,
+    {
+        let mut method_router = on(verb.filter(), handler);
+        if let Some(limit) = body_limit {
+            method_router = method_router.layer(DefaultBodyLimit::max(limit));
+        }
         match access {
             Access::Open => self.open = self.open.route(path, method_router),
             Access::Api => self.api = self.api.route(path, method_router),
@@ -91,11 +116,21 @@ impl Table {
     fn api<H: Handler<T, SharedState>, T: 'static>(self, v: Verb, p: &'static str, h: H) -> Self {
         self.add(Access::Api, v, p, h)
     }
+
+    /// An API route of the records API (bodies bounded by `RECORD_BODY_LIMIT`).
+    fn records<H: Handler<T, SharedState>, T: 'static>(
+        self,
+        v: Verb,
+        p: &'static str,
+        h: H,
+    ) -> Self {
+        self.add_limited(Access::Api, v, p, h, Some(RECORD_BODY_LIMIT))
+    }
 }
 
 /// The route table: every route of the service, once.
 fn table() -> Table {
-    use Verb::{Delete, Get, Patch, Post};
+    use Verb::{Delete, Get, Patch, Post, Put};
     Table::default()
         .open(Get, "/api/v1/health", http_open::health)
         .open(Get, "/api/v1/ready", http_open::ready)
@@ -116,6 +151,31 @@ fn table() -> Table {
             http_zones::retransfer_zone,
         )
         .api(Get, "/api/v1/server/status", http_zones::server_status)
+        .records(
+            Get,
+            "/api/v1/zones/{name}/records",
+            http_records::list_records,
+        )
+        .records(
+            Post,
+            "/api/v1/zones/{name}/records",
+            http_records::add_record,
+        )
+        .records(
+            Put,
+            "/api/v1/zones/{name}/records",
+            http_records::update_record,
+        )
+        .records(
+            Delete,
+            "/api/v1/zones/{name}/records",
+            http_records::remove_record,
+        )
+        .records(
+            Put,
+            "/api/v1/zones/{name}/rrsets/{owner}/{type}",
+            http_records::replace_rrset,
+        )
         .api(Get, "/api/v1/openapi.json", openapi::openapi_json)
 }
 

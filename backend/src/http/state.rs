@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::auth::Authenticator;
+use crate::bind::update::DnsChannel;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimit;
 use crate::zones::Zones;
@@ -14,6 +15,8 @@ pub struct AppState {
     pub auth: Option<Authenticator>,
     /// `None` when rate limiting is off (`RATE_LIMIT_ENABLED=false`).
     pub rate_limit: Option<RateLimit>,
+    /// Where the records API sends its UPDATEs and AXFRs.
+    pub dns: Arc<dyn DnsChannel>,
 }
 
 pub type SharedState = Arc<AppState>;

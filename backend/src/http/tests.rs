@@ -28,6 +28,7 @@ fn app(auth: AuthSettings) -> (Router, Harness) {
         auth: Authenticator::from_settings(&auth, metrics.clone()),
         metrics,
         rate_limit: None,
+        dns: Arc::new(crate::zones::fake_dns::FakeDns::default()),
     });
     (router(state), h)
 }

@@ -39,6 +39,7 @@ pub fn classify(zone: &ZoneName, command: &'static str, failure: RndcFailure) ->
         ("reload", "dynamic zone") => ZoneError::Dynamic { zone, bind },
         ("freeze", "not dynamic") => ZoneError::NotDynamic { zone, bind },
         ("freeze", "already frozen") => ZoneError::AlreadyFrozen { zone, bind },
+        ("freeze" | "thaw", "not primary") => ZoneError::NotPrimary { zone, bind },
         ("retransfer", _) if text.contains("inappropriate zone type") => {
             ZoneError::NotSecondary { zone, bind }
         }
@@ -171,6 +172,13 @@ mod tests {
             ZoneError::NotDynamic {
                 zone: z.clone(),
                 bind: "not dynamic".into()
+            }
+        );
+        assert_eq!(
+            classify(&z, "freeze", refused("not primary", "")),
+            ZoneError::NotPrimary {
+                zone: z.clone(),
+                bind: "not primary".into()
             }
         );
         assert_eq!(

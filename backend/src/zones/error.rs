@@ -31,6 +31,9 @@ pub enum ZoneError {
     /// `retransfer` of a zone that is not a secondary.
     #[error("zone {zone} is not a secondary: {bind}")]
     NotSecondary { zone: ZoneName, bind: String },
+    /// `freeze`/`thaw` of a secondary zone (named: `not primary`).
+    #[error("zone {zone} is not a primary: {bind}")]
+    NotPrimary { zone: ZoneName, bind: String },
     /// Configured but not loaded (a secondary before its first transfer, or a bad file).
     #[error("zone {zone} is not loaded: {bind}")]
     NotLoaded { zone: ZoneName, bind: String },

@@ -3,7 +3,8 @@
 //! sends), `create`/`change`/`actions`/`read` are the operations on `service::Zones`, `locks`
 //! serialises mutations per zone, `classify` says what each answer of named means, and
 //! `error::ZoneError` is every way an operation can fail. named is reached only through
-//! `bind::ControlChannel`. Later: records over RFC 2136 (`records_update.rs`).
+//! `bind::ControlChannel`; records over RFC 2136: `records_request` (bodies, plans) and
+//! `records_update` (operations over `bind::update::DnsChannel`, `RecordError`).
 
 pub mod actions;
 pub mod change;
@@ -14,6 +15,8 @@ pub mod locks;
 pub mod plan;
 pub mod read;
 pub mod records;
+pub mod records_request;
+pub mod records_update;
 pub mod request;
 pub mod service;
 
@@ -26,5 +29,7 @@ pub use service::Zones;
 
 #[cfg(test)]
 pub mod fake;
+#[cfg(test)]
+pub mod fake_dns;
 #[cfg(test)]
 mod tests;

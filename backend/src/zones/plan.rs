@@ -63,9 +63,8 @@ pub fn plan_create(
         .as_deref()
         .map(|k| conf_name("updateKeyName", k))
         .transpose()?;
-    if request.zone_type == ZoneType::Secondary && update_key.is_some() {
-        return Err(invalid("updateKeyName applies to primary zones only"));
-    }
+    // A secondary takes `allow-update { key }` too (bindy always sends updateKeyName): BIND
+    // 9.18 accepts it on a secondary, forwards nothing, and the zone transfers as usual.
     let options = ZoneOptions {
         zone_type: request.zone_type,
         file: dir.zone_file(&zone),
@@ -299,7 +298,7 @@ mod tests {
     }
 
     #[test]
-    fn secondary_plan_needs_primaries_and_no_update_key() {
+    fn secondary_plan_needs_primaries_and_takes_an_update_key() {
         let dir = dir();
         let plan = plan_create(&request(ZoneType::Secondary), &dir, SystemTime::now()).unwrap();
         assert!(plan.zone_file.is_none());
@@ -309,7 +308,12 @@ mod tests {
         assert!(plan_create(&no_primaries, &dir, SystemTime::now()).is_err());
         let mut keyed = request(ZoneType::Secondary);
         keyed.update_key_name = Some("rndc-key".into());
-        assert!(plan_create(&keyed, &dir, SystemTime::now()).is_err());
+        let plan = plan_create(&keyed, &dir, SystemTime::now()).unwrap();
+        // bindcar's order: type, file, primaries, allow-update
+        assert!(plan
+            .options
+            .render()
+            .contains("primaries { 192.0.2.9; }; allow-update { key \"rndc-key\"; };"));
     }
 
     #[test]

@@ -12,9 +12,22 @@ use crate::bind::RecordLine;
 pub const SUPPORTED_TYPES: [&str; 9] =
     ["A", "AAAA", "CNAME", "MX", "TXT", "NS", "PTR", "SRV", "CAA"];
 
+/// Largest TTL (RFC 2181 §8: 2^31 - 1).
+pub const MAX_TTL: u32 = i32::MAX as u32;
+
 /// Checks one record of a create request; the error names the record by its index.
 pub fn validate_record(index: usize, record: &DnsRecord) -> Result<RecordLine, String> {
-    let at = |why: String| format!("records[{index}]: {why}");
+    check_record(record, false).map_err(|why| format!("records[{index}]: {why}"))
+}
+
+/// The one record check, shared by create requests and the records API. `absolute_targets`:
+/// CNAME/NS/PTR/MX/SRV targets must end with `.` (an UPDATE has no origin to complete them;
+/// in a zone file a relative target is completed with the zone name).
+pub fn check_record(record: &DnsRecord, absolute_targets: bool) -> Result<RecordLine, String> {
+    let at = |why: String| why;
+    if record.ttl.is_some_and(|ttl| ttl > MAX_TTL) {
+        return Err(format!("ttl must be at most {MAX_TTL}"));
+    }
     let upper = record.record_type.to_ascii_uppercase();
     let record_type = SUPPORTED_TYPES
         .iter()
@@ -73,6 +86,15 @@ pub fn validate_record(index: usize, record: &DnsRecord) -> Result<RecordLine, S
             value.to_string()
         }
     };
+    if absolute_targets && matches!(record_type, "CNAME" | "NS" | "PTR" | "MX" | "SRV") {
+        let target = rdata.rsplit(' ').next().unwrap_or_default();
+        if !target.ends_with('.') {
+            return Err(format!(
+                "{record_type} value: the target {} must be absolute (end with '.')",
+                printable(target)
+            ));
+        }
+    }
     Ok(RecordLine {
         owner: record.name.clone(),
         ttl: record.ttl,
@@ -144,8 +166,22 @@ fn check_labels(value: &str, wildcard_allowed: bool) -> Result<(), String> {
 /// comment, a multi-line group or a directive.
 pub fn check_text(value: &str) -> Result<(), String> {
     let mut in_quotes = false;
+    // Bytes of the current character-string (quoted, or a bare word); at most 255 each.
+    let mut length = 0usize;
     let mut chars = value.chars();
     while let Some(c) = chars.next() {
+        if c == '"' || (!in_quotes && c == ' ') {
+            length = 0;
+        } else {
+            length += c.len_utf8();
+            if length > 255 {
+                return Err(
+                    "has a string longer than 255 bytes; split it into quoted strings \
+                     of at most 255 bytes each (\"part1\" \"part2\")"
+                        .into(),
+                );
+            }
+        }
         match c {
             '\\' if chars.next().is_none() => {
                 return Err("ends with a lone backslash".into());
@@ -275,6 +311,19 @@ mod tests {
     }
 
     #[test]
+    fn the_records_api_wants_absolute_targets_and_ttls_in_range() {
+        assert!(check_record(&record("@", "MX", "20 mail", None), true).is_err());
+        assert!(check_record(&record("@", "MX", "mail.example.test.", Some(5)), true).is_ok());
+        assert!(check_record(&record("w", "CNAME", "x", None), true).is_err());
+        assert!(check_record(&record("w", "SRV", "1 2 3 t.example.", None), true).is_ok());
+        let mut long_ttl = record("w", "A", "192.0.2.1", None);
+        long_ttl.ttl = Some(MAX_TTL + 1);
+        assert!(check_record(&long_ttl, true).unwrap_err().contains("ttl"));
+        let split = format!("\"{}\" \"{}\"", "x".repeat(255), "y".repeat(10));
+        assert!(check_record(&record("w", "TXT", &split, None), true).is_ok());
+    }
+
+    #[test]
     fn refuses_values_that_could_break_the_zone_file() {
         let cases = [
             record("www", "A", "999.0.0.1", None),
@@ -292,6 +341,8 @@ mod tests {
             record("www", "SRV", "1 2 x y", None),
             record("www", "CAA", "300 issue x", None),
             record("www", "TXT", "", None),
+            record("www", "TXT", &format!("\"{}\"", "x".repeat(256)), None),
+            record("a.*.b", "A", "192.0.2.1", None),
         ];
         for input in cases {
             assert!(validate_record(0, &input).is_err(), "{input:?}");

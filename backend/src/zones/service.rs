@@ -59,8 +59,9 @@ impl Zones {
         }
     }
 
-    /// Created through this API: it has a marker, or (a zone of the reference bindcar) its
-    /// file is `<dir>/<zone>.zone` and it was added at runtime, not defined in named.conf.
+    /// Created through this API: it has a marker, or it is a zone of the reference bindcar
+    /// (0.7.3 keeps no marker): added at runtime (`addzone`, never a named.conf zone) and either
+    /// its file is `<dir>/<zone>.zone` or it is a secondary with no file (bindcar's secondaries).
     pub(super) async fn is_managed(
         &self,
         zone: &ZoneName,
@@ -69,7 +70,9 @@ impl Zones {
         if self.dir.has_marker(zone).await {
             return Ok(true);
         }
-        if !self.owns_file(zone, shown) {
+        let bindcar_secondary = shown.value("file").is_none()
+            && matches!(shown.value("type").as_deref(), Some("secondary" | "slave"));
+        if !self.owns_file(zone, shown) && !bindcar_secondary {
             return Ok(false);
         }
         match runtime_added(self.named.as_ref(), zone).await {

@@ -22,6 +22,7 @@ mod clock;
 mod filter_cost;
 mod machine;
 mod options;
+mod record_ops;
 mod reference;
 mod responder;
 mod rounds;
@@ -72,6 +73,54 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// The record path on this backend and (when installed) on bindcar 0.7.3, same named.
+fn record_section(clock: &Clock, named: &Named, mesh: &Backend) -> Result<Value> {
+    say!("record path: this backend");
+    let ours = record_ops::record_ops(clock, mesh.port(), "records.bench.test")?;
+    let peer = match record_ops::start_peer(named)? {
+        Some(peer) => {
+            say!("record path: bindcar 0.7.3 (nsupdate)");
+            record_ops::record_ops(clock, peer.port, "peer.bench.test")?
+        }
+        None => json!(null),
+    };
+    for (who, figures) in [("bindcar (this)", &ours), ("bindcar 0.7.3", &peer)] {
+        for op in ["add", "update", "delete"] {
+            let f = &figures["ops"][op];
+            if f.is_object() {
+                say!(
+                    "  {who:15} {op:6} p50 {:.2} ms  p99 {:.2} ms  (n={})",
+                    f["p50_ms"].as_f64().unwrap_or(f64::NAN),
+                    f["p99_ms"].as_f64().unwrap_or(f64::NAN),
+                    f["n"]
+                );
+            }
+        }
+    }
+    Ok(json!({
+        "client": "one keep-alive HTTP/1.1 connection, timed from request written to answer read",
+        "auth": "DISABLE_AUTH=true on both; bindcar 0.7.3 with RATE_LIMIT_ENABLED=false",
+        "this": ours,
+        "bindcar_0_7_3": peer,
+    }))
+}
+
+/// `--records-only`: named, this backend, the record path; nothing else.
+fn records_only(clock: &Clock, opts: &Options) -> Result<Value> {
+    let named = Named::try_start(NamedOptions::default())?;
+    let mut mesh_env = named.backend_env();
+    mesh_env.extend(env(&[("DISABLE_AUTH", "true"), ("RUST_LOG", "warn")]));
+    mesh_env.push(("NSUPDATE_PORT".into(), named.dns_port().to_string()));
+    let mesh = Backend::try_start(mesh_env, &[])?;
+    let report = json!({"schema": 1, "record_ops": record_section(clock, &named, &mesh)?});
+    if let Some(parent) = opts.out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&opts.out, serde_json::to_string_pretty(&report)? + "\n")?;
+    say!("wrote {}", opts.out.display());
+    Ok(report)
+}
+
 /// The whole benchmark; writes `opts.out` and returns its JSON.
 pub fn run(opts: &Options) -> Result<Value> {
     let clock = Clock {
@@ -86,6 +135,9 @@ pub fn run(opts: &Options) -> Result<Value> {
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace_root().join("target"));
         std::env::set_var("BINDCAR_BIN", target.join("release/bindcar"));
+    }
+    if opts.records_only {
+        return records_only(&clock, opts);
     }
     let wasm = wasm_path()?;
     let wasm_bytes = std::fs::metadata(&wasm)?.len();
@@ -134,9 +186,11 @@ pub fn run(opts: &Options) -> Result<Value> {
         ("RATE_LIMIT_ENABLED", "false"),
         ("RUST_LOG", "warn"),
     ]));
+    mesh_env.push(("NSUPDATE_PORT".into(), named.dns_port().to_string()));
     let mesh = Backend::try_start(mesh_env, &[])?;
     // Zone operations first, on a quiet machine; they leave no zone behind.
     let ops = zone_ops(&clock, opts, &mesh)?;
+    let records = record_section(&clock, &named, &mesh)?;
     let reference = reference(&clock, opts, &load, dir.path(), &api, &ca, &named, &mesh)?;
     let targets = targets(&filter, &reference, &ops);
 
@@ -161,6 +215,7 @@ pub fn run(opts: &Options) -> Result<Value> {
         "filter": filter,
         "reference": reference,
         "backend_ops": ops,
+        "record_ops": records,
         "footprint": {
             "wasm_path": wasm.strip_prefix(workspace_root()).unwrap_or(&wasm).display().to_string(),
             "wasm_bytes": wasm_bytes,

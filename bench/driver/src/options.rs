@@ -19,6 +19,8 @@ pub struct Options {
     pub tokenreview_latency_ms: u64,
     pub token_pool: usize,
     pub ops: usize,
+    /// Only the record path section (`--records-only`), written to `bench/results/records.json`.
+    pub records_only: bool,
     /// Give up (and stop everything) past this many seconds.
     pub budget_secs: u64,
     pub out: PathBuf,
@@ -26,11 +28,12 @@ pub struct Options {
 
 pub const USAGE: &str = "bench [--rounds N] [--duration SECS] [--warmup SECS] [--connections N]
       [--threads N] [--workers N] [--latency-ms MS] [--pool N] [--ops N] [--budget SECS]
-      [--out PATH] [--quick]
+      [--out PATH] [--quick] [--records-only]
 Defaults: 5 rounds of 5 s runs, 2 s warm-ups, 32 connections on 2 wrk threads, Envoy with
 2 workers, 5 ms TokenReview latency, a pool of 64 tokens, 200 backend operations each, a
 budget of 540 s, out = bench/results/latest.json. --quick: 2 rounds of 2 s, 40 operations
-(a smoke run, not a measurement).";
+(a smoke run, not a measurement). --records-only: only the record path (add, update, delete
+x 100 on this backend and on bindcar 0.7.3), out = bench/results/records.json.";
 
 impl Options {
     pub fn from_args(args: &[String]) -> Result<Options> {
@@ -44,6 +47,7 @@ impl Options {
             tokenreview_latency_ms: 5,
             token_pool: 64,
             ops: 200,
+            records_only: false,
             budget_secs: 540,
             out: workspace_root().join("bench/results/latest.json"),
         };
@@ -54,6 +58,11 @@ impl Options {
                 o.duration_secs = 2.0;
                 o.warmup_secs = 1.0;
                 o.ops = 40;
+                continue;
+            }
+            if flag == "--records-only" {
+                o.records_only = true;
+                o.out = workspace_root().join("bench/results/records.json");
                 continue;
             }
             if flag == "--help" || flag == "-h" {

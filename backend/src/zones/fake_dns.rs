@@ -1,0 +1,50 @@
+//! A scripted DNS server for in-process tests: records every UPDATE it is handed (so a test can
+//! prove a bad request sent nothing) and answers with the next scripted outcome (default: OK).
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use crate::bind::update::{DnsChannel, DnsFailure, DnsReply, Update, ZoneRecord};
+use crate::bind::ZoneName;
+
+#[derive(Default)]
+pub struct FakeDns {
+    pub sent: Mutex<Vec<Update>>,
+    pub answers: Mutex<VecDeque<Result<(), DnsFailure>>>,
+    pub zone: Mutex<Vec<ZoneRecord>>,
+}
+
+impl FakeDns {
+    pub fn sent(&self) -> Vec<Update> {
+        self.sent.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub fn answer_next(&self, answer: Result<(), DnsFailure>) {
+        if let Ok(mut a) = self.answers.lock() {
+            a.push_back(answer);
+        }
+    }
+}
+
+impl DnsChannel for FakeDns {
+    fn key_name(&self) -> &str {
+        "test-key"
+    }
+
+    fn update<'a>(&'a self, update: &'a Update) -> DnsReply<'a, ()> {
+        Box::pin(async move {
+            if let Ok(mut sent) = self.sent.lock() {
+                sent.push(update.clone());
+            }
+            self.answers
+                .lock()
+                .ok()
+                .and_then(|mut a| a.pop_front())
+                .unwrap_or(Ok(()))
+        })
+    }
+
+    fn transfer<'a>(&'a self, _zone: &'a ZoneName) -> DnsReply<'a, Vec<ZoneRecord>> {
+        Box::pin(async move { Ok(self.zone.lock().map(|z| z.clone()).unwrap_or_default()) })
+    }
+}
