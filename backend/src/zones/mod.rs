@@ -2,17 +2,20 @@
 //! request before any I/O (`records`: the records of a new zone; `request`: what a client
 //! sends), `create`/`change`/`actions`/`read` are the operations on `service::Zones`, `locks`
 //! serialises mutations per zone, `classify` says what each answer of named means, and
-//! `error::ZoneError` is every way an operation can fail. named is reached only through
-//! `bind::ControlChannel`. Later: records over RFC 2136 (`records_update.rs`).
+//! `error::ZoneError` is every way an operation can fail; `index` is the in-memory list of managed
+//! zones and `reconcile` keeps it true to BIND (and sweeps orphaned files). named is reached
+//! only through `bind::ControlChannel` and `bind::Statistics`. Later: records over RFC 2136 (`records_update.rs`).
 
 pub mod actions;
 pub mod change;
 pub mod classify;
 pub mod create;
 pub mod error;
+pub mod index;
 pub mod locks;
 pub mod plan;
 pub mod read;
+pub mod reconcile;
 pub mod records;
 pub mod request;
 pub mod service;
@@ -26,5 +29,7 @@ pub use service::Zones;
 
 #[cfg(test)]
 pub mod fake;
+#[cfg(test)]
+mod list_tests;
 #[cfg(test)]
 mod tests;
