@@ -102,6 +102,33 @@ impl ZoneDir {
             .is_ok()
     }
 
+    /// Removes temporary files (`.tmp-*`, ours) older than `age` from the zone and state
+    /// directories: a process killed mid-write leaves them. Returns how many went.
+    pub async fn sweep_temporaries(&self, age: Duration) -> io::Result<usize> {
+        let dirs = [self.root.clone(), self.state.clone()];
+        blocking(move || {
+            let mut removed = 0;
+            for dir in dirs {
+                for entry in fs::read_dir(&dir)? {
+                    let entry = entry?;
+                    let is_temp = entry.file_name().to_string_lossy().starts_with(".tmp-");
+                    let old = entry
+                        .metadata()?
+                        .modified()
+                        .ok()
+                        .and_then(|m| SystemTime::now().duration_since(m).ok())
+                        .is_some_and(|a| a >= age);
+                    if is_temp && old && entry.file_type()?.is_file() {
+                        remove_if_present(&entry.path())?;
+                        removed += 1;
+                    }
+                }
+            }
+            Ok(removed)
+        })
+        .await
+    }
+
     /// How long ago the zone's marker was written; `None` without a marker.
     pub async fn marker_age(&self, zone: &ZoneName) -> Option<Duration> {
         let modified = tokio::fs::metadata(self.marker_file(zone))
