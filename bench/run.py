@@ -91,7 +91,53 @@ def variant(section, vid):
     return next(v for v in section["variants"] if v["id"] == vid)
 
 
+def peer_table(p):
+    """6. This backend against bindcar 0.7.3: ratios > 1 mean ours is better."""
+    b, o = p["servers"]["bindcar"], p["servers"]["ours"]
+    out = []
+    w = out.append
+    w(f"**6. Against bindcar {p['reference_version']}**, each on its own fresh named, phases "
+      f"alternated, {p['auth']}; sequential = {p['sequential_iterations']} operations over one "
+      f"keep-alive connection; {p['clients']} clients for creates. Ratio: > 1 means ours is "
+      f"better (bindcar's time / ours, or our rate / bindcar's).")
+    w("")
+    w("| | bindcar 0.7.3 | this backend | ours vs bindcar |")
+    w("|---|---|---|---|")
+
+    def lat(label, x, y):
+        r = x / y if x and y else None
+        w(f"| {label} | {f(x)} ms | {f(y)} ms | {f(r)}× |")
+
+    def rate(label, x, y):
+        r = y / x if x and y else None
+        w(f"| {label} | {f(x, 0)} | {f(y, 0)} | {f(r)}× |")
+
+    for op in ("create", "status", "delete"):
+        for q in ("p50", "p99"):
+            lat(f"{op} {q}", b["sequential"][op][f"{q}_ms"], o["sequential"][op][f"{q}_ms"])
+    rate(f"creates per second, {p['clients']} clients ({p['burst_creates']})",
+         b["creates_per_sec_8_clients"], o["creates_per_sec_8_clients"])
+    for n in (100, 1000, 10000):
+        k = f"list_{n}"
+        if k in b and k in o:
+            lat(f"`GET /api/v1/zones`, {n:,} zones, p50", b[k]["p50_ms"], o[k]["p50_ms"])
+    rate("creates per second, first 1,000 zones", b.get("first_1000_creates_per_sec"),
+         o.get("first_1000_creates_per_sec"))
+    if o.get("last_1000_creates_per_sec"):
+        rate("creates per second, last 1,000 of 10,000", b.get("last_1000_creates_per_sec"),
+             o.get("last_1000_creates_per_sec"))
+        for who, x in (("bindcar", b), ("ours", o)):
+            first, last = x.get("first_1000_creates_per_sec"), x.get("last_1000_creates_per_sec")
+            if first and last:
+                w(f"| {who}: first / last 1,000 | | | {f(first / last)} |")
+    w(f"| ListenDrops during the runs (whole machine) | {b['listen_drops']} | {o['listen_drops']} | |")
+    w("")
+    return out
+
+
 def markdown(d):
+    if "filter" not in d:  # `--only peer`
+        return "\n".join(peer_table(d["peer"])) + "\n"
     m, s = d["machine"], d["settings"]
     flt, ref, ops, rpt = d["filter"], d["reference"], d["backend_ops"], d["filter"]["reviews_per_token"]
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(d["started_at_unix"]))
@@ -195,6 +241,8 @@ def markdown(d):
         o = ops["ops"][k]
         w(f"| {labels[k]} | {f(o['p50_ms'])} | {f(o['p99_ms'])} | {f(o['mean_ms'])} | {o['failures']} |")
     w("")
+
+    out.extend(peer_table(d["peer"]))
 
     fp, rss = d["footprint"], flt["envoy_rss"]
     def mib(kib):
@@ -308,7 +356,8 @@ def render():
     d = json.loads(JSON_OUT.read_text())
     md = markdown(d)
     MD_OUT.write_text(md)
-    chart(d, PNG_OUT)
+    if "filter" in d:
+        chart(d, PNG_OUT)
     print(md)
     print(f"wrote {JSON_OUT.relative_to(ROOT)}, {MD_OUT.relative_to(ROOT)}, "
           f"{PNG_OUT.relative_to(ROOT)}", file=sys.stderr)

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::Authenticator;
 use crate::bind::update::TsigDns;
-use crate::bind::{Rndc, ZoneDir};
+use crate::bind::{Rndc, Statistics, StatsChannel, ZoneDir};
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
@@ -26,6 +26,14 @@ pub fn build_state(config: &Config) -> Result<Arc<AppState>, String> {
         config.rndc_timeout,
         metrics.clone(),
     )?;
+    let stats = match &config.stats_url {
+        Some(url) => {
+            let channel: Arc<dyn Statistics> =
+                Arc::new(StatsChannel::new(url, config.rndc_timeout)?);
+            Some(channel)
+        }
+        None => None,
+    };
     let auth = Authenticator::from_settings(&config.auth, metrics.clone());
     let update = &config.update;
     let dns = TsigDns::new(
@@ -38,8 +46,13 @@ pub fn build_state(config: &Config) -> Result<Arc<AppState>, String> {
             .map_err(Clone::clone),
         update.timeout,
     )?;
+    // A create whose addzone timed out may still be in named's queue: its files are not
+    // swept as orphans before two time limits have passed.
+    let grace = config.rndc_timeout * 2;
     Ok(Arc::new(AppState {
-        zones: Zones::new(dir, Arc::new(rndc), metrics.clone()),
+        zones: Zones::new(dir, Arc::new(rndc), metrics.clone())
+            .with_stats(stats)
+            .with_orphan_grace(grace),
         metrics,
         auth,
         rate_limit: config.rate_limit.as_ref().map(RateLimit::new),
@@ -53,11 +66,20 @@ pub async fn run(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.address, config.port))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    // Reconcile the zone list with BIND now (sweeping files orphaned by a crash) and every
+    // interval after; stops with the runtime.
+    let reconciler = {
+        let state = state.clone();
+        let every = config.reconcile_every;
+        tokio::spawn(async move { state.zones.reconcile_forever(every).await })
+    };
     tracing::info!(
         address = %local,
         zone_dir = %state.zones.dir().root().display(),
         rndc_server = config.rndc.server.as_str(),
         rndc_source = %config.rndc.source,
+        stats_url = config.stats_url.as_deref().unwrap_or("none (listing over rndc)"),
+        reconcile_secs = config.reconcile_every.as_secs(),
         auth_mode = config.auth.mode(),
         docs = config.enable_docs,
         rate_limit = ?config.rate_limit,
@@ -74,6 +96,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;
+    reconciler.abort();
     tracing::info!("bindcar stopped");
     Ok(())
 }

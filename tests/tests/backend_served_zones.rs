@@ -73,7 +73,14 @@ async fn secondary_zone_transfers_from_its_primary_and_is_listed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_is_what_bind_serves_not_files_in_a_directory() {
-    let stack = Stack::start();
+    // Zones added outside the API show within the reconciliation interval: 1 s here.
+    let stack = Stack::start_with(
+        vec![
+            ("DISABLE_AUTH".into(), "true".into()),
+            ("BIND_RECONCILE_SECS".into(), "1".into()),
+        ],
+        None,
+    );
     let (api, named) = (&stack.client, &stack.named);
     assert_eq!(api.create(&primary_zone("listed.test")).await.0, 201);
     // Given a stray zone file BIND does not serve
@@ -112,7 +119,14 @@ async fn list_is_what_bind_serves_not_files_in_a_directory() {
         .rndc(&["addzone", "legacy.test", &config])
         .status
         .success());
-    assert_eq!(api.zones().await, ["legacy.test", "listed.test"]);
+    let expected = ["legacy.test", "listed.test"];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut listed = api.zones().await;
+    while listed != expected && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        listed = api.zones().await;
+    }
+    assert_eq!(listed, expected);
     assert_eq!(api.delete("/api/v1/zones/legacy.test").await.0, 200);
     assert!(!legacy_file.exists());
 }

@@ -5,10 +5,11 @@
 //! (`zone_file`), the zone directory and its markers (`zone_dir`), named.conf tokens
 //! (`conf_tokens`), and `ZoneName`, which every command and path is built from.
 //!
-//! RFC 2136 updates and AXFR with TSIG (`update`: the `DnsChannel` seam and `TsigDns`).
+//! RFC 2136 updates and AXFR with TSIG (`update`: the `DnsChannel` seam and `TsigDns`),
+//! named's statistics channel (`stats`: the zone list and boot time, over HTTP), and claiming a
+//! zone's files for a create without replacing anyone's (`zone_claim`).
 //!
-//! Depends on nothing else in the crate but `metrics`. Later: listing over the statistics
-//! channel (`stats.rs`).
+//! Depends on nothing else in the crate but `metrics`.
 
 pub mod channel;
 pub mod command;
@@ -16,7 +17,9 @@ pub mod conf_tokens;
 pub mod options;
 pub mod rndc;
 pub mod showzone;
+pub mod stats;
 pub mod update;
+pub mod zone_claim;
 pub mod zone_dir;
 pub mod zone_file;
 pub mod zone_name;
@@ -27,6 +30,8 @@ pub use command::RndcCommand;
 pub use options::{AddressMatch, ConfName, Endpoint, ZoneOptions, ZoneType};
 pub use rndc::Rndc;
 pub use showzone::ShownZone;
+pub use stats::{Statistics, StatsChannel, StatsSnapshot};
+pub use zone_claim::Claim;
 pub use zone_dir::{Marker, ZoneDir};
 pub use zone_file::RecordLine;
 pub use zone_name::{InvalidZoneName, ZoneName};

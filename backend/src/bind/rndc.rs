@@ -11,8 +11,9 @@ use super::channel::{ControlChannel, Reply, RndcFailure};
 use super::command::RndcCommand;
 use crate::metrics::Metrics;
 
-/// Commands in flight at once; named serialises zone changes anyway.
-const MAX_IN_FLIGHT: usize = 32;
+/// Commands (control-channel connections) in flight at once: named serialises zone changes
+/// anyway, and more at once only overflow its listen queue (dropped SYNs, 1 s retries).
+pub const MAX_IN_FLIGHT: usize = 8;
 
 /// The rndc client of the service, shared by all requests.
 #[derive(Clone)]

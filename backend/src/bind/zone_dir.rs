@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use super::zone_name::ZoneName;
 
 /// Suffix of the zone files (bindcar's convention: `<zone>.zone`).
-const ZONE_SUFFIX: &str = ".zone";
+pub(super) const ZONE_SUFFIX: &str = ".zone";
 /// Files named keeps next to a zone file, removed with the zone.
-const COMPANION_SUFFIXES: [&str; 5] = [".jnl", ".jbk", ".signed", ".signed.jnl", ".tmp"];
+pub(super) const COMPANION_SUFFIXES: [&str; 5] = [".jnl", ".jbk", ".signed", ".signed.jnl", ".tmp"];
 /// Where the markers live, relative to the zone directory.
 const STATE_DIR: &str = ".bindcar/zones";
 
@@ -33,8 +33,8 @@ pub struct Marker {
 
 #[derive(Debug, Clone)]
 pub struct ZoneDir {
-    root: PathBuf,
-    state: PathBuf,
+    pub(super) root: PathBuf,
+    pub(super) state: PathBuf,
 }
 
 impl ZoneDir {
@@ -82,7 +82,7 @@ impl ZoneDir {
         self.root.join(format!("{zone}{ZONE_SUFFIX}"))
     }
 
-    fn marker_file(&self, zone: &ZoneName) -> PathBuf {
+    pub(super) fn marker_file(&self, zone: &ZoneName) -> PathBuf {
         self.state.join(format!("{zone}.json"))
     }
 
@@ -188,7 +188,7 @@ impl ZoneDir {
 
 /// Recreates the state directory if needed, but never the zone directory itself: a vanished
 /// zone directory is an error to report, not something to paper over.
-fn ensure_state_dir(root: &Path, state: &Path) -> io::Result<()> {
+pub(super) fn ensure_state_dir(root: &Path, state: &Path) -> io::Result<()> {
     if !root.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
@@ -198,12 +198,15 @@ fn ensure_state_dir(root: &Path, state: &Path) -> io::Result<()> {
     fs::create_dir_all(state)
 }
 
-fn write_atomically(dir: &Path, target: &Path, content: &[u8], mode: u32) -> io::Result<()> {
-    let file_name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!(".{file_name}.tmp-{}", unique_suffix()));
+pub(super) fn write_atomically(
+    dir: &Path,
+    target: &Path,
+    content: &[u8],
+    mode: u32,
+) -> io::Result<()> {
+    // The temporary name does not embed the target's: a long zone name must not push it
+    // past the file-name limit.
+    let temp = dir.join(format!(".tmp-{}", unique_suffix()));
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)
@@ -221,14 +224,14 @@ fn write_atomically(dir: &Path, target: &Path, content: &[u8], mode: u32) -> io:
     result
 }
 
-fn remove_if_present(path: &Path) -> io::Result<()> {
+pub(super) fn remove_if_present(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }
 }
 
-fn unique_suffix() -> String {
+pub(super) fn unique_suffix() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -237,7 +240,7 @@ fn unique_suffix() -> String {
     format!("{}-{nanos}-{n}", std::process::id())
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> io::Result<T> + Send + 'static,
 ) -> io::Result<T> {
     tokio::task::spawn_blocking(work)

@@ -125,6 +125,16 @@ pub struct Cli {
     #[arg(long, env = "NSUPDATE_TIMEOUT_SECS", default_value_t = 10)]
     pub nsupdate_timeout_secs: u64,
 
+    /// named's statistics channel, http://host:port (statistics-channels in named.conf): zone
+    /// listings in one request. Unset: listings ask over rndc, a few zones at a time.
+    #[arg(long, env = "BIND_STATS_URL")]
+    pub stats_url: Option<String>,
+
+    /// Seconds between reconciliations of the zone list with BIND (and sweeps of orphaned
+    /// files): the staleness bound of GET /zones for changes made outside this API.
+    #[arg(long, env = "BIND_RECONCILE_SECS", default_value_t = 15)]
+    pub reconcile_secs: u64,
+
     /// Authentication mode when DISABLE_AUTH is not set and BIND_API_TOKEN is empty.
     /// Unset: tokenreview when BIND_API_TOKEN is empty and an allowlist
     /// (BIND_ALLOWED_SERVICE_ACCOUNTS / BIND_ALLOWED_NAMESPACES) is set, as bindcar's image
@@ -245,6 +255,8 @@ mod tests {
             "RNDC_SECRET",
             "RNDC_CONF",
             "RNDC_TIMEOUT_SECS",
+            "BIND_STATS_URL",
+            "BIND_RECONCILE_SECS",
             "BIND_AUTH_MODE",
             "DISABLE_AUTH",
             "BIND_API_TOKEN",

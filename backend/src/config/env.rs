@@ -36,6 +36,9 @@ impl Config {
         if cli.rndc_timeout_secs == 0 {
             return Err("RNDC_TIMEOUT_SECS must be at least 1".into());
         }
+        if cli.reconcile_secs == 0 {
+            return Err("BIND_RECONCILE_SECS must be at least 1".into());
+        }
         let (auth, auth_reason) = auth_settings(cli)?;
         let rate_limit = rate_limit_settings(cli)?;
         let allow_insecure = cli.allow_insecure_auth || cli.i_know_this_is_insecure;
@@ -47,6 +50,8 @@ impl Config {
             zone_dir: cli.zone_dir.clone(),
             rndc,
             rndc_timeout: Duration::from_secs(cli.rndc_timeout_secs),
+            stats_url: nonempty(&cli.stats_url).map(str::to_owned),
+            reconcile_every: Duration::from_secs(cli.reconcile_secs),
             auth,
             enable_docs: cli.enable_docs,
             rate_limit,

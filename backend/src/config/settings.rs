@@ -16,6 +16,10 @@ pub struct Config {
     pub zone_dir: PathBuf,
     pub rndc: RndcSettings,
     pub rndc_timeout: Duration,
+    /// named's statistics channel (`http://host:port`), if any.
+    pub stats_url: Option<String>,
+    /// Interval of the background reconciliation with BIND.
+    pub reconcile_every: Duration,
     pub auth: AuthSettings,
     /// `BIND_ENABLE_DOCS`: Swagger UI at /api/v1/docs.
     pub enable_docs: bool,

@@ -23,6 +23,9 @@ pub enum ApiError {
     ZoneNotFound(ZoneName),
     #[error("Zone already exists: {0}")]
     ZoneAlreadyExists(ZoneName),
+    /// `<dir>/<zone>.zone` is a file this API did not write; nothing was changed.
+    #[error("Zone file {path} already exists and was not written by this API (it may belong to a zone defined in named.conf); refusing to create zone {zone} over it. Nothing was changed")]
+    ZoneFileTaken { zone: ZoneName, path: String },
     /// The zone exists but was not created through this API (e.g. it is in named.conf).
     #[error("Zone {zone} is not managed by this API (it was not created through it); refusing to {operation} it")]
     NotManaged {
@@ -73,6 +76,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::ZoneNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::ZoneAlreadyExists(_)
+            | ApiError::ZoneFileTaken { .. }
             | ApiError::NotManaged { .. }
             | ApiError::ZoneState { .. } => StatusCode::CONFLICT,
             ApiError::BindRejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -149,6 +153,7 @@ impl From<ZoneError> for ApiError {
             ZoneError::Invalid(message) => ApiError::InvalidRequest(message),
             ZoneError::NotFound(zone) => ApiError::ZoneNotFound(zone),
             ZoneError::AlreadyExists(zone) => ApiError::ZoneAlreadyExists(zone),
+            ZoneError::FileTaken { zone, path } => ApiError::ZoneFileTaken { zone, path },
             ZoneError::NotManaged { zone, operation } => ApiError::NotManaged { zone, operation },
             ZoneError::Dynamic { zone, bind } => state(
                 format!(
@@ -200,6 +205,11 @@ impl From<ZoneError> for ApiError {
                 bind,
             },
             ZoneError::Refused { command, bind } => ApiError::BindRefused { command, bind },
+            ZoneError::Unavailable(why) if why.starts_with("statistics channel") => {
+                ApiError::BindUnavailable(format!(
+                    "cannot reach named's {why}. Nothing was changed; retry when named is back"
+                ))
+            }
             ZoneError::Unavailable(why) => ApiError::BindUnavailable(format!(
                 "cannot reach named's control channel: {why}. Nothing was changed; retry when named is back"
             )),

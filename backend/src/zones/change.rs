@@ -17,6 +17,20 @@ impl Zones {
 
     async fn delete_locked(&self, zone: &ZoneName, actor: &str) -> Result<String, ZoneError> {
         let _guard = self.locks.lock(zone).await;
+        if self.dir.has_marker(zone).await {
+            // Created here: ours, files included (the create never replaced a file). One
+            // round trip.
+            let text = self
+                .named
+                .run(&RndcCommand::DelZone(zone.clone()))
+                .await
+                .map_err(|f| classify(zone, "delzone", f))?;
+            self.index.removed(zone);
+            self.forget(zone, true).await;
+            tracing::info!(zone = %zone, actor = %actor, "zone deleted");
+            return Ok(text);
+        }
+        // No marker: a zone of the reference bindcar is ours if BIND says so.
         let shown = self.shown(zone).await?;
         if !self.is_managed(zone, &shown).await? {
             return Err(ZoneError::NotManaged {
@@ -30,6 +44,14 @@ impl Zones {
             .run(&RndcCommand::DelZone(zone.clone()))
             .await
             .map_err(|f| classify(zone, "delzone", f))?;
+        self.index.removed(zone);
+        self.forget(zone, owns_files).await;
+        tracing::info!(zone = %zone, actor = %actor, "zone deleted");
+        Ok(text)
+    }
+
+    /// After a delzone: the zone's files (if ours) and marker go.
+    async fn forget(&self, zone: &ZoneName, owns_files: bool) {
         if owns_files {
             if let Err(e) = self.dir.remove_zone_files(zone).await {
                 tracing::error!(zone = %zone, error = %e, "zone deleted but its files could not be removed");
@@ -38,8 +60,6 @@ impl Zones {
         if let Err(e) = self.dir.remove_marker(zone).await {
             tracing::error!(zone = %zone, error = %e, "zone deleted but its marker could not be removed");
         }
-        tracing::info!(zone = %zone, actor = %actor, "zone deleted");
-        Ok(text)
     }
 
     /// Replaces the lists the plan names, keeping every other statement as BIND shows it.

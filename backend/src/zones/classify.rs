@@ -48,8 +48,8 @@ pub fn classify(zone: &ZoneName, command: &'static str, failure: RndcFailure) ->
     }
 }
 
-/// What a failed `addzone` means. `AlreadyExists` (someone else added it in between) and
-/// `Timeout` (BIND may have the zone) are the two outcomes where the files must stay.
+/// What a failed `addzone` means. `Timeout` (BIND may have the zone) is the one outcome where
+/// the files must stay; on `AlreadyExists` the zone is someone else's, with a file of its own.
 pub fn classify_addzone(zone: &ZoneName, failure: RndcFailure) -> ZoneError {
     match failure {
         RndcFailure::Refused { err, .. } if err == "already exists" => {
@@ -70,7 +70,7 @@ pub fn classify_addzone(zone: &ZoneName, failure: RndcFailure) -> ZoneError {
 
 /// Whether a failed create must keep what it wrote (see `classify_addzone`).
 pub fn keeps_files(error: &ZoneError) -> bool {
-    matches!(error, ZoneError::AlreadyExists(_) | ZoneError::Timeout(_))
+    matches!(error, ZoneError::Timeout(_))
 }
 
 /// What a failed `modzone` means: any refusal but `not found` is about the new configuration.
@@ -251,7 +251,7 @@ mod tests {
         let z = zone();
         let exists = classify_addzone(&z, refused("already exists", ""));
         assert_eq!(exists, ZoneError::AlreadyExists(z.clone()));
-        assert!(keeps_files(&exists));
+        assert!(!keeps_files(&exists));
         let timeout = classify_addzone(&z, RndcFailure::Timeout(Duration::from_secs(1)));
         assert!(keeps_files(&timeout));
         let denied = classify_addzone(&z, refused("permission denied", ""));

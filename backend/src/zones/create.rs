@@ -1,12 +1,14 @@
-//! Creating a zone: under the zone's lock, check the name is free in BIND, clear leftovers,
-//! write the file and the marker, `addzone`; on a refusal remove what was written.
+//! Creating a zone in one control-channel round trip: under the zone's lock, claim the name in
+//! the zone directory (marker, then the zone file, never replacing a file: a foreign
+//! `<zone>.zone` is a 409 naming it), then `addzone`; on a refusal (`already exists`
+//! included) remove what this request wrote.
 
 use super::classify::{classify_addzone, keeps_files};
 use super::error::ZoneError;
 use super::plan::CreatePlan;
 use super::service::{Presence, Zones};
 use crate::bind::zone_dir::now_secs;
-use crate::bind::{Marker, RndcCommand, ZoneName};
+use crate::bind::{Claim, Marker, RndcCommand, ZoneName};
 
 impl Zones {
     /// Creates the zone; `Ok` carries named's text.
@@ -19,47 +21,48 @@ impl Zones {
     async fn create_locked(&self, plan: &CreatePlan, actor: &str) -> Result<String, ZoneError> {
         let zone = &plan.zone;
         let _guard = self.locks.lock(zone).await;
-        if let Presence::Present(_) = self.presence(zone).await? {
-            tracing::info!(zone = %zone, actor = %actor, "create refused: zone already exists");
-            return Err(ZoneError::AlreadyExists(zone.clone()));
-        }
-        // The name is free in BIND: whatever lies on disk under it is a leftover of an earlier
-        // zone (a journal would be replayed into the new zone), so clear it before writing.
-        self.dir
-            .remove_zone_files(zone)
-            .await
-            .map_err(|e| ZoneError::Internal(format!("removing leftover files of {zone}: {e}")))?;
-        if let Some(content) = &plan.zone_file {
-            self.dir
-                .write_zone_file(zone, content.clone())
-                .await
-                .map_err(|e| {
-                    ZoneError::Internal(format!("writing the zone file of {zone}: {e}"))
-                })?;
+        if self.dir.has_marker(zone).await {
+            // Ours already: in BIND (409), or left by a create that did not finish.
+            let exists = self.index.contains(zone)
+                || matches!(self.presence(zone).await?, Presence::Present(_));
+            if exists {
+                tracing::info!(zone = %zone, actor = %actor, "create refused: zone already exists");
+                return Err(ZoneError::AlreadyExists(zone.clone()));
+            }
+            tracing::warn!(zone = %zone, "removing the files of an earlier create of this zone that BIND does not have");
+            self.discard(zone, true).await;
         }
         let marker = Marker {
             zone_name: zone.to_string(),
             zone_type: plan.options.zone_type.as_str().to_string(),
             created_at: now_secs(),
         };
-        if let Err(e) = self.dir.write_marker(zone, &marker).await {
-            self.discard(zone).await;
-            return Err(ZoneError::Internal(format!(
-                "writing the marker of {zone}: {e}"
-            )));
+        let claim = self
+            .dir
+            .claim(zone, &marker, plan.zone_file.clone())
+            .await
+            .map_err(|e| ZoneError::Internal(format!("writing the files of {zone}: {e}")))?;
+        if let Claim::FileTaken(path) = claim {
+            tracing::info!(zone = %zone, file = %path.display(), actor = %actor, "create refused: the zone file exists and is not ours");
+            return Err(ZoneError::FileTaken {
+                zone: zone.clone(),
+                path: path.display().to_string(),
+            });
         }
         let command = RndcCommand::AddZone(zone.clone(), plan.options.render());
         match self.named.run(&command).await {
             Ok(text) => {
+                self.index.added(zone);
                 tracing::info!(zone = %zone, zone_type = plan.options.zone_type.as_str(), actor = %actor, "zone created");
                 Ok(text)
             }
             Err(failure) => {
                 let error = classify_addzone(zone, failure.clone());
-                // `already exists`: someone outside this API added it in between, the files
-                // are theirs now. Timeout: unknown outcome, BIND may have the zone.
+                // Timeout: unknown outcome, BIND may have the zone; the reconciliation
+                // removes the files later if it does not. Otherwise what this request wrote
+                // goes (on `already exists`, the zone is someone else's).
                 if !keeps_files(&error) {
-                    self.discard(zone).await;
+                    self.discard(zone, plan.zone_file.is_some()).await;
                     tracing::warn!(zone = %zone, actor = %actor, failure = ?failure, "addzone failed; files removed");
                 }
                 Err(error)
@@ -67,10 +70,12 @@ impl Zones {
         }
     }
 
-    /// Removes what a failed create wrote.
-    async fn discard(&self, zone: &ZoneName) {
-        if let Err(e) = self.dir.remove_zone_files(zone).await {
-            tracing::error!(zone = %zone, error = %e, "could not remove the zone file of a failed create");
+    /// Removes what a create wrote: the marker, and the zone file if it wrote one.
+    async fn discard(&self, zone: &ZoneName, wrote_file: bool) {
+        if wrote_file {
+            if let Err(e) = self.dir.remove_zone_files(zone).await {
+                tracing::error!(zone = %zone, error = %e, "could not remove the zone file of a failed create");
+            }
         }
         if let Err(e) = self.dir.remove_marker(zone).await {
             tracing::error!(zone = %zone, error = %e, "could not remove the marker of a failed create");

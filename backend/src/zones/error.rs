@@ -14,6 +14,9 @@ pub enum ZoneError {
     NotFound(ZoneName),
     #[error("zone {0} already exists")]
     AlreadyExists(ZoneName),
+    /// The zone's file name is taken by a file this API did not write. Nothing was written.
+    #[error("zone file {path} of zone {zone} exists and was not written by this API")]
+    FileTaken { zone: ZoneName, path: String },
     /// The zone exists but was not created through this API (e.g. it is in named.conf).
     #[error("zone {zone} is not managed by this API; refusing to {operation} it")]
     NotManaged {

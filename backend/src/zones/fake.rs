@@ -3,12 +3,16 @@
 //! for good, and a record of every command sent, in order. Plus a scratch zone directory.
 #![allow(clippy::new_without_default)]
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::bind::{ControlChannel, Reply, RndcCommand, RndcFailure, ZoneDir, ZoneName};
+use crate::bind::stats::StatsReply;
+use crate::bind::{
+    ControlChannel, Reply, RndcCommand, RndcFailure, Statistics, StatsSnapshot, ZoneDir, ZoneName,
+};
 use crate::metrics::Metrics;
 use crate::zones::Zones;
 
@@ -55,6 +59,9 @@ pub struct FakeNamed {
     once: Mutex<HashMap<String, VecDeque<Answer>>>,
     always: Mutex<HashMap<String, Answer>>,
     sent: Mutex<Vec<RndcCommand>>,
+    delay: Mutex<Duration>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 impl FakeNamed {
@@ -136,6 +143,69 @@ impl ControlChannel for FakeNamed {
     fn run<'a>(&'a self, command: &'a RndcCommand) -> Reply<'a> {
         self.sent.lock().unwrap().push(command.clone());
         let answer = self.reply(command);
+        Box::pin(async move {
+            let in_flight = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_in_flight.fetch_max(in_flight, Ordering::SeqCst);
+            let delay = *self.delay.lock().unwrap();
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            answer
+        })
+    }
+}
+
+impl FakeNamed {
+    /// Every command takes `delay` to answer (so concurrent commands overlap).
+    pub fn set_delay(&self, delay: Duration) {
+        *self.delay.lock().unwrap() = delay;
+    }
+
+    /// The most commands that were in flight at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(Ordering::SeqCst)
+    }
+}
+
+/// A fake statistics channel: a boot time, the zones BIND has, or a failure.
+#[derive(Default)]
+pub struct FakeStats {
+    pub boot: Mutex<String>,
+    pub zones: Mutex<BTreeSet<ZoneName>>,
+    pub down: Mutex<bool>,
+    pub listings: AtomicUsize,
+}
+
+impl FakeStats {
+    pub fn set_zones(&self, names: &[&str]) {
+        *self.zones.lock().unwrap() = names.iter().map(|n| Harness::zone(n)).collect();
+    }
+
+    fn answer(&self, zones: bool) -> Result<StatsSnapshot, String> {
+        if *self.down.lock().unwrap() {
+            return Err(
+                "statistics channel 127.0.0.1:1: connection refused (is named running?)".into(),
+            );
+        }
+        if zones {
+            self.listings.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(StatsSnapshot {
+            boot_time: self.boot.lock().unwrap().clone(),
+            zones: zones.then(|| self.zones.lock().unwrap().clone()),
+        })
+    }
+}
+
+impl Statistics for FakeStats {
+    fn status(&self) -> StatsReply<'_> {
+        let answer = self.answer(false);
+        Box::pin(async move { answer })
+    }
+
+    fn zones(&self) -> StatsReply<'_> {
+        let answer = self.answer(true);
         Box::pin(async move { answer })
     }
 }
@@ -169,18 +239,38 @@ impl Drop for Scratch {
 /// `Zones` over a fake named and a scratch directory.
 pub struct Harness {
     pub named: Arc<FakeNamed>,
+    pub stats: Arc<FakeStats>,
     pub zones: Zones,
     pub scratch: Scratch,
 }
 
 impl Harness {
+    /// Without a statistics channel (listings over rndc); orphans swept at any age.
     pub fn new() -> Harness {
+        Harness::build(false)
+    }
+
+    /// With a (fake) statistics channel.
+    pub fn with_stats() -> Harness {
+        Harness::build(true)
+    }
+
+    fn build(with_stats: bool) -> Harness {
         let scratch = Scratch::new();
         let named = FakeNamed::new();
+        let stats = Arc::new(FakeStats::default());
         let dir = ZoneDir::open(&scratch.0).unwrap();
-        let zones = Zones::new(dir, named.clone(), Metrics::new().unwrap());
+        let source: Option<Arc<dyn Statistics>> = if with_stats {
+            Some(stats.clone())
+        } else {
+            None
+        };
+        let zones = Zones::new(dir, named.clone(), Metrics::new().unwrap())
+            .with_stats(source)
+            .with_orphan_grace(Duration::ZERO);
         Harness {
             named,
+            stats,
             zones,
             scratch,
         }

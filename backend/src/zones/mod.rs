@@ -2,18 +2,22 @@
 //! request before any I/O (`records`: the records of a new zone; `request`: what a client
 //! sends), `create`/`change`/`actions`/`read` are the operations on `service::Zones`, `locks`
 //! serialises mutations per zone, `classify` says what each answer of named means, and
-//! `error::ZoneError` is every way an operation can fail. named is reached only through
-//! `bind::ControlChannel`; records over RFC 2136: `records_request` (bodies, plans) and
-//! `records_update` (operations over `bind::update::DnsChannel`, `RecordError`).
+//! `error::ZoneError` is every way an operation can fail; `index` is the in-memory list of
+//! managed zones and `reconcile` keeps it true to BIND (and sweeps orphaned files). named is
+//! reached only through `bind::ControlChannel` and `bind::Statistics`; records over RFC 2136:
+//! `records_request` (bodies, plans) and `records_update` (operations over
+//! `bind::update::DnsChannel`, `RecordError`).
 
 pub mod actions;
 pub mod change;
 pub mod classify;
 pub mod create;
 pub mod error;
+pub mod index;
 pub mod locks;
 pub mod plan;
 pub mod read;
+pub mod reconcile;
 pub mod records;
 pub mod records_request;
 pub mod records_update;
@@ -31,5 +35,7 @@ pub use service::Zones;
 pub mod fake;
 #[cfg(test)]
 pub mod fake_dns;
+#[cfg(test)]
+mod list_tests;
 #[cfg(test)]
 mod tests;

@@ -44,6 +44,7 @@ pub fn plan_create(
     now: SystemTime,
 ) -> Result<CreatePlan, ZoneError> {
     let zone = zone_name(&request.zone_name)?;
+    crate::bind::zone_claim::check_fits(&zone).map_err(invalid)?;
     let config = &request.zone_config;
     // As bindcar: `primaries` is ignored for a primary zone, and the content fields for a
     // secondary (clients send the same zoneConfig shape for both).

@@ -1,14 +1,10 @@
 //! The read-only operations: a zone's status and summary, the list of zones this API
 //! manages, and named's own status. No lock: nothing is changed.
 
-use std::path::Path;
-
-use tokio::task::JoinSet;
-
-use super::classify::{classify, classify_status, is_not_found, is_not_loaded, join};
+use super::classify::{classify, classify_status, is_not_loaded, join};
 use super::error::ZoneError;
-use super::service::{runtime_added, Zones};
-use crate::bind::{zonestatus, RndcCommand, RndcFailure, ShownZone, ZoneName};
+use super::service::Zones;
+use crate::bind::{zonestatus, RndcCommand, RndcFailure, ZoneName};
 
 /// `rndc zonestatus` of a zone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,61 +52,23 @@ impl Zones {
         })
     }
 
-    /// The zones this API manages that BIND has, secondaries included, sorted.
+    /// The zones this API manages that BIND has, secondaries included, sorted: the index,
+    /// after one cheap check that named is up and has not restarted since it was reconciled
+    /// (else it is reconciled first). Changes made outside the API show within the
+    /// reconciliation interval.
     pub async fn list(&self) -> Result<Vec<ZoneName>, ZoneError> {
-        let candidates = self
-            .dir
-            .candidates()
-            .await
-            .map_err(|e| ZoneError::Internal(format!("reading the zone directory: {e}")))?;
-        let mut lookups = JoinSet::new();
-        for (zone, marked) in candidates {
-            let named = self.named.clone();
-            let our_file = self.dir.zone_file(&zone);
-            lookups.spawn(async move {
-                let outcome = match named.run(&RndcCommand::ShowZone(zone.clone())).await {
-                    Ok(_) if marked => Ok(true),
-                    // No marker: a zone bindcar created before us counts if its file is ours
-                    // and it was added at runtime (not a named.conf zone).
-                    Ok(text) => {
-                        let ours = ShownZone::parse(&text)
-                            .ok()
-                            .and_then(|s| s.value("file"))
-                            .is_some_and(|f| Path::new(&f) == our_file);
-                        if !ours {
-                            Ok(false)
-                        } else {
-                            match runtime_added(named.as_ref(), &zone).await {
-                                Err(failure) if is_not_loaded(&failure) => Ok(false),
-                                other => other,
-                            }
-                        }
-                    }
-                    Err(failure) => Err(failure),
-                };
-                (zone, marked, outcome)
-            });
-        }
-        let mut zones = Vec::new();
-        while let Some(joined) = lookups.join_next().await {
-            let (zone, marked, outcome) =
-                joined.map_err(|e| ZoneError::Internal(format!("zone lookup task: {e}")))?;
-            match outcome {
-                Ok(true) => zones.push(zone),
-                Ok(false) => {}
-                Err(failure) if is_not_found(&failure) => {
-                    if marked {
-                        // Created here, gone from BIND (its new-zone database was lost or
-                        // the zone was deleted with rndc): not listed, but worth a trace.
-                        tracing::warn!(zone = %zone, "zone created through this API is no longer in BIND");
-                    }
-                }
-                Err(failure) => return Err(classify(&zone, "showzone", failure)),
+        let boot = self.named_boot().await?;
+        if let Some((zones, synced)) = self.index.snapshot() {
+            if synced == boot {
+                return Ok(zones);
             }
         }
-        zones.sort();
-        self.metrics.set_zones_managed(zones.len());
-        Ok(zones)
+        self.reconcile_if_stale(&boot).await?;
+        match self.index.snapshot() {
+            Some((zones, _)) => Ok(zones),
+            // Too many API changes during the reconciliation to replay: the live set.
+            None => Ok(self.index.current().into_iter().collect()),
+        }
     }
 
     /// `rndc status`, as named wrote it.

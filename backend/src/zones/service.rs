@@ -3,12 +3,14 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::classify::{classify, is_not_found, is_not_loaded};
 use super::error::ZoneError;
+use super::index::Index;
 use super::locks::ZoneLocks;
 use crate::bind::{
-    zonestatus, ControlChannel, RndcCommand, RndcFailure, ShownZone, ZoneDir, ZoneName,
+    zonestatus, ControlChannel, RndcCommand, RndcFailure, ShownZone, Statistics, ZoneDir, ZoneName,
 };
 use crate::metrics::Metrics;
 
@@ -17,6 +19,15 @@ pub struct Zones {
     pub(super) named: Arc<dyn ControlChannel>,
     pub(super) locks: ZoneLocks,
     pub(super) metrics: Metrics,
+    /// The zones `GET /zones` answers, kept current (see `index.rs`).
+    pub(super) index: Index,
+    /// named's statistics channel, when configured; else listings ask over rndc.
+    pub(super) stats: Option<Arc<dyn Statistics>>,
+    /// One reconciliation at a time.
+    pub(super) reconciling: tokio::sync::Mutex<()>,
+    /// A marker younger than this is never swept as an orphan (its create may still be
+    /// in named's queue).
+    pub(super) orphan_grace: Duration,
 }
 
 /// What BIND says about a zone's configuration.
@@ -32,7 +43,22 @@ impl Zones {
             named,
             locks: ZoneLocks::default(),
             metrics,
+            index: Index::default(),
+            stats: None,
+            reconciling: tokio::sync::Mutex::new(()),
+            orphan_grace: Duration::from_secs(30),
         }
+    }
+
+    /// Lists over named's statistics channel instead of one rndc command per zone.
+    pub fn with_stats(mut self, stats: Option<Arc<dyn Statistics>>) -> Zones {
+        self.stats = stats;
+        self
+    }
+
+    pub fn with_orphan_grace(mut self, grace: Duration) -> Zones {
+        self.orphan_grace = grace;
+        self
     }
 
     pub fn dir(&self) -> &ZoneDir {

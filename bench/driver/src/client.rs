@@ -10,6 +10,8 @@ use anyhow::{bail, Context, Result};
 pub struct Client {
     port: u16,
     conn: Option<BufReader<TcpStream>>,
+    /// Sent as `Authorization: Bearer <token>` when set.
+    token: Option<String>,
 }
 
 pub struct Answer {
@@ -20,7 +22,19 @@ pub struct Answer {
 
 impl Client {
     pub fn new(port: u16) -> Client {
-        Client { port, conn: None }
+        Client {
+            port,
+            conn: None,
+            token: None,
+        }
+    }
+
+    pub fn with_token(port: u16, token: &str) -> Client {
+        Client {
+            port,
+            conn: None,
+            token: Some(token.to_string()),
+        }
     }
 
     fn connect(&mut self) -> Result<&mut BufReader<TcpStream>> {
@@ -46,6 +60,9 @@ impl Client {
 
     fn try_call(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> Result<Answer> {
         let mut req = format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n");
+        if let Some(token) = &self.token {
+            req.push_str(&format!("authorization: Bearer {token}\r\n"));
+        }
         if let Some(b) = body {
             req.push_str(&format!(
                 "content-type: application/json\r\ncontent-length: {}\r\n",

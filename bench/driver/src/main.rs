@@ -22,6 +22,7 @@ mod clock;
 mod filter_cost;
 mod machine;
 mod options;
+mod peer;
 mod record_ops;
 mod reference;
 mod responder;
@@ -136,6 +137,16 @@ pub fn run(opts: &Options) -> Result<Value> {
             .unwrap_or_else(|| workspace_root().join("target"));
         std::env::set_var("BINDCAR_BIN", target.join("release/bindcar"));
     }
+    if opts.only_peer {
+        let report = json!({
+            "schema": 1,
+            "started_at_unix": started_at,
+            "peer": peer::peer(&clock, opts.peer_zones)?,
+            "wall_secs": clock.secs(),
+            "loadavg_at_end": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
+        });
+        return write(opts, report);
+    }
     if opts.records_only {
         return records_only(&clock, opts);
     }
@@ -192,6 +203,9 @@ pub fn run(opts: &Options) -> Result<Value> {
     let ops = zone_ops(&clock, opts, &mesh)?;
     let records = record_section(&clock, &named, &mesh)?;
     let reference = reference(&clock, opts, &load, dir.path(), &api, &ca, &named, &mesh)?;
+    drop(mesh);
+    drop(named);
+    let peer = peer::peer(&clock, opts.peer_zones)?;
     let targets = targets(&filter, &reference, &ops);
 
     let report = json!({
@@ -216,6 +230,7 @@ pub fn run(opts: &Options) -> Result<Value> {
         "reference": reference,
         "backend_ops": ops,
         "record_ops": records,
+        "peer": peer,
         "footprint": {
             "wasm_path": wasm.strip_prefix(workspace_root()).unwrap_or(&wasm).display().to_string(),
             "wasm_bytes": wasm_bytes,
@@ -223,13 +238,18 @@ pub fn run(opts: &Options) -> Result<Value> {
         "targets": targets,
         "loadavg_at_end": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
     });
+    drop(rt);
+    say!("finished in {:.0} s", clock.secs());
+    write(opts, report)
+}
+
+fn write(opts: &Options, report: Value) -> Result<Value> {
     if let Some(parent) = opts.out.parent() {
         std::fs::create_dir_all(parent)?;
     }
     let tmp = opts.out.with_extension("json.tmp");
     std::fs::write(&tmp, serde_json::to_string_pretty(&report)? + "\n")?;
     std::fs::rename(&tmp, &opts.out)?;
-    say!("wrote {} in {:.0} s", opts.out.display(), clock.secs());
-    drop(rt);
+    say!("wrote {}", opts.out.display());
     Ok(report)
 }

@@ -24,16 +24,21 @@ pub struct Options {
     /// Give up (and stop everything) past this many seconds.
     pub budget_secs: u64,
     pub out: PathBuf,
+    /// Zones the bindcar 0.7.3 comparison fills up to: 10,000 (default) or 1,000.
+    pub peer_zones: usize,
+    /// Run only the bindcar 0.7.3 comparison (`--only peer`).
+    pub only_peer: bool,
 }
 
 pub const USAGE: &str = "bench [--rounds N] [--duration SECS] [--warmup SECS] [--connections N]
       [--threads N] [--workers N] [--latency-ms MS] [--pool N] [--ops N] [--budget SECS]
-      [--out PATH] [--quick] [--records-only]
+      [--out PATH] [--quick] [--records-only] [--peer-zones 1000|10000] [--only peer]
 Defaults: 5 rounds of 5 s runs, 2 s warm-ups, 32 connections on 2 wrk threads, Envoy with
 2 workers, 5 ms TokenReview latency, a pool of 64 tokens, 200 backend operations each, a
 budget of 540 s, out = bench/results/latest.json. --quick: 2 rounds of 2 s, 40 operations
 (a smoke run, not a measurement). --records-only: only the record path (add, update, delete
-x 100 on this backend and on bindcar 0.7.3), out = bench/results/records.json.";
+x 100 on this backend and on bindcar 0.7.3), out = bench/results/records.json. --peer-zones: how far the comparison with bindcar 0.7.3
+fills each server (default 10000, ~30 s in all here; 1000 for a shorter run); --only peer: that comparison alone.";
 
 impl Options {
     pub fn from_args(args: &[String]) -> Result<Options> {
@@ -50,6 +55,8 @@ impl Options {
             records_only: false,
             budget_secs: 540,
             out: workspace_root().join("bench/results/latest.json"),
+            peer_zones: 10_000,
+            only_peer: false,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -84,6 +91,8 @@ impl Options {
                 "--ops" => o.ops = value.parse().with_context(bad)?,
                 "--budget" => o.budget_secs = value.parse().with_context(bad)?,
                 "--out" => o.out = PathBuf::from(value),
+                "--peer-zones" => o.peer_zones = value.parse().with_context(bad)?,
+                "--only" if value == "peer" => o.only_peer = true,
                 _ => bail!("unknown flag {flag}\nusage: {USAGE}"),
             }
         }
@@ -101,6 +110,10 @@ impl Options {
         ensure!(
             o.token_pool >= 1 && o.ops >= 1,
             "--pool and --ops must be ≥ 1"
+        );
+        ensure!(
+            o.peer_zones == 1000 || o.peer_zones == 10_000,
+            "--peer-zones is 1000 or 10000"
         );
         Ok(o)
     }

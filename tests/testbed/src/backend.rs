@@ -106,7 +106,16 @@ impl Backend {
     }
 
     pub fn try_start(env: Vec<(String, String)>, args: &[&str]) -> Result<Backend> {
-        let binary = binary()?;
+        Backend::try_start_binary(&binary()?, env, args)
+    }
+
+    /// The same with another binary (the benchmark runs the reference bindcar this way).
+    pub fn try_start_binary(
+        binary: &std::path::Path,
+        env: Vec<(String, String)>,
+        args: &[&str],
+    ) -> Result<Backend> {
+        let binary = binary.to_path_buf();
         let dir = tempfile::Builder::new()
             .prefix("bindcar-backend-")
             .tempdir()?;

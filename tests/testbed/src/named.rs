@@ -50,6 +50,9 @@ pub struct NamedOptions {
     pub root: Option<PathBuf>,
     /// Fixed (DNS, control channel) ports instead of free ones.
     pub ports: Option<(u16, u16)>,
+    /// named's statistics channel on a free loopback port (`statistics-channels`), which
+    /// bindcar lists zones over (`BIND_STATS_URL` in `backend_env`). On by default.
+    pub statistics: bool,
 }
 
 impl Default for NamedOptions {
@@ -63,6 +66,7 @@ impl Default for NamedOptions {
             zone_files: Vec::new(),
             root: None,
             ports: None,
+            statistics: true,
         }
     }
 }
@@ -76,6 +80,7 @@ pub struct Named {
     log_path: PathBuf,
     dns_port: u16,
     rndc_port: u16,
+    stats_port: Option<u16>,
     key_name: String,
     algorithm: String,
     secret: String,
@@ -188,6 +193,18 @@ impl Named {
                 (dns_port, rndc_port)
             }
         };
+        let stats_port = options.statistics.then(|| loop {
+            let port = free_port();
+            if port != dns_port && port != rndc_port {
+                break port;
+            }
+        });
+        let statistics = match stats_port {
+            Some(port) => format!(
+                "statistics-channels {{\n    inet 127.0.0.1 port {port} allow {{ 127.0.0.1; }};\n}};\n"
+            ),
+            None => String::new(),
+        };
         for (name, content) in &options.zone_files {
             fs::write(zone_dir.join(name), content)?;
         }
@@ -217,7 +234,7 @@ options {{
 controls {{
     inet 127.0.0.1 port {rndc_port} allow {{ 127.0.0.1; }} keys {{ "{key_name}"; }};
 }};
-
+{statistics}
 {extra_config}
 "#,
             key = key_path.display(),
@@ -241,6 +258,7 @@ controls {{
             zone_dir,
             dns_port,
             rndc_port,
+            stats_port,
             key_name: options.key_name.clone(),
             algorithm: options.key_algorithm.clone(),
             secret,
@@ -342,6 +360,11 @@ controls {{
         self.rndc_port
     }
 
+    /// `http://127.0.0.1:<port>` of the statistics channel, as BIND_STATS_URL wants it.
+    pub fn stats_url(&self) -> Option<String> {
+        self.stats_port.map(|p| format!("http://127.0.0.1:{p}"))
+    }
+
     /// `127.0.0.1:<control port>`, as RNDC_SERVER wants it.
     pub fn rndc_server(&self) -> String {
         format!("127.0.0.1:{}", self.rndc_port)
@@ -385,12 +408,16 @@ controls {{
 
     /// The environment a bindcar backend needs to manage this named.
     pub fn backend_env(&self) -> Vec<(String, String)> {
-        vec![
+        let mut env: Vec<(String, String)> = vec![
             ("BIND_ZONE_DIR".into(), self.zone_dir.display().to_string()),
             ("RNDC_SERVER".into(), self.rndc_server()),
             ("RNDC_ALGORITHM".into(), self.algorithm.clone()),
             ("RNDC_SECRET".into(), self.secret.clone()),
-        ]
+        ];
+        if let Some(url) = self.stats_url() {
+            env.push(("BIND_STATS_URL".into(), url));
+        }
+        env
     }
 
     /// Runs the rndc binary against this named.

@@ -148,6 +148,18 @@ impl Client {
         self.post("/api/v1/zones", body).await
     }
 
+    /// A create whose status is `None` when the backend does not answer (killed).
+    pub async fn try_create(&self, body: &Value) -> Option<u16> {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/zones", self.base))
+            .json(body)
+            .send()
+            .await
+            .ok()?;
+        Some(response.status().as_u16())
+    }
+
     pub async fn zones(&self) -> Vec<String> {
         let (status, body) = self.get("/api/v1/zones").await;
         assert_eq!(status, 200, "{body}");

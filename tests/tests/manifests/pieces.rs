@@ -152,6 +152,19 @@ fn the_pieces_fit_together() {
         env(bindcar, "RNDC_SERVER"),
         format!("127.0.0.1:{control_port}")
     );
+    let stats = conf
+        .split("statistics-channels {")
+        .nth(1)
+        .and_then(|rest| {
+            rest.lines()
+                .find(|l| l.trim_start().starts_with("inet 127.0.0.1 port "))
+        })
+        .expect("named.conf has a statistics channel on 127.0.0.1");
+    let stats_port = stats.split_whitespace().nth(3).unwrap();
+    assert_eq!(
+        env(bindcar, "BIND_STATS_URL"),
+        format!("http://127.0.0.1:{stats_port}")
+    );
     let key_file = named_option(&conf, "include");
     assert_eq!(env(bindcar, "RNDC_CONF"), key_file);
     let key_dir = Path::new(&key_file)

@@ -1,0 +1,228 @@
+//! Claiming a zone's name in the zone directory for a create, so a create can never replace a
+//! file it does not own: the marker is written durably first (it says "ours"), then the zone
+//! file is written to a temporary name, fsynced, and hard-linked into place, which fails
+//! instead of replacing when `<zone>.zone` exists. Also: the longest zone name whose files
+//! fit the file-name limit, and the age of a marker (for the orphan sweep).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use super::zone_dir::{
+    blocking, ensure_state_dir, remove_if_present, unique_suffix, write_atomically, Marker,
+    ZoneDir, COMPANION_SUFFIXES,
+};
+use super::zone_name::ZoneName;
+
+/// The file-name limit of Linux filesystems (ext4, xfs, tmpfs, overlayfs), in bytes.
+const NAME_MAX: usize = 255;
+/// The longest suffix a zone's files get: ours (`.zone`) plus named's, the journal of a
+/// signed copy being compacted (`.zone.signed.jnl.jnw`); key files (`K<zone>.+013+12345.private`)
+/// are as long.
+const LONGEST_SUFFIX: &str = ".zone.signed.jnl.jnw";
+/// Longest zone name whose files all fit (235 characters).
+pub const MAX_ZONE_NAME_FOR_FILES: usize = NAME_MAX - LONGEST_SUFFIX.len();
+
+/// The outcome of a claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The marker (and, for a primary, the zone file) are in place and durable.
+    Claimed,
+    /// `<dir>/<zone>.zone` exists and is not this API's: nothing was written.
+    FileTaken(PathBuf),
+}
+
+/// Whether `zone`'s files fit the file-name limit; the error says why not.
+pub fn check_fits(zone: &ZoneName) -> Result<(), String> {
+    let len = zone.as_str().len();
+    if len > MAX_ZONE_NAME_FOR_FILES {
+        return Err(format!(
+            "Zone name is {len} characters; at most {MAX_ZONE_NAME_FOR_FILES} are accepted, because \
+             its file ({len} + up to {} characters of suffix: '{LONGEST_SUFFIX}') must fit the \
+             filesystem's {NAME_MAX}-byte file-name limit",
+            LONGEST_SUFFIX.len()
+        ));
+    }
+    Ok(())
+}
+
+impl ZoneDir {
+    /// Claims `zone` for a create: fails with `FileTaken` (writing nothing) if its zone file
+    /// exists; else writes the marker, then the zone file (`content`, for a primary) without
+    /// ever replacing a file, removes leftovers named would replay (an old journal), and
+    /// syncs both directories. Callers hold the zone's lock and know there is no marker.
+    pub async fn claim(
+        &self,
+        zone: &ZoneName,
+        marker: &Marker,
+        content: Option<String>,
+    ) -> io::Result<Claim> {
+        let marker_bytes = serde_json::to_vec_pretty(marker).map_err(io::Error::other)?;
+        let (root, state) = (self.root.clone(), self.state.clone());
+        let target = self.zone_file(zone);
+        let marker_path = self.marker_file(zone);
+        blocking(move || {
+            if fs::symlink_metadata(&target).is_ok() {
+                return Ok(Claim::FileTaken(target));
+            }
+            ensure_state_dir(&root, &state)?;
+            write_atomically(&state, &marker_path, &marker_bytes, 0o644)?;
+            if let Some(content) = content {
+                match link_new(&root, &target, content.as_bytes()) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        remove_if_present(&marker_path)?;
+                        return Ok(Claim::FileTaken(target));
+                    }
+                    Err(e) => {
+                        let _ = remove_if_present(&marker_path);
+                        return Err(e);
+                    }
+                }
+            }
+            // The name is ours now: what lies next to it is a leftover of an earlier zone of
+            // that name (a journal would be replayed into the new zone).
+            for suffix in COMPANION_SUFFIXES {
+                let mut companion = target.clone().into_os_string();
+                companion.push(suffix);
+                remove_if_present(std::path::Path::new(&companion))?;
+            }
+            File::open(&root)?.sync_all()?;
+            Ok(Claim::Claimed)
+        })
+        .await
+    }
+
+    /// Whether `<dir>/<zone>.zone` exists (whoever wrote it).
+    pub async fn zone_file_exists(&self, zone: &ZoneName) -> bool {
+        tokio::fs::symlink_metadata(self.zone_file(zone))
+            .await
+            .is_ok()
+    }
+
+    /// Removes temporary files (`.tmp-*`, ours) older than `age` from the zone and state
+    /// directories: a process killed mid-write leaves them. Returns how many went.
+    pub async fn sweep_temporaries(&self, age: Duration) -> io::Result<usize> {
+        let dirs = [self.root.clone(), self.state.clone()];
+        blocking(move || {
+            let mut removed = 0;
+            for dir in dirs {
+                for entry in fs::read_dir(&dir)? {
+                    let entry = entry?;
+                    let is_temp = entry.file_name().to_string_lossy().starts_with(".tmp-");
+                    let old = entry
+                        .metadata()?
+                        .modified()
+                        .ok()
+                        .and_then(|m| SystemTime::now().duration_since(m).ok())
+                        .is_some_and(|a| a >= age);
+                    if is_temp && old && entry.file_type()?.is_file() {
+                        remove_if_present(&entry.path())?;
+                        removed += 1;
+                    }
+                }
+            }
+            Ok(removed)
+        })
+        .await
+    }
+
+    /// How long ago the zone's marker was written; `None` without a marker.
+    pub async fn marker_age(&self, zone: &ZoneName) -> Option<Duration> {
+        let modified = tokio::fs::metadata(self.marker_file(zone))
+            .await
+            .ok()?
+            .modified()
+            .ok()?;
+        Some(
+            SystemTime::now()
+                .duration_since(modified)
+                .unwrap_or_default(),
+        )
+    }
+}
+
+/// Writes `content` to a temporary file, fsyncs it, and hard-links it to `target`, which fails
+/// with `AlreadyExists` rather than replace a file; the temporary name is removed either way.
+fn link_new(dir: &std::path::Path, target: &std::path::Path, content: &[u8]) -> io::Result<()> {
+    let temp = dir.join(format!(".tmp-{}", unique_suffix()));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        file.write_all(content)?;
+        file.set_permissions(fs::Permissions::from_mode(0o644))?;
+        file.sync_all()?;
+        fs::hard_link(&temp, target)
+    })();
+    let _ = fs::remove_file(&temp);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn marker(zone: &str) -> Marker {
+        Marker {
+            zone_name: zone.into(),
+            zone_type: "primary".into(),
+            created_at: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn claims_a_free_name_and_never_replaces_a_file() {
+        let path = std::env::temp_dir().join(format!("bindcar-claim-{}", unique_suffix()));
+        fs::create_dir_all(&path).unwrap();
+        let dir = ZoneDir::open(&path).unwrap();
+        let zone = ZoneName::parse("ok.test").unwrap();
+        fs::write(path.join("ok.test.zone.jnl"), "old journal").unwrap();
+        let claim = dir
+            .claim(&zone, &marker("ok.test"), Some("ours\n".into()))
+            .await
+            .unwrap();
+        assert_eq!(claim, Claim::Claimed);
+        assert_eq!(fs::read_to_string(dir.zone_file(&zone)).unwrap(), "ours\n");
+        assert!(dir.has_marker(&zone).await);
+        assert!(!path.join("ok.test.zone.jnl").exists());
+        assert!(dir.marker_age(&zone).await.is_some());
+
+        let theirs = ZoneName::parse("theirs.test").unwrap();
+        fs::write(dir.zone_file(&theirs), "theirs\n").unwrap();
+        let claim = dir
+            .claim(&theirs, &marker("theirs.test"), Some("ours\n".into()))
+            .await
+            .unwrap();
+        assert_eq!(claim, Claim::FileTaken(dir.zone_file(&theirs)));
+        assert_eq!(
+            fs::read_to_string(dir.zone_file(&theirs)).unwrap(),
+            "theirs\n"
+        );
+        assert!(!dir.has_marker(&theirs).await);
+        // no temporary file left: the two zone files and .bindcar
+        assert_eq!(fs::read_dir(&path).unwrap().count(), 3);
+        fs::remove_dir_all(path).unwrap();
+    }
+
+    #[test]
+    fn names_whose_files_would_not_fit_are_refused() {
+        // `n` characters: labels of 49 and dots (235 and 236 both end inside a label)
+        let labels = |n: usize| -> ZoneName {
+            let text: String = format!("{}.", "a".repeat(49)).repeat(6)[..n].to_string();
+            ZoneName::parse(&text).unwrap()
+        };
+        let at_limit = labels(MAX_ZONE_NAME_FOR_FILES);
+        assert_eq!(at_limit.as_str().len(), MAX_ZONE_NAME_FOR_FILES);
+        assert!(check_fits(&at_limit).is_ok());
+        let over = labels(MAX_ZONE_NAME_FOR_FILES + 1);
+        assert_eq!(over.as_str().len(), MAX_ZONE_NAME_FOR_FILES + 1);
+        let why = check_fits(&over).unwrap_err();
+        assert!(why.contains("255-byte file-name limit"), "{why}");
+        assert_eq!(MAX_ZONE_NAME_FOR_FILES, 235);
+    }
+}

@@ -1,0 +1,165 @@
+//! Listing and reconciliation against the fake named and a fake statistics channel: the same
+//! answer with and without the channel, the index kept by the API's own changes, changes made
+//! outside the API within a reconciliation, orphans swept, and few rndc commands in flight.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::fake::{ok, unavailable, zonestatus, Harness};
+use super::tests::primary;
+use super::ZoneError;
+
+fn exists(path: &std::path::Path) -> bool {
+    path.exists()
+}
+
+#[tokio::test]
+async fn list_confirms_each_candidate_with_bind() {
+    let h = Harness::new();
+    h.mark("b.test");
+    h.bind_has("b.test");
+    h.mark("gone.test"); // marked, but BIND no longer has it: an orphan, swept
+    std::fs::write(h.zone_file("gone.test"), "x").unwrap();
+    std::fs::write(h.zone_file("a.test"), "x").unwrap(); // reference bindcar's zone
+    h.bind_has("a.test");
+    h.named.answer("zonestatus a.test", zonestatus(1, true));
+    std::fs::write(h.zone_file("static.test"), "x").unwrap(); // named.conf zone
+    h.bind_has("static.test");
+    h.named
+        .answer("zonestatus static.test", zonestatus(1, false));
+    let zones = h.zones.list().await.unwrap();
+    let names: Vec<_> = zones.iter().map(|z| z.to_string()).collect();
+    assert_eq!(names, ["a.test", "b.test"]);
+    assert!(!exists(&h.marker("gone.test")));
+    assert!(!exists(&h.zone_file("gone.test")));
+    assert!(exists(&h.zone_file("static.test")));
+    // the next listing answers from the index: one `status` to see named is up, unchanged
+    let before = h.named.sent().len();
+    assert_eq!(h.zones.list().await.unwrap(), zones);
+    assert_eq!(h.named.sent()[before..], ["status"]);
+    h.named.answer("status", unavailable());
+    assert!(matches!(
+        h.zones.list().await,
+        Err(ZoneError::Unavailable(_))
+    ));
+}
+
+/// The same zones on disk and in BIND, listed over the statistics channel and over rndc.
+fn populate(h: &Harness) {
+    for name in ["b.test", "c.test"] {
+        h.mark(name);
+        h.bind_has(name);
+    }
+    std::fs::write(h.zone_file("a.test"), "x").unwrap();
+    h.bind_has("a.test");
+    h.named.answer("zonestatus a.test", zonestatus(1, true));
+    std::fs::write(h.zone_file("static.test"), "x").unwrap();
+    h.bind_has("static.test");
+    h.named
+        .answer("zonestatus static.test", zonestatus(1, false));
+    h.stats
+        .set_zones(&["a.test", "b.test", "c.test", "static.test", "conf.test"]);
+}
+
+#[tokio::test]
+async fn list_over_the_statistics_channel_is_the_same_answer_in_one_request() {
+    let (with, without) = (Harness::with_stats(), Harness::new());
+    populate(&with);
+    populate(&without);
+    let listed = with.zones.list().await.unwrap();
+    assert_eq!(listed, without.zones.list().await.unwrap());
+    assert_eq!(listed.len(), 3);
+    // marked zones cost no rndc command; only the unmarked candidates are checked, once
+    assert_eq!(
+        with.named.sent(),
+        [
+            "showzone a.test",
+            "zonestatus a.test",
+            "showzone static.test",
+            "zonestatus static.test"
+        ]
+    );
+    assert_eq!(with.zones.list().await.unwrap(), listed);
+    assert_eq!(
+        with.stats
+            .listings
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    // named down: 503, not a stale list
+    *with.stats.down.lock().unwrap() = true;
+    assert!(matches!(
+        with.zones.list().await,
+        Err(ZoneError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn changes_outside_the_api_show_after_a_reconciliation_or_a_restart_of_named() {
+    let h = Harness::with_stats();
+    h.mark("a.test");
+    h.stats.set_zones(&["a.test"]);
+    assert_eq!(h.zones.list().await.unwrap(), [Harness::zone("a.test")]);
+    // a zone of ours deleted with rndc, outside the API: still listed until reconciled
+    h.stats.set_zones(&[]);
+    assert_eq!(h.zones.list().await.unwrap(), [Harness::zone("a.test")]);
+    h.zones.reconcile().await.unwrap();
+    assert!(h.zones.list().await.unwrap().is_empty());
+    assert!(!exists(&h.marker("a.test"))); // and its files swept
+                                           // named restarted (new boot time): the next listing reconciles first
+    h.mark("b.test");
+    h.stats.set_zones(&["b.test"]);
+    *h.stats.boot.lock().unwrap() = "rebooted".into();
+    assert_eq!(h.zones.list().await.unwrap(), [Harness::zone("b.test")]);
+}
+
+#[tokio::test]
+async fn the_api_keeps_the_index_current_without_asking_bind() {
+    let h = Harness::with_stats();
+    assert!(h.zones.list().await.unwrap().is_empty());
+    h.named.answer("addzone", ok(""));
+    h.zones.create(primary(&h, "new.test"), "t").await.unwrap();
+    assert_eq!(h.zones.list().await.unwrap(), [Harness::zone("new.test")]);
+    h.named.answer("delzone", ok(""));
+    h.zones
+        .delete(&Harness::zone("new.test"), "t")
+        .await
+        .unwrap();
+    assert!(h.zones.list().await.unwrap().is_empty());
+    assert_eq!(
+        h.stats.listings.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+}
+
+#[tokio::test]
+async fn listing_200_zones_over_rndc_keeps_few_commands_in_flight() {
+    let h = Harness::new();
+    for i in 0..200 {
+        let name = format!("z{i}.test");
+        h.mark(&name);
+        h.bind_has(&name);
+    }
+    h.named.set_delay(std::time::Duration::from_millis(2));
+    assert_eq!(h.zones.list().await.unwrap().len(), 200);
+    let max = h.named.max_in_flight();
+    assert!(
+        (1..=super::reconcile::LOOKUPS_IN_FLIGHT).contains(&max),
+        "{max} commands in flight at once"
+    );
+}
+
+#[tokio::test]
+async fn young_orphans_are_left_for_the_next_round() {
+    let mut h = Harness::with_stats();
+    h.zones = std::mem::replace(
+        &mut h.zones,
+        super::Zones::new(
+            crate::bind::ZoneDir::open(&h.scratch.0).unwrap(),
+            h.named.clone(),
+            crate::metrics::Metrics::new().unwrap(),
+        ),
+    )
+    .with_orphan_grace(std::time::Duration::from_secs(3600));
+    h.mark("young.test");
+    h.zones.reconcile().await.unwrap();
+    assert!(exists(&h.marker("young.test")));
+}

@@ -1,0 +1,256 @@
+//! Keeping the index of managed zones true to BIND, and sweeping orphans. A reconciliation
+//! reads the candidates on disk (markers, and `<zone>.zone` files of zones the reference
+//! bindcar created), asks BIND which zones it has (one statistics-channel request, or, without
+//! one, rndc lookups with at most `LOOKUPS_IN_FLIGHT` at once), installs the result in the
+//! index, and removes the files of our zones BIND lacks (a create interrupted between writing
+//! and `addzone`, or a zone deleted behind the API's back), logging each.
+//!
+//! It runs at startup, every `BIND_RECONCILE_SECS` in the background, and before a listing
+//! when named restarted since the last one: changes made outside the API show in `GET /zones`
+//! within that interval (plus one reconciliation's duration).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+
+use super::classify::{classify, classify_status, is_not_found, is_not_loaded};
+use super::error::ZoneError;
+use super::service::{runtime_added, Presence, Zones};
+use crate::bind::{zonestatus, RndcCommand, RndcFailure, ShownZone, ZoneName};
+
+/// rndc lookups in flight at once when there is no statistics channel (the control channel
+/// takes at most `bind::rndc::MAX_IN_FLIGHT` anyway; this keeps API requests room next to it).
+pub const LOOKUPS_IN_FLIGHT: usize = 4;
+
+/// What the sweep of one orphan candidate did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sweep {
+    Removed,
+    /// BIND has the zone after all.
+    InBind,
+    /// Too young, or BIND could not be asked: left for the next round.
+    Skipped,
+}
+
+/// What BIND says about one candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Managed,
+    NotManaged,
+    Absent,
+}
+
+impl Zones {
+    /// When named booted, as its statistics channel (or `rndc status`) says: a new value
+    /// means named restarted and the index must be reconciled before it is trusted.
+    pub(super) async fn named_boot(&self) -> Result<String, ZoneError> {
+        match &self.stats {
+            Some(stats) => Ok(stats
+                .status()
+                .await
+                .map_err(ZoneError::Unavailable)?
+                .boot_time),
+            None => {
+                let text = self
+                    .named
+                    .run(&RndcCommand::Status)
+                    .await
+                    .map_err(classify_status)?;
+                Ok(zonestatus::status_field(&text, "boot time").unwrap_or_default())
+            }
+        }
+    }
+
+    /// Reconciles unless the index is already current for named's boot `boot` (another
+    /// listing did it while this one waited).
+    pub(super) async fn reconcile_if_stale(&self, boot: &str) -> Result<(), ZoneError> {
+        let _one = self.reconciling.lock().await;
+        if self.index.snapshot().is_some_and(|(_, b)| b == boot) {
+            return Ok(());
+        }
+        self.reconcile_locked().await
+    }
+
+    /// One reconciliation (see the module's comment).
+    pub async fn reconcile(&self) -> Result<(), ZoneError> {
+        let _one = self.reconciling.lock().await;
+        self.reconcile_locked().await
+    }
+
+    async fn reconcile_locked(&self) -> Result<(), ZoneError> {
+        self.index.begin();
+        match self.compute().await {
+            Ok((zones, boot)) => {
+                self.index.install(zones, boot);
+                self.metrics.set_zones_managed(self.index.len());
+                Ok(())
+            }
+            Err(e) => {
+                self.index.abort();
+                Err(e)
+            }
+        }
+    }
+
+    /// Reconciles now, then every `every`, for ever; failures are logged and retried.
+    pub async fn reconcile_forever(&self, every: Duration) {
+        loop {
+            match self.reconcile().await {
+                Ok(()) => tracing::debug!(zones = self.index.len(), "reconciled with BIND"),
+                Err(e) => tracing::warn!(error = %e, "reconciliation with BIND failed; will retry"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+
+    async fn compute(&self) -> Result<(BTreeSet<ZoneName>, String), ZoneError> {
+        let previous = self.index.current();
+        let (boot, in_bind) = match &self.stats {
+            Some(stats) => {
+                let snap = stats.zones().await.map_err(ZoneError::Unavailable)?;
+                (snap.boot_time, snap.zones)
+            }
+            None => (self.named_boot().await?, None),
+        };
+        let candidates = self
+            .dir
+            .candidates()
+            .await
+            .map_err(|e| ZoneError::Internal(format!("reading the zone directory: {e}")))?;
+        let mut managed = BTreeSet::new();
+        let mut orphans = Vec::new();
+        let mut to_check = Vec::new();
+        for (zone, marked) in candidates {
+            match &in_bind {
+                Some(bind) if !bind.contains(&zone) => {
+                    if marked {
+                        orphans.push(zone);
+                    }
+                }
+                // A zone of the reference bindcar is checked once, then remembered.
+                Some(_) if marked || previous.contains(&zone) => {
+                    managed.insert(zone);
+                }
+                _ => to_check.push((zone, marked)),
+            }
+        }
+        for (zone, marked, verdict) in self.lookups(to_check).await? {
+            match verdict {
+                Verdict::Managed => {
+                    managed.insert(zone);
+                }
+                Verdict::Absent if marked => orphans.push(zone),
+                _ => {}
+            }
+        }
+        match self.dir.sweep_temporaries(self.orphan_grace).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                files = n,
+                "removed temporary files left by an interrupted write"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not sweep temporary files"),
+        }
+        for zone in orphans {
+            // BIND may have added it since its list was taken (a create that just finished).
+            if self.sweep(&zone).await == Sweep::InBind {
+                managed.insert(zone);
+            }
+        }
+        Ok((managed, boot))
+    }
+
+    /// rndc lookups, at most `LOOKUPS_IN_FLIGHT` at once: a marked zone counts if BIND shows
+    /// it; an unmarked one if its file is ours and it was added at runtime (not named.conf).
+    async fn lookups(
+        &self,
+        zones: Vec<(ZoneName, bool)>,
+    ) -> Result<Vec<(ZoneName, bool, Verdict)>, ZoneError> {
+        let mut pending = zones.into_iter();
+        let mut running = JoinSet::new();
+        let mut out = Vec::new();
+        loop {
+            while running.len() < LOOKUPS_IN_FLIGHT {
+                let Some((zone, marked)) = pending.next() else {
+                    break;
+                };
+                let named = self.named.clone();
+                let our_file = self.dir.zone_file(&zone);
+                running.spawn(async move {
+                    let verdict = lookup(named.as_ref(), &zone, marked, &our_file).await;
+                    (zone, marked, verdict)
+                });
+            }
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
+            let (zone, marked, verdict) =
+                joined.map_err(|e| ZoneError::Internal(format!("zone lookup task: {e}")))?;
+            match verdict {
+                Ok(v) => out.push((zone, marked, v)),
+                Err(failure) => return Err(classify(&zone, "showzone", failure)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes the files of a zone of ours that BIND lacks, under its lock, after BIND
+    /// confirmed it has no such zone.
+    async fn sweep(&self, zone: &ZoneName) -> Sweep {
+        let _guard = self.locks.lock(zone).await;
+        match self.dir.marker_age(zone).await {
+            None => return Sweep::Removed, // deleted meanwhile
+            Some(age) if age < self.orphan_grace => return Sweep::Skipped,
+            Some(_) => {}
+        }
+        match self.presence(zone).await {
+            Ok(Presence::Absent) => {}
+            Ok(Presence::Present(_)) => return Sweep::InBind,
+            Err(_) => return Sweep::Skipped,
+        }
+        let file = self.dir.zone_file(zone);
+        let removed = self.dir.remove_zone_files(zone).await.is_ok()
+            && self.dir.remove_marker(zone).await.is_ok();
+        if removed {
+            self.index.removed(zone);
+            tracing::warn!(zone = %zone, file = %file.display(),
+                "removed the files of a zone created through this API that BIND does not have \
+                 (an interrupted create, or a zone deleted outside the API)");
+            Sweep::Removed
+        } else {
+            tracing::error!(zone = %zone, "could not remove the files of an orphaned zone");
+            Sweep::Skipped
+        }
+    }
+}
+
+async fn lookup(
+    named: &dyn crate::bind::ControlChannel,
+    zone: &ZoneName,
+    marked: bool,
+    our_file: &Path,
+) -> Result<Verdict, RndcFailure> {
+    let text = match named.run(&RndcCommand::ShowZone(zone.clone())).await {
+        Ok(text) => text,
+        Err(failure) if is_not_found(&failure) => return Ok(Verdict::Absent),
+        Err(failure) => return Err(failure),
+    };
+    if marked {
+        return Ok(Verdict::Managed);
+    }
+    let ours = ShownZone::parse(&text)
+        .ok()
+        .and_then(|s| s.value("file"))
+        .is_some_and(|f| Path::new(&f) == our_file);
+    if !ours {
+        return Ok(Verdict::NotManaged);
+    }
+    match runtime_added(named, zone).await {
+        Ok(true) => Ok(Verdict::Managed),
+        Ok(false) => Ok(Verdict::NotManaged),
+        Err(failure) if is_not_loaded(&failure) => Ok(Verdict::NotManaged),
+        Err(failure) => Err(failure),
+    }
+}

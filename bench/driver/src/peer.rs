@@ -1,0 +1,280 @@
+//! Part 6: this backend against the reference bindcar 0.7.3, each on its own fresh named,
+//! shared-secret auth on both, the same operations, alternated phase by phase so machine
+//! noise hits both alike: sequential create/status/delete over one keep-alive connection,
+//! creates per second at 8 clients, `GET /zones` at 100, 1,000 (and optionally 10,000)
+//! zones, the creates per second of the first and last 1,000 zones, and ListenDrops.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{ensure, Context, Result};
+use bindcar_testbed::backend::Backend;
+use bindcar_testbed::envoy::workspace_root;
+use bindcar_testbed::named::{Named, NamedOptions};
+use serde_json::{json, Value};
+
+use crate::client::Client;
+use crate::clock::Clock;
+use crate::setup::zone_body;
+use crate::stats::{median, percentile};
+use crate::ZONES;
+
+const TOKEN: &str = "bench-shared-secret-0123456789";
+const CLIENTS: usize = 8;
+const SEQUENTIAL: usize = 100;
+const BURST: usize = 300;
+const LIST_SAMPLES: usize = 20;
+
+/// One server under test with its own named.
+struct Peer {
+    id: &'static str,
+    _named: Named,
+    backend: Backend,
+    /// Zones created so far (names `f<n>.peer.test`).
+    zones: usize,
+    /// Time spent creating the fill zones, and when each 1,000th create completed on it.
+    fill_secs: f64,
+    thousands: Vec<f64>,
+}
+
+/// The reference bindcar, installed by `make bench` (scripts/setup.sh, WITH_BENCH=1).
+pub(crate) fn reference_binary() -> std::path::PathBuf {
+    std::env::var_os("BINDCAR_REFERENCE_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| workspace_root().join(".tools/bindcar/bin/bindcar"))
+}
+
+fn start(id: &'static str) -> Result<Peer> {
+    let named = Named::try_start(NamedOptions::default())?;
+    let mut env = named.backend_env();
+    env.push(("BIND_API_TOKEN".into(), TOKEN.into()));
+    env.push(("RUST_LOG".into(), "warn".into()));
+    let backend = if id == "bindcar" {
+        // bindcar 0.7.3 writes zone files relative to named's own `directory` and rate
+        // limits by default (bindcar.md §10).
+        env.retain(|(k, _)| k != "BIND_ZONE_DIR" && k != "BIND_STATS_URL");
+        env.push((
+            "BIND_ZONE_DIR".into(),
+            named.run_dir().display().to_string(),
+        ));
+        env.push(("RATE_LIMIT_ENABLED".into(), "false".into()));
+        let binary = reference_binary();
+        ensure!(
+            binary.is_file(),
+            "{} is missing: run `WITH_BENCH=1 scripts/setup.sh` (installs bindcar 0.7.3)",
+            binary.display()
+        );
+        Backend::try_start_binary(&binary, env, &[])?
+    } else {
+        Backend::try_start(env, &[])?
+    };
+    Ok(Peer {
+        id,
+        _named: named,
+        backend,
+        zones: 0,
+        fill_secs: 0.0,
+        thousands: Vec::new(),
+    })
+}
+
+/// TcpExt ListenDrops of the whole machine.
+fn listen_drops() -> u64 {
+    let text = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("TcpExt:")).collect();
+    if lines.len() < 2 {
+        return 0;
+    }
+    let names = lines[0].split_whitespace();
+    let values = lines[1].split_whitespace();
+    names
+        .zip(values)
+        .find(|(n, _)| *n == "ListenDrops")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn summary(t: &[f64]) -> Value {
+    json!({"n": t.len(), "p50_ms": median(t), "p99_ms": percentile(t, 99.0)})
+}
+
+/// 100 × (create, status, delete) over one keep-alive connection.
+fn sequential(peer: &Peer) -> Result<Value> {
+    let mut client = Client::with_token(peer.backend.port(), TOKEN);
+    let mut times: [Vec<f64>; 3] = Default::default();
+    for i in 0..SEQUENTIAL + 5 {
+        let zone = format!("seq{i}.peer.test");
+        let steps = [
+            ("POST", ZONES.to_string(), Some(zone_body(&zone)), 201),
+            ("GET", format!("{ZONES}/{zone}/status"), None, 200),
+            ("DELETE", format!("{ZONES}/{zone}"), None, 200),
+        ];
+        for (k, (method, path, body, expect)) in steps.into_iter().enumerate() {
+            let a = client.call(method, &path, body.as_deref())?;
+            ensure!(
+                a.status == expect,
+                "{}: {method} {path} → {} {}",
+                peer.id,
+                a.status,
+                String::from_utf8_lossy(&a.body)
+            );
+            if i >= 5 {
+                times[k].push(a.elapsed.as_secs_f64() * 1e3);
+            }
+        }
+    }
+    Ok(json!({
+        "create": summary(&times[0]),
+        "status": summary(&times[1]),
+        "delete": summary(&times[2]),
+    }))
+}
+
+/// Creates zones until the peer has `to`, at 8 clients; returns creates per second.
+fn fill(peer: &mut Peer, to: usize) -> Result<f64> {
+    let from = peer.zones;
+    if to <= from {
+        return Ok(0.0);
+    }
+    let next = Arc::new(AtomicUsize::new(from));
+    let done = Arc::new(AtomicUsize::new(from));
+    let port = peer.backend.port();
+    let started = Instant::now();
+    let base = peer.fill_secs;
+    let marks = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| -> Result<()> {
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                let (next, done, marks) = (next.clone(), done.clone(), &marks);
+                s.spawn(move || -> Result<()> {
+                    let mut client = Client::with_token(port, TOKEN);
+                    loop {
+                        let n = next.fetch_add(1, Ordering::SeqCst);
+                        if n >= to {
+                            return Ok(());
+                        }
+                        let zone = format!("f{n}.peer.test");
+                        let a = client.call("POST", ZONES, Some(&zone_body(&zone)))?;
+                        ensure!(
+                            a.status == 201,
+                            "create {zone}: {} {}",
+                            a.status,
+                            String::from_utf8_lossy(&a.body)
+                        );
+                        let count = done.fetch_add(1, Ordering::SeqCst) + 1;
+                        if count % 1000 == 0 {
+                            if let Ok(mut m) = marks.lock() {
+                                m.push((count, base + started.elapsed().as_secs_f64()));
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().map_err(|_| anyhow::anyhow!("client thread"))??;
+        }
+        Ok(())
+    })?;
+    let secs = started.elapsed().as_secs_f64();
+    peer.fill_secs += secs;
+    peer.zones = to;
+    let mut m = marks.into_inner().unwrap_or_default();
+    m.sort_by_key(|(count, _)| *count);
+    peer.thousands.extend(m.into_iter().map(|(_, t)| t));
+    Ok((to - from) as f64 / secs)
+}
+
+/// `GET /zones` p50 over `LIST_SAMPLES` calls; checks the count.
+fn list(peer: &Peer) -> Result<Value> {
+    let mut client = Client::with_token(peer.backend.port(), TOKEN);
+    let mut times = Vec::new();
+    for i in 0..LIST_SAMPLES + 2 {
+        let a = client.call("GET", ZONES, None)?;
+        ensure!(a.status == 200, "{}: GET {ZONES} → {}", peer.id, a.status);
+        let v: Value = serde_json::from_slice(&a.body)?;
+        let count = v["count"].as_u64().context("no count")? as usize;
+        ensure!(
+            count == peer.zones,
+            "{}: GET {ZONES} listed {count} of {} zones",
+            peer.id,
+            peer.zones
+        );
+        if i >= 2 {
+            times.push(a.elapsed.as_secs_f64() * 1e3);
+        }
+    }
+    Ok(json!({"zones": peer.zones, "p50_ms": median(&times), "p99_ms": percentile(&times, 99.0)}))
+}
+
+/// The whole part; `max_zones` is 1,000 or 10,000.
+pub(crate) fn peer(clock: &Clock, max_zones: usize) -> Result<Value> {
+    clock.check("bindcar 0.7.3 comparison")?;
+    say!("peer: starting bindcar 0.7.3 and this backend, each on its own named");
+    let mut peers = [start("bindcar")?, start("ours")?];
+    let mut out: [serde_json::Map<String, Value>; 2] = Default::default();
+    let drops_before = listen_drops();
+    let mut drops = [0u64; 2];
+    // Each phase runs on bindcar, then on ours.
+    let mut phase = |name: &str,
+                     peers: &mut [Peer; 2],
+                     f: &mut dyn FnMut(&mut Peer) -> Result<Value>|
+     -> Result<()> {
+        for (k, p) in peers.iter_mut().enumerate() {
+            clock.check(name)?;
+            let before = listen_drops();
+            let v = f(p)?;
+            drops[k] += listen_drops().saturating_sub(before);
+            say!("peer: {name} {}: {v}", p.id);
+            out[k].insert(name.to_string(), v);
+        }
+        Ok(())
+    };
+    phase("sequential", &mut peers, &mut |p| sequential(p))?;
+    phase("list_0", &mut peers, &mut |p| list(p))?;
+    phase("fill_100", &mut peers, &mut |p| Ok(json!(fill(p, 100)?)))?;
+    phase("list_100", &mut peers, &mut |p| list(p))?;
+    phase("creates_per_sec_8_clients", &mut peers, &mut |p| {
+        Ok(json!(fill(p, 100 + BURST)?))
+    })?;
+    phase("fill_1000", &mut peers, &mut |p| Ok(json!(fill(p, 1000)?)))?;
+    phase("list_1000", &mut peers, &mut |p| list(p))?;
+    if max_zones >= 10_000 {
+        phase("fill_10000", &mut peers, &mut |p| {
+            Ok(json!(fill(p, 10_000)?))
+        })?;
+        phase("list_10000", &mut peers, &mut |p| list(p))?;
+    }
+    let mut report = serde_json::Map::new();
+    for (k, p) in peers.iter().enumerate() {
+        let t = &p.thousands;
+        let rate = |a: usize, b: usize| -> Value {
+            match (t.get(a), t.get(b)) {
+                (Some(x), Some(y)) if y > x => json!(1000.0 / (y - x)),
+                _ => Value::Null,
+            }
+        };
+        let first = t.first().map(|x| json!(1000.0 / x)).unwrap_or(Value::Null);
+        let last = if t.len() >= 10 {
+            rate(t.len() - 2, t.len() - 1)
+        } else {
+            Value::Null
+        };
+        out[k].insert("first_1000_creates_per_sec".into(), first);
+        out[k].insert("last_1000_creates_per_sec".into(), last);
+        out[k].insert("listen_drops".into(), json!(drops[k]));
+        report.insert(p.id.to_string(), Value::Object(out[k].clone()));
+    }
+    Ok(json!({
+        "reference": reference_binary().display().to_string(),
+        "reference_version": "0.7.3",
+        "auth": "shared secret (BIND_API_TOKEN) on both",
+        "clients": CLIENTS,
+        "sequential_iterations": SEQUENTIAL,
+        "burst_creates": BURST,
+        "max_zones": max_zones,
+        "listen_drops_total": listen_drops().saturating_sub(drops_before),
+        "servers": report,
+    }))
+}
