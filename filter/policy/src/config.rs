@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::access::{AccessPolicy, PostureError};
+use crate::authz::settings::{self as authz_settings, AuthzConfig, RawAuthorization, RawAuthzMode};
 use crate::bearer::is_token68;
 use crate::cache::CacheSettings;
 use crate::exempt::{ExemptPaths, DEFAULT_EXEMPT_PATHS};
@@ -30,6 +31,8 @@ pub struct FilterConfig {
     pub identity: IdentityHeaders,
     pub status_on_error: u16,
     pub mode: Mode,
+    /// Off (`AuthzMode::None`) unless configured; only with TokenReview.
+    pub authorization: AuthzConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +81,7 @@ struct RawConfig {
     identity_headers: Option<RawIdentityHeaders>,
     status_on_error: Option<u16>,
     token_review: Option<RawTokenReview>,
+    authorization: Option<RawAuthorization>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +145,7 @@ impl FilterConfig {
                 "statusOnError: {status_on_error} is not a 4xx or 5xx status"
             ));
         }
+        let raw_authz = raw.authorization.unwrap_or_default();
         let mode = match (raw.mode.unwrap_or(RawMode::Basic), raw.token_review) {
             (RawMode::Basic, None) => Mode::Basic,
             (RawMode::Basic, Some(_)) => {
@@ -148,11 +153,21 @@ impl FilterConfig {
             }
             (RawMode::TokenReview, tr) => Mode::TokenReview(Box::new(token_review(tr.unwrap_or_default())?)),
         };
+        let authorization = match &mode {
+            Mode::Basic if raw_authz.mode.unwrap_or_default() != RawAuthzMode::None => {
+                return err("authorization needs an identity: set \"mode\": \"tokenReview\" (basic mode checks the bearer's form, not who it belongs to)")
+            }
+            Mode::Basic => authz_settings::parse(raw_authz, "", "").map_err(ConfigError)?,
+            Mode::TokenReview(tr) => {
+                authz_settings::parse(raw_authz, &tr.cluster, &tr.authority).map_err(ConfigError)?
+            }
+        };
         Ok(FilterConfig {
             exempt,
             identity,
             status_on_error,
             mode,
+            authorization,
         })
     }
 }

@@ -17,6 +17,15 @@ pub enum Stat {
     CacheHits,
     CacheMisses,
     ReviewLatencyMs,
+    /// Authorization (see `authz`): SubjectAccessReviews sent, decisions by outcome, the
+    /// SAR API's failures, the decision cache, and the SAR round trip.
+    AuthzChecksSent,
+    AuthzAllowed,
+    AuthzDenied,
+    AuthzFailed(FailureKind),
+    AuthzCacheHits,
+    AuthzCacheMisses,
+    AuthzLatencyMs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +39,7 @@ const FAILURES: usize = FailureKind::ALL.len();
 
 impl Stat {
     /// Size of a table indexed by [`Stat::index`].
-    pub const COUNT: usize = 6 + DENIALS + FAILURES;
+    pub const COUNT: usize = 12 + DENIALS + 2 * FAILURES;
 
     /// Every stat the filter defines, in definition order: one denial counter per reason
     /// the filter can produce, one failure counter per failure kind.
@@ -40,12 +49,22 @@ impl Stat {
             .filter(|k| k.arises_in_filter())
             .map(Stat::Denied);
         let failed = FailureKind::ALL.into_iter().map(Stat::ReviewFailed);
+        let authz_failed = FailureKind::ALL.into_iter().map(Stat::AuthzFailed);
         [Stat::Allowed, Stat::Exempt]
             .into_iter()
             .chain(denied)
             .chain([Stat::ReviewsSent])
             .chain(failed)
             .chain([Stat::CacheHits, Stat::CacheMisses, Stat::ReviewLatencyMs])
+            .chain([
+                Stat::AuthzChecksSent,
+                Stat::AuthzAllowed,
+                Stat::AuthzDenied,
+                Stat::AuthzCacheHits,
+                Stat::AuthzCacheMisses,
+                Stat::AuthzLatencyMs,
+            ])
+            .chain(authz_failed)
     }
 
     pub fn name(self) -> String {
@@ -58,13 +77,20 @@ impl Stat {
             Stat::CacheHits => "cache_hits",
             Stat::CacheMisses => "cache_misses",
             Stat::ReviewLatencyMs => "review_latency_ms",
+            Stat::AuthzChecksSent => "authz_checks_sent",
+            Stat::AuthzAllowed => "authz_allowed",
+            Stat::AuthzDenied => "authz_denied",
+            Stat::AuthzFailed(k) => return format!("{PREFIX}authz_failures_{}", k.label()),
+            Stat::AuthzCacheHits => "authz_cache_hits",
+            Stat::AuthzCacheMisses => "authz_cache_misses",
+            Stat::AuthzLatencyMs => "authz_latency_ms",
         };
         format!("{PREFIX}{tail}")
     }
 
     pub fn stat_type(self) -> StatType {
         match self {
-            Stat::ReviewLatencyMs => StatType::Histogram,
+            Stat::ReviewLatencyMs | Stat::AuthzLatencyMs => StatType::Histogram,
             _ => StatType::Counter,
         }
     }
@@ -80,6 +106,13 @@ impl Stat {
             Stat::CacheHits => 3 + DENIALS + FAILURES,
             Stat::CacheMisses => 4 + DENIALS + FAILURES,
             Stat::ReviewLatencyMs => 5 + DENIALS + FAILURES,
+            Stat::AuthzChecksSent => 6 + DENIALS + FAILURES,
+            Stat::AuthzAllowed => 7 + DENIALS + FAILURES,
+            Stat::AuthzDenied => 8 + DENIALS + FAILURES,
+            Stat::AuthzCacheHits => 9 + DENIALS + FAILURES,
+            Stat::AuthzCacheMisses => 10 + DENIALS + FAILURES,
+            Stat::AuthzLatencyMs => 11 + DENIALS + FAILURES,
+            Stat::AuthzFailed(k) => 12 + DENIALS + FAILURES + k as usize,
         }
     }
 }
@@ -95,6 +128,15 @@ mod tests {
         all.extend(DenialKind::ALL.map(Stat::Denied));
         all.extend(FailureKind::ALL.map(Stat::ReviewFailed));
         all.extend([Stat::CacheHits, Stat::CacheMisses, Stat::ReviewLatencyMs]);
+        all.extend([
+            Stat::AuthzChecksSent,
+            Stat::AuthzAllowed,
+            Stat::AuthzDenied,
+            Stat::AuthzCacheHits,
+            Stat::AuthzCacheMisses,
+            Stat::AuthzLatencyMs,
+        ]);
+        all.extend(FailureKind::ALL.map(Stat::AuthzFailed));
         all
     }
 
@@ -150,6 +192,16 @@ mod tests {
             "bindcar_auth_cache_hits",
             "bindcar_auth_cache_misses",
             "bindcar_auth_review_latency_ms",
+            "bindcar_auth_denied_forbidden",
+            "bindcar_auth_denied_authorization_unavailable",
+            "bindcar_auth_authz_checks_sent",
+            "bindcar_auth_authz_allowed",
+            "bindcar_auth_authz_denied",
+            "bindcar_auth_authz_failures_transport",
+            "bindcar_auth_authz_failures_overloaded",
+            "bindcar_auth_authz_cache_hits",
+            "bindcar_auth_authz_cache_misses",
+            "bindcar_auth_authz_latency_ms",
         ] {
             assert!(names.iter().any(|m| m == n), "{n} missing");
         }
@@ -157,6 +209,6 @@ mod tests {
         let histograms: Vec<Stat> = Stat::in_filter()
             .filter(|s| s.stat_type() == StatType::Histogram)
             .collect();
-        assert_eq!(histograms, [Stat::ReviewLatencyMs]);
+        assert_eq!(histograms, [Stat::ReviewLatencyMs, Stat::AuthzLatencyMs]);
     }
 }
