@@ -4,12 +4,15 @@
 //! - `state.rs`:   the states of one request and the diagram of its transitions
 //! - `request.rs`: per-request context: the transitions out of `Received`
 //! - `review.rs`:  the reviewer callouts: dispatch, answer, resume the waiting requests
+//! - `authorize.rs`: authorization of an allowed token: rules, cached decisions,
+//!   SubjectAccessReview callouts
 //! - `root.rs`:    per-worker plugin context: configuration, the review queue
 //! - `plugin.rs`:  the immutable, validated configuration shared by both
 //! - `host.rs`:    allow (identity headers) or deny (local reply) the effective request
 //! - `metrics.rs`: the stats named by `bindcar_policy::stats`
 //! - `store.rs`:   the verdict cache's slots in Envoy shared data
 
+mod authorize;
 mod host;
 mod metrics;
 mod plugin;
