@@ -20,6 +20,7 @@ pub struct Metrics {
     zones_managed: IntGauge,
     auth_decisions: IntCounterVec,
     token_reviews: IntCounterVec,
+    authz_decisions: IntCounterVec,
 }
 
 impl Metrics {
@@ -98,6 +99,14 @@ impl Metrics {
         registry.register(Box::new(app_info.clone()))?;
         registry.register(Box::new(auth_decisions.clone()))?;
         registry.register(Box::new(token_reviews.clone()))?;
+        let authz_decisions = IntCounterVec::new(
+            Opts::new(
+                "bindcar_authz_decisions_total",
+                "Authorization decisions by source (rules, cache_hit, review) and result (allowed, denied, error)",
+            ),
+            &["source", "result"],
+        )?;
+        registry.register(Box::new(authz_decisions.clone()))?;
         app_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
@@ -111,6 +120,7 @@ impl Metrics {
             zones_managed,
             auth_decisions,
             token_reviews,
+            authz_decisions,
         })
     }
 
@@ -155,6 +165,18 @@ impl Metrics {
     pub fn auth_decision(&self, mode: &str, allowed: bool) {
         let result = if allowed { "allowed" } else { "denied" };
         self.auth_decisions.with_label_values(&[mode, result]).inc();
+    }
+
+    /// One authorization decision: `source` rules | cache_hit | review.
+    pub fn authz(&self, source: &str, result: &Result<(), bindcar_policy::Denial>) {
+        let result = match result {
+            Ok(()) => "allowed",
+            Err(bindcar_policy::Denial::Forbidden { .. }) => "denied",
+            Err(_) => "error",
+        };
+        self.authz_decisions
+            .with_label_values(&[source, result])
+            .inc();
     }
 
     pub fn token_review(&self, source: &str, result: &str) {

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use bindcar_policy::cache::CacheSettings;
 
-use super::cli::{AuthModeArg, Cli};
+use super::authz;
+use super::cli::{AuthModeArg, AuthzModeArg, Cli};
 use super::guards;
 use super::rndc_conf;
 use super::settings::{AuthSettings, Config, KubeSource, TokenReviewSettings};
@@ -65,6 +66,13 @@ fn auth_settings(cli: &Cli) -> Result<AuthSettings, String> {
         }
         return Ok(AuthSettings::SharedSecret(token.as_bytes().to_vec()));
     }
+    if cli.auth_mode != AuthModeArg::Tokenreview && cli.authz_mode != AuthzModeArg::None {
+        return Err(
+            "refusing to start: BIND_AUTHZ_MODE needs an identity to authorize; set \
+             BIND_AUTH_MODE=tokenreview (or BIND_AUTHZ_MODE=none)"
+                .into(),
+        );
+    }
     match cli.auth_mode {
         AuthModeArg::Basic => Ok(AuthSettings::Basic),
         AuthModeArg::Tokenreview => {
@@ -103,6 +111,7 @@ fn auth_settings(cli: &Cli) -> Result<AuthSettings, String> {
                 },
                 timeout: Duration::from_secs(cli.token_review_timeout_secs),
                 kube,
+                authz: authz::settings(cli)?,
             })))
         }
     }

@@ -47,6 +47,9 @@ pub enum ApiError {
     /// The credential was refused (body from the shared policy).
     #[error("{message}")]
     Unauthorized { message: String, body: String },
+    /// Authenticated, but authorization refused the request (body from the shared policy).
+    #[error("{message}")]
+    Forbidden { message: String, body: String },
     /// The credential could not be checked (TokenReview unavailable); body from the shared policy.
     #[error("{message}")]
     AuthUnavailable { message: String, body: String },
@@ -71,6 +74,7 @@ impl ApiError {
             }
             ApiError::BindTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -97,7 +101,10 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        if let ApiError::Unauthorized { body, .. } | ApiError::AuthUnavailable { body, .. } = self {
+        if let ApiError::Unauthorized { body, .. }
+        | ApiError::Forbidden { body, .. }
+        | ApiError::AuthUnavailable { body, .. } = self
+        {
             return (
                 status,
                 [(axum::http::header::CONTENT_TYPE, "application/json")],
