@@ -40,10 +40,10 @@ fn named_conf_passes_named_checkconf_with_the_shipped_key() {
     assert!(!ok && out.contains("recursoin"), "{out}");
 }
 
-/// The variables bindcar reads: every `env = "..."` of backend/src/cli.rs, and the ones
+/// The variables bindcar reads: every `env = "..."` of backend/src/config/cli.rs, and the ones
 /// its help names outside clap (RUST_LOG, KUBECONFIG).
 pub(crate) fn bindcar_variables() -> BTreeSet<String> {
-    let cli = std::fs::read_to_string(workspace_root().join("backend/src/cli.rs")).unwrap();
+    let cli = std::fs::read_to_string(workspace_root().join("backend/src/config/cli.rs")).unwrap();
     let mut vars: BTreeSet<String> = cli
         .split("env = \"")
         .skip(1)
