@@ -1,8 +1,10 @@
 //! Authorization after authentication: may the reviewed identity do what the request asks?
 //! The decision is the shared policy's (`bindcar_policy::authz`: the request → attributes
 //! table, static rules, the SubjectAccessReview body and answer, the decision cache); here
-//! we only send SubjectAccessReviews through kube with a timeout and cap the calls in flight.
+//! we only send SubjectAccessReviews through kube with a timeout, cap the calls in flight, and
+//! let concurrent identical checks share one call.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +16,7 @@ use bindcar_policy::Denial;
 use k8s_openapi::api::authorization::v1::SubjectAccessReview;
 use kube::api::PostParams;
 use kube::Api;
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 
 use super::kube_client::KubeClient;
 use crate::metrics::Metrics;
@@ -28,7 +30,12 @@ pub struct RequestAuthorizer {
     timeout: Duration,
     permits: Semaphore,
     metrics: Metrics,
+    /// Checks in flight by decision key: concurrent identical checks await the same answer.
+    /// An entry lives only while its call does, so the map is bounded by requests in flight.
+    inflight: Mutex<HashMap<[u8; 32], Shared>>,
 }
+
+type Shared = Arc<OnceCell<Result<bool, ReviewFailure>>>;
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -53,6 +60,7 @@ impl RequestAuthorizer {
             timeout,
             permits: Semaphore::new(MAX_IN_FLIGHT),
             metrics,
+            inflight: Mutex::new(HashMap::new()),
         }
     }
 
@@ -84,7 +92,20 @@ impl RequestAuthorizer {
             (Begin::Ask(_), Operation::Unknown(_)) => return Err(Denial::AuthorizationUnavailable),
         };
         let body = self.lock().request_body(identity, attrs);
-        let answer = self.ask(&body).await;
+        let shared: Shared = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(inflight.entry(*key.digest()).or_default())
+        };
+        let answer = shared.get_or_init(|| self.ask(&body)).await.clone();
+        {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+            if inflight
+                .get(key.digest())
+                .is_some_and(|s| Arc::ptr_eq(s, &shared))
+            {
+                inflight.remove(key.digest());
+            }
+        }
         if let Err(failure) = &answer {
             tracing::warn!(user = %identity.username, failure = failure.kind(), "SubjectAccessReview unavailable");
         }
