@@ -298,7 +298,7 @@ def chart(d, path):
         return min(xs), max(xs)
 
     fv = flt["variants"]
-    colors = ["#9e9e9e", "#4c72b0", "#55a868", "#c44e52"]
+    colors = ["#9e9e9e", "#4c72b0", "#55a868", "#c44e52", "#8172b2"]
     bars(axes[0][0], fv, [v["vs_baseline"]["rps"]["median"] for v in fv],
          [v["vs_baseline"]["rps"]["min"] for v in fv], [v["vs_baseline"]["rps"]["max"] for v in fv],
          "throughput / (a), per round", "1. Filter cost: throughput relative to bare Envoy (a)",

@@ -22,6 +22,7 @@ pub struct Metrics {
     token_reviews: IntCounterVec,
     rate_limit: IntCounterVec,
     rate_limit_clients: IntGauge,
+    authz_decisions: IntCounterVec,
 }
 
 impl Metrics {
@@ -117,6 +118,14 @@ impl Metrics {
         registry.register(Box::new(app_info.clone()))?;
         registry.register(Box::new(auth_decisions.clone()))?;
         registry.register(Box::new(token_reviews.clone()))?;
+        let authz_decisions = IntCounterVec::new(
+            Opts::new(
+                "bindcar_authz_decisions_total",
+                "Authorization decisions by source (rules, cache_hit, review) and result (allowed, denied, error)",
+            ),
+            &["source", "result"],
+        )?;
+        registry.register(Box::new(authz_decisions.clone()))?;
         app_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
@@ -132,6 +141,7 @@ impl Metrics {
             token_reviews,
             rate_limit,
             rate_limit_clients,
+            authz_decisions,
         })
     }
 
@@ -183,6 +193,18 @@ impl Metrics {
         self.rate_limit.with_label_values(&[result]).inc();
         self.rate_limit_clients
             .set(i64::try_from(tracked_clients).unwrap_or(i64::MAX));
+    }
+
+    /// One authorization decision: `source` rules | cache_hit | review.
+    pub fn authz(&self, source: &str, result: &Result<(), bindcar_policy::Denial>) {
+        let result = match result {
+            Ok(()) => "allowed",
+            Err(bindcar_policy::Denial::Forbidden { .. }) => "denied",
+            Err(_) => "error",
+        };
+        self.authz_decisions
+            .with_label_values(&[source, result])
+            .inc();
     }
 
     pub fn token_review(&self, source: &str, result: &str) {

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bindcar_policy::denial::Denial;
 use bindcar_policy::review::Identity;
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::MapType;
+use proxy_wasm::types::{BufferType, MapType};
 
 use crate::plugin::Plugin;
 
@@ -42,18 +42,48 @@ pub fn deny(plugin: &Plugin, denial: &Denial, token_hash: Option<&str>) {
         token_hash.unwrap_or("-")
     );
     let body = denial.body_json();
+    let mut headers = vec![("content-type", "application/json")];
+    if denial.challenges() {
+        headers.push(("www-authenticate", "Bearer"));
+    }
     let sent = hostcalls::send_http_response(
         u32::from(denial.status(plugin.config.status_on_error)),
-        vec![
-            ("content-type", "application/json"),
-            ("www-authenticate", "Bearer"),
-        ],
+        headers,
         Some(body.as_bytes()),
     );
     if sent.is_err() {
         // Could not answer: at least never let it through.
         hostcalls::reset_http_request().ok();
     }
+}
+
+/// A callout's answer: its `:status` (None when there was no answer) and its body, `None`
+/// when larger than `max_body`.
+pub fn callout_response(
+    num_headers: usize,
+    body_size: usize,
+    max_body: usize,
+) -> (Option<u16>, Option<Vec<u8>>) {
+    let status = if num_headers == 0 {
+        None
+    } else {
+        hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
+            .ok()
+            .flatten()
+            .and_then(|s| {
+                std::str::from_utf8(&s)
+                    .ok()
+                    .and_then(|s| s.parse::<u16>().ok())
+            })
+    };
+    if body_size > max_body {
+        return (status, None);
+    }
+    let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    (status, Some(body))
 }
 
 pub fn unix_ms(t: SystemTime) -> u64 {

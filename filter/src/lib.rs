@@ -4,6 +4,8 @@
 //! - `state.rs`:   the states of one request and the diagram of its transitions
 //! - `request.rs`: per-request context: the transitions out of `Received`
 //! - `review.rs`:  the reviewer callouts: dispatch, answer, resume the waiting requests
+//! - `authorize.rs`: authorization of an allowed token: rules, cached decisions,
+//!   SubjectAccessReview callouts
 //! - `root.rs`:    per-worker plugin context: configuration, the review queue
 //! - `plugin.rs`:  the immutable, validated configuration shared by both
 //! - `host.rs`:    allow (identity headers) or deny (local reply) the effective request
@@ -11,6 +13,7 @@
 //! - `throttle.rs`: failed-authentication throttling: the client, the gate, the 429
 //! - `store.rs`:   the verdict cache's and the throttle's slots in Envoy shared data
 
+mod authorize;
 mod host;
 mod metrics;
 mod plugin;

@@ -80,6 +80,37 @@ impl Metrics {
         self.bump(Stat::ThrottleClients)
     }
 
+    pub fn authz_sent(&self) {
+        self.bump(Stat::AuthzChecksSent)
+    }
+
+    /// One authorization decision, however it was made (rules, cache, a fresh check).
+    pub fn authz_decided(&self, allowed: bool) {
+        self.bump(if allowed {
+            Stat::AuthzAllowed
+        } else {
+            Stat::AuthzDenied
+        })
+    }
+
+    pub fn authz_failed(&self, kind: FailureKind) {
+        self.bump(Stat::AuthzFailed(kind))
+    }
+
+    pub fn authz_cache(&self, hit: bool) {
+        self.bump(if hit {
+            Stat::AuthzCacheHits
+        } else {
+            Stat::AuthzCacheMisses
+        })
+    }
+
+    pub fn authz_latency(&self, ms: u64) {
+        if let Some(id) = self.id(Stat::AuthzLatencyMs) {
+            record_metric(id, ms).ok();
+        }
+    }
+
     pub fn review_latency(&self, ms: u64) {
         if let Some(id) = self.id(Stat::ReviewLatencyMs) {
             record_metric(id, ms).ok();

@@ -3,6 +3,9 @@
 
 use std::cell::RefCell;
 
+use bindcar_policy::authz::pending::PendingChecks;
+use bindcar_policy::authz::settings::SarSettings;
+use bindcar_policy::authz::Authorizer;
 use bindcar_policy::cache::VerdictCache;
 use bindcar_policy::client::ClientHasher;
 use bindcar_policy::config::{FilterConfig, Mode, TokenReviewConfig};
@@ -23,6 +26,20 @@ pub struct Plugin {
     pub throttle: Option<Throttle<SharedThrottleStore>>,
     /// Names clients (throttle, fair review shares); `None` when nothing needs to know.
     pub clients: Option<ClientHasher>,
+    /// Present when authorization is on (always with a reviewer).
+    pub authz: Option<Authz>,
+}
+
+/// Authorization's moving parts on this worker (`authorize.rs` drives them).
+pub struct Authz {
+    pub authorizer: RefCell<Authorizer>,
+    /// SubjectAccessReview mode's settings; `None` with static rules.
+    pub sar: Option<SarSettings>,
+    /// The reviewer's credential, which also creates SubjectAccessReviews.
+    pub reviewer_token: Option<String>,
+    /// The reviewer's queue: checks are handed to the root context the same way.
+    pub queue_id: u32,
+    pub pending: RefCell<PendingChecks<Waiter>>,
 }
 
 /// TokenReview mode's moving parts on this worker.

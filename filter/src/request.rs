@@ -3,10 +3,12 @@
 //!   → parse the bearer → (basic) allow
 //!   → (tokenReview) this worker's memo → the shared verdict cache → decide
 //!                   → miss → wait for the review the root context dispatches (`review.rs`)
+//!   → (authorization on, token allowed) `authorize::start`: decided, or wait for a check
 
 use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bindcar_policy::authz::Operation;
 use bindcar_policy::bearer::parse_authorization;
 use bindcar_policy::cache::CacheKey;
 use bindcar_policy::client::ClientId;
@@ -19,6 +21,7 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 
+use crate::authorize;
 use crate::host::{self, unix_ms};
 use crate::plugin::{Plugin, Reviewer};
 use crate::state::{State, Waiter};
@@ -83,14 +86,21 @@ impl AuthRequest {
         host::deny(&self.plugin, denial, hash.as_deref());
     }
 
-    /// Received → Cached | Denied: a decision from the memo or the shared cache.
-    fn cached(&self, decision: &Decision, token: &[u8]) -> Action {
+    /// Received → Cached | Denied (| AwaitingAuthorization | Failed when authorization is
+    /// on): a decision from the memo or the shared cache, which expires at `expires_ms`.
+    fn cached(&self, decision: &Decision, token: &[u8], expires_ms: u64) -> Action {
         self.plugin.metrics.cache_hit();
         match decision.as_ref() {
             Ok(identity) => {
-                host::allow(&self.plugin, Some(identity));
-                self.me.set(State::Cached);
-                Action::Continue
+                let next = authorize::start(&self.plugin, &self.me, identity, Some(expires_ms));
+                let hash = log::log_enabled!(log::Level::Debug).then(|| token_fingerprint(token));
+                let state =
+                    authorize::apply(&self.plugin, identity, next, State::Cached, hash.as_deref());
+                self.me.set(state);
+                match state {
+                    State::Cached => Action::Continue,
+                    _ => Action::Pause,
+                }
             }
             Err(denial) => self.deny(denial, Some(token)),
         }
@@ -144,12 +154,20 @@ impl AuthRequest {
         Action::Pause
     }
 
-    /// AwaitingReview → Abandoned: the review goes on for the others.
+    /// AwaitingReview | AwaitingAuthorization → Abandoned: the callout goes on for the others.
     fn leave(&self) {
         if let (State::AwaitingReview(digest), Some(reviewer)) =
             (self.me.state(), &self.plugin.reviewer)
         {
             if let Ok(mut pending) = reviewer.pending.try_borrow_mut() {
+                pending.leave(&digest, &self.me);
+            }
+            self.me.set(State::Abandoned);
+        }
+        if let (State::AwaitingAuthorization(digest), Some(authz)) =
+            (self.me.state(), &self.plugin.authz)
+        {
+            if let Ok(mut pending) = authz.pending.try_borrow_mut() {
                 pending.leave(&digest, &self.me);
             }
             self.me.set(State::Abandoned);
@@ -163,9 +181,13 @@ impl AuthRequest {
             return self.deny(&Denial::InvalidFormat, Some(token));
         };
         let now = hostcalls::get_current_time().unwrap_or(UNIX_EPOCH);
-        let remembered = reviewer.recent.borrow().get(token, unix_ms(now)).cloned();
-        if let Some(decision) = remembered {
-            return self.cached(&decision, token);
+        let remembered = reviewer
+            .recent
+            .borrow()
+            .get_entry(token, unix_ms(now))
+            .map(|(expires, d)| (expires, d.clone()));
+        if let Some((expires, decision)) = remembered {
+            return self.cached(&decision, token, expires);
         }
         let key = reviewer.cache.key(token);
         if let Some((outcome, expires)) = reviewer.cache.lookup_with_expiry(&key, now) {
@@ -176,7 +198,7 @@ impl AuthRequest {
                 &outcome,
                 Some(expires),
             );
-            return self.cached(&decision, token);
+            return self.cached(&decision, token, expires);
         }
         self.await_review(reviewer, key, token, token_str, now)
     }
@@ -206,6 +228,12 @@ impl HttpContext for AuthRequest {
             .unwrap_or_default();
         if config.exempt.is_exempt(&path) {
             return self.exempt();
+        }
+        if plugin.authz.is_some() {
+            let method = self
+                .get_http_request_header_bytes(":method")
+                .unwrap_or_default();
+            self.me.operation.set(Operation::of(&method, &path)).ok();
         }
         // Named only when the throttle needs it here (hashing costs; a review names it later).
         if plugin.throttle.is_some() {

@@ -12,6 +12,7 @@ use bindcar_policy::verdict::{self, Decision};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType};
 
+use crate::authorize;
 use crate::host::{self, unix_ms};
 use crate::plugin::{Plugin, Reviewer};
 use crate::state::{State, Waiter};
@@ -22,7 +23,8 @@ const MAX_REVIEW_BODY: usize = 1 << 20;
 
 /// What a review came to, for everyone waiting on it.
 enum Resolution {
-    Decided(Decision),
+    /// With when the shared cache's entry expires (None: not cached).
+    Decided(Decision, Option<u64>),
     Failed(FailureKind),
 }
 
@@ -108,13 +110,16 @@ pub fn answer(
     let resolution = match result {
         Ok(outcome) => {
             let expires = reviewer.cache.store(&pending.key, token, &outcome, now);
-            Resolution::Decided(verdict::decide(
-                &reviewer.settings.access,
-                &mut reviewer.recent.borrow_mut(),
-                token,
-                &outcome,
+            Resolution::Decided(
+                verdict::decide(
+                    &reviewer.settings.access,
+                    &mut reviewer.recent.borrow_mut(),
+                    token,
+                    &outcome,
+                    expires,
+                ),
                 expires,
-            ))
+            )
         }
         Err(failure) => {
             let kind = failure.failure_kind();
@@ -129,18 +134,23 @@ pub fn answer(
 }
 
 /// AwaitingReview → Allowed | Denied | Failed (or Abandoned if the request is gone), on the
-/// host's effective context switched to the waiting request.
+/// host's effective context switched to the waiting request; with authorization on, an
+/// allowed token goes through `authorize::start` (→ AwaitingAuthorization when it must ask).
 fn resume(plugin: &Plugin, waiter: &Waiter, resolution: &Resolution, token_hash: &str) {
     if hostcalls::set_effective_context(waiter.context_id).is_err() {
         waiter.set(State::Abandoned);
         return;
     }
     let next = match resolution {
-        Resolution::Decided(decision) => match decision.as_ref() {
+        Resolution::Decided(decision, expires) => match decision.as_ref() {
             Ok(identity) => {
-                host::allow(plugin, Some(identity));
-                hostcalls::resume_http_request().ok();
-                State::Allowed
+                let next = authorize::start(plugin, waiter, identity, *expires);
+                let state =
+                    authorize::apply(plugin, identity, next, State::Allowed, Some(token_hash));
+                if state == State::Allowed {
+                    hostcalls::resume_http_request().ok();
+                }
+                state
             }
             Err(denial) => {
                 host::deny(plugin, denial, Some(token_hash));

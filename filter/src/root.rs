@@ -5,6 +5,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use bindcar_policy::authz::pending::PendingChecks;
+use bindcar_policy::authz::settings::AuthzMode;
+use bindcar_policy::authz::Authorizer;
 use bindcar_policy::cache::VerdictCache;
 use bindcar_policy::client::ClientHasher;
 use bindcar_policy::config::{FilterConfig, Mode};
@@ -15,8 +18,9 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 
+use crate::authorize;
 use crate::metrics::Metrics;
-use crate::plugin::{Plugin, Reviewer, RECENT_CAPACITY};
+use crate::plugin::{Authz, Plugin, Reviewer, RECENT_CAPACITY};
 use crate::request::AuthRequest;
 use crate::review;
 use crate::store::{random_bytes, shared_secret, SharedDataStore, SharedThrottleStore};
@@ -62,12 +66,34 @@ impl AuthRoot {
         });
         let clients =
             (throttle.is_some() || reviewer.is_some()).then(|| ClientHasher::new(&shared_secret()));
+        let authz = match (&reviewer, &config.mode, config.authorization.is_on()) {
+            (Some(r), Mode::TokenReview(settings), true) => {
+                let sar = match &config.authorization.mode {
+                    AuthzMode::SubjectAccessReview(s) => Some(s.clone()),
+                    _ => None,
+                };
+                Some(Authz {
+                    authorizer: RefCell::new(Authorizer::new(
+                        config.authorization.clone(),
+                        &random_bytes(),
+                        &settings.cache_scope(),
+                    )),
+                    sar,
+                    reviewer_token: settings.reviewer_token.clone(),
+                    queue_id: r.queue_id,
+                    pending: RefCell::new(PendingChecks::new(settings.max_pending_reviews)),
+                })
+            }
+            (_, _, true) => return Err("authorization needs tokenReview mode".into()),
+            _ => None,
+        };
         Ok(Plugin {
             config,
             metrics,
             reviewer,
             throttle,
             clients,
+            authz,
         })
     }
 }
@@ -85,6 +111,11 @@ impl Context for AuthRoot {
         _trailers: usize,
     ) {
         if let Some(plugin) = self.plugin.clone() {
+            if let Some(authz) = &plugin.authz {
+                if authorize::answer(&plugin, authz, call, num_headers, body_size) {
+                    return;
+                }
+            }
             if let Some(reviewer) = &plugin.reviewer {
                 review::answer(&plugin, reviewer, call, num_headers, body_size);
             }
@@ -110,8 +141,9 @@ impl RootContext for AuthRoot {
         match Self::build(config) {
             Ok(plugin) => {
                 log::info!(
-                    "bindcar-auth: configured, mode={}, exempt paths={:?}",
+                    "bindcar-auth: configured, mode={}, authorization={}, exempt paths={:?}",
                     plugin.mode_name(),
+                    plugin.config.authorization.mode_name(),
                     plugin
                         .config
                         .exempt
@@ -142,6 +174,12 @@ impl RootContext for AuthRoot {
         while let Ok(Some(msg)) = hostcalls::dequeue_shared_queue(queue_id) {
             if let Ok(digest) = <[u8; 32]>::try_from(msg.as_slice()) {
                 review::dispatch(&plugin, reviewer, digest);
+            } else if let (Some(authz), Some((&authorize::QUEUE_TAG, rest))) =
+                (&plugin.authz, msg.split_first())
+            {
+                if let Ok(digest) = <[u8; 32]>::try_from(rest) {
+                    authorize::dispatch(&plugin, authz, digest);
+                }
             }
         }
     }

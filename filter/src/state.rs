@@ -1,18 +1,28 @@
 //! The states of one request. Each request is in exactly one; each arrow is one function:
 //! the ones leaving `Received` are `AuthRequest`'s (`request.rs`), taken in its own header
 //! callback; the ones leaving `AwaitingReview` are `review::resume` (`review.rs`), taken by
-//! the root context on the review's answer, and `AuthRequest::leave` when the client goes.
+//! the root context on the review's answer, and `AuthRequest::leave` when the client goes;
+//! the ones leaving `AwaitingAuthorization` are `authorize::resume` (`authorize.rs`), on the
+//! SubjectAccessReview's answer, and `AuthRequest::leave`. An allowed token goes through
+//! `authorize::start` when authorization is on (static rules and cached decisions decide at
+//! once; else the request waits for a SubjectAccessReview).
 //!
 //! ```text
 //!            ┌─ exempt path ───────────────────────► Exempt
 //!            ├─ client blocked by the throttle ────► Throttled
 //!            ├─ missing / malformed bearer ────────► Denied
 //!            ├─ basic mode ────────────────────────► Allowed
-//! Received ──┼─ memo or shared-cache hit ──────────► Cached (allowed) | Denied
-//!            ├─ miss, worker or client share full ─► Failed
-//!            └─ miss ──► AwaitingReview ──┬─ answer ─────► Allowed | Denied
-//!                                         ├─ no answer ──► Failed
-//!                                         └─ client gone ► Abandoned
+//! Received ──┼─ memo or shared-cache hit ──────────► Cached (allowed) | Denied  ─┐
+//!            ├─ miss, worker or client share full ─► Failed                     │
+//!            └─ miss ──► AwaitingReview ──┬─ answer ─────► Allowed | Denied ────┤
+//!                                         ├─ no answer ──► Failed               │
+//!                                         └─ client gone ► Abandoned            │
+//!   authorization on, token allowed: authorize::start ◄────────────────────────┘
+//!     ├─ static rules / unmapped / cached decision ────────► Cached|Allowed | Denied
+//!     ├─ too many checks pending / no queue ───────────────► Failed
+//!     └─ ask ──► AwaitingAuthorization ──┬─ answer ────────► Allowed | Denied
+//!                                        ├─ no answer ─────► Failed
+//!                                        └─ client gone ───► Abandoned
 //! ```
 //!
 //! Exempt, Allowed and Cached let the request through (the latter two with identity
@@ -20,9 +30,10 @@
 //! with a 429 decided before the bearer is even parsed. Every 401 (Denied, except the
 //! reviewer being unavailable) counts against the client in the throttle.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::rc::Rc;
 
+use bindcar_policy::authz::Operation;
 use bindcar_policy::client::ClientId;
 use bindcar_policy::denial::DenialKind;
 use bindcar_policy::failure::FailureKind;
@@ -41,9 +52,12 @@ pub enum State {
     Cached,
     /// Paused until the root context has the review of the token with this cache digest.
     AwaitingReview([u8; 32]),
-    /// Allowed: basic mode, or a fresh review.
+    /// Authenticated; paused until the SubjectAccessReview with this decision key answers.
+    AwaitingAuthorization([u8; 32]),
+    /// Allowed: basic mode, or a fresh review (and authorization, when on).
     Allowed,
-    /// No review could be had (the reviewer failed, or this worker could not ask it).
+    /// No review or authorization check could be had (the API failed, or this worker could
+    /// not ask it).
     Failed(FailureKind),
     /// The client went away while its review was pending.
     Abandoned,
@@ -57,6 +71,8 @@ pub struct Waiter {
     pub state: Rc<Cell<State>>,
     /// Who sent it, when the plugin names clients: a refusal counts against them.
     pub client: Option<ClientId>,
+    /// What the request asks (set from its headers when authorization is on).
+    pub operation: Rc<OnceCell<Operation>>,
 }
 
 impl Waiter {
@@ -65,6 +81,7 @@ impl Waiter {
             context_id,
             state: Rc::new(Cell::new(State::Received)),
             client: None,
+            operation: Rc::new(OnceCell::new()),
         }
     }
 

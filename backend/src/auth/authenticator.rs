@@ -3,6 +3,7 @@
 //! the same code the Envoy filter runs; this file only picks the configured mode and calls it.
 //! (The axum middleware that applies it is `http::auth`.)
 
+use bindcar_policy::review::Identity;
 use bindcar_policy::{bearer, secret, token_fingerprint, Denial};
 
 use super::actor::Actor;
@@ -40,21 +41,60 @@ impl Authenticator {
     }
 
     /// Who the request comes from, or why it is refused.
-    pub async fn authenticate(&self, authorization: &[&[u8]]) -> Result<Actor, Denial> {
+    pub async fn authenticate(&self, authorization: &[&[u8]]) -> Result<Caller, Denial> {
         let token = bearer::parse_authorization(authorization)?;
+        let plain = |actor: String| Caller {
+            actor: Actor(actor),
+            identity: None,
+            verdict_expires_ms: None,
+        };
         match self {
-            Authenticator::Basic => Ok(Actor(format!("bearer:{}", token_fingerprint(token)))),
+            Authenticator::Basic => Ok(plain(format!("bearer:{}", token_fingerprint(token)))),
             Authenticator::SharedSecret(expected) => {
                 if secret::shared_secret_matches(expected, token) {
-                    Ok(Actor("api-token".into()))
+                    Ok(plain("api-token".into()))
                 } else {
                     Err(Denial::InvalidApiToken)
                 }
             }
-            Authenticator::TokenReview(reviewer) => reviewer
-                .review(token)
-                .await
-                .map(|identity| Actor(identity.username)),
+            Authenticator::TokenReview(reviewer) => {
+                reviewer
+                    .review(token)
+                    .await
+                    .map(|(identity, expires)| Caller {
+                        actor: Actor(identity.username.clone()),
+                        identity: Some(identity),
+                        verdict_expires_ms: expires,
+                    })
+            }
         }
     }
+
+    /// Whether `caller` may do `method path` (always, when authorization is off).
+    pub async fn authorize(
+        &self,
+        caller: &Caller,
+        method: &[u8],
+        path: &[u8],
+    ) -> Result<(), Denial> {
+        let Authenticator::TokenReview(reviewer) = self else {
+            return Ok(());
+        };
+        let (Some(authz), Some(identity)) = (reviewer.authorizer(), &caller.identity) else {
+            return Ok(());
+        };
+        authz
+            .authorize(identity, method, path, caller.verdict_expires_ms)
+            .await
+    }
 }
+
+/// An authenticated caller: the actor for the logs, and the reviewed identity (TokenReview).
+pub struct Caller {
+    pub actor: Actor,
+    pub identity: Option<Identity>,
+    /// When the token's cached verdict expires (Unix ms); authorization decisions never outlive it.
+    pub verdict_expires_ms: Option<u64>,
+}
+
+impl Authenticator {}

@@ -3,6 +3,7 @@
 //! build the kube client (lazily, retried until it works), call the API server with a timeout,
 //! and cap the reviews in flight.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bindcar_policy::access::AccessPolicy;
@@ -12,9 +13,11 @@ use bindcar_policy::{token_fingerprint, Denial};
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
 use kube::api::PostParams;
 use kube::{Api, Client};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::Semaphore;
 
-use crate::config::{KubeSource, TokenReviewSettings};
+use super::authorization::RequestAuthorizer;
+use super::kube_client::KubeClient;
+use crate::config::TokenReviewSettings;
 use crate::metrics::Metrics;
 
 /// Reviews in flight at once; beyond that, requests wait, and the wait counts against the
@@ -25,10 +28,11 @@ pub struct TokenReviewer {
     policy: AccessPolicy,
     cache: VerdictCache<MemoryStore>,
     timeout: Duration,
-    source: KubeSource,
-    client: OnceCell<Client>,
+    kube: Arc<KubeClient>,
     permits: Semaphore,
     metrics: Metrics,
+    /// Authorization of the reviewed identity, when configured.
+    authz: Option<RequestAuthorizer>,
 }
 
 impl TokenReviewer {
@@ -38,31 +42,43 @@ impl TokenReviewer {
             settings.kube,
             settings.policy.audiences().join(",")
         );
+        let secret = process_secret();
         let cache = VerdictCache::new(
             MemoryStore::default(),
             settings.cache,
-            &process_secret(),
+            &secret,
             scope.as_bytes(),
         );
+        let kube = Arc::new(KubeClient::new(settings.kube.clone()));
+        let authz = settings.authz.is_on().then(|| {
+            RequestAuthorizer::new(
+                settings.authz.clone(),
+                Arc::clone(&kube),
+                settings.timeout,
+                &secret,
+                metrics.clone(),
+            )
+        });
         TokenReviewer {
             policy: settings.policy.clone(),
             cache,
             timeout: settings.timeout,
-            source: settings.kube.clone(),
-            client: OnceCell::new(),
+            kube,
+            authz,
             permits: Semaphore::new(MAX_IN_FLIGHT),
             metrics,
         }
     }
 
-    /// The identity behind `token`, if the reviewer vouches for it and the policy admits it.
-    pub async fn review(&self, token: &[u8]) -> Result<Identity, Denial> {
+    /// The identity behind `token`, if the reviewer vouches for it and the policy admits it,
+    /// with when its cached verdict expires (Unix ms; `None`: not cached).
+    pub async fn review(&self, token: &[u8]) -> Result<(Identity, Option<u64>), Denial> {
         let key = self.cache.key(token);
-        let outcome = match self.cache.lookup(&key, SystemTime::now()) {
-            Some(outcome) => {
+        let (outcome, expires) = match self.cache.lookup_with_expiry(&key, SystemTime::now()) {
+            Some((outcome, expires)) => {
                 self.metrics
                     .token_review("cache_hit", outcome_label(&outcome));
-                outcome
+                (outcome, Some(expires))
             }
             None => {
                 let outcome = self.ask(token).await.map_err(|failure| {
@@ -75,13 +91,16 @@ impl TokenReviewer {
                     Denial::ReviewUnavailable
                 })?;
                 self.metrics.token_review("review", outcome_label(&outcome));
-                self.cache.store(&key, token, &outcome, SystemTime::now());
-                outcome
+                let expires = self.cache.store(&key, token, &outcome, SystemTime::now());
+                (outcome, expires)
             }
         };
-        self.policy.decide(&outcome).inspect_err(|denial| {
-            tracing::info!(token = %token_fingerprint(token), reason = denial.reason(), "token refused");
-        })
+        self.policy
+            .decide(&outcome)
+            .map(|identity| (identity, expires))
+            .inspect_err(|denial| {
+                tracing::info!(token = %token_fingerprint(token), reason = denial.reason(), "token refused");
+            })
     }
 
     async fn ask(&self, token: &[u8]) -> Result<ReviewOutcome, ReviewFailure> {
@@ -123,36 +142,16 @@ impl TokenReviewer {
             .map_err(|_| ReviewFailure::Transport)?
     }
 
-    /// The kube client, built on first use; a failure is retried on the next request.
+    /// The kube client (shared with SubjectAccessReviews); a failure is retried next time.
     async fn client(&self) -> Result<Client, ReviewFailure> {
-        self.client
-            .get_or_try_init(|| async {
-                let config = match &self.source {
-                    KubeSource::Explicit {
-                        server,
-                        token_path,
-                        ca_path,
-                    } => {
-                        let uri = server
-                            .parse()
-                            .map_err(|e| format!("KUBE_API_SERVER {server}: {e}"))?;
-                        let mut config = kube::Config::new(uri);
-                        config.root_cert_file = Some(ca_path.clone());
-                        config.auth_info.token_file = Some(token_path.display().to_string());
-                        config
-                    }
-                    KubeSource::Inferred => {
-                        kube::Config::infer().await.map_err(|e| e.to_string())?
-                    }
-                };
-                Client::try_from(config).map_err(|e| e.to_string())
-            })
-            .await
-            .cloned()
-            .map_err(|e: String| {
-                tracing::error!(error = %e, "cannot build the Kubernetes client for TokenReview");
-                ReviewFailure::Transport
-            })
+        self.kube.get().await.map_err(|e| {
+            tracing::error!(error = %e, "cannot build the Kubernetes client for TokenReview");
+            ReviewFailure::Transport
+        })
+    }
+
+    pub fn authorizer(&self) -> Option<&RequestAuthorizer> {
+        self.authz.as_ref()
     }
 }
 

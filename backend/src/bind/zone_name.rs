@@ -86,6 +86,40 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
+    /// Authorization names zones with the policy crate's mirror of this function: both must
+    /// agree, or an RBAC rule would name another zone than the one acted on.
+    #[test]
+    fn the_authorization_mirror_agrees() {
+        let long_label = "a".repeat(64);
+        let long_name = vec!["a".repeat(50); 5].join(".");
+        for raw in [
+            "Example.TEST.",
+            "example.com",
+            "_tcp.x.org",
+            "",
+            ".",
+            "..",
+            "a..b",
+            ".a",
+            "-a.com",
+            "a-.com",
+            "a b",
+            "a/b",
+            "é.com",
+            "a_b",
+            &long_label,
+            &long_name,
+            "x.",
+            "X",
+        ] {
+            assert_eq!(
+                ZoneName::parse(raw).ok().map(|z| z.as_str().to_string()),
+                bindcar_policy::authz::zone::normalize_zone(raw),
+                "{raw:?}"
+            );
+        }
+    }
+
     #[test]
     fn normalises_case_and_trailing_dot() {
         assert_eq!(

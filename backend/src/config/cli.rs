@@ -25,9 +25,24 @@ Authentication modes (API routes; /api/v1/health, /api/v1/ready and /metrics are
   BIND_AUTH_MODE=basic         any well-formed Bearer token; verification is left to the mesh
   BIND_AUTH_MODE unset         tokenreview if an allowlist is set (bindcar's image), else basic
 
+Authorization (needs BIND_AUTH_MODE=tokenreview; the request -> verb/resource/zone table is the filter's):
+  BIND_AUTHZ_MODE=none                 (default) every authenticated caller may do everything
+  BIND_AUTHZ_MODE=subjectaccessreview  Kubernetes RBAC decides (SubjectAccessReview, cached)
+  BIND_AUTHZ_MODE=static               the rules in BIND_AUTHZ_RULES_FILE (JSON or YAML) decide
+
 Startup guards: listening on a non-loopback address requires BIND_API_TOKEN or TokenReview unless
 BINDCAR_ALLOW_INSECURE_AUTH=true or --i-know-this-is-insecure; TokenReview requires
 BIND_ALLOWED_NAMESPACES or BIND_ALLOWED_SERVICE_ACCOUNTS unless BIND_ALLOW_ANY_SERVICEACCOUNT=true.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthzModeArg {
+    /// No authorization: every authenticated caller may do everything.
+    None,
+    /// Ask the Kubernetes API server (SubjectAccessReview).
+    Subjectaccessreview,
+    /// Decide from the rules in BIND_AUTHZ_RULES_FILE.
+    Static,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AuthModeArg {
@@ -141,6 +156,24 @@ pub struct Cli {
     /// does; basic otherwise.
     #[arg(long, env = "BIND_AUTH_MODE", value_enum, ignore_case = true)]
     pub auth_mode: Option<AuthModeArg>,
+
+    /// Authorization after TokenReview: none, subjectaccessreview or static.
+    #[arg(
+        long,
+        env = "BIND_AUTHZ_MODE",
+        value_enum,
+        default_value = "none",
+        ignore_case = true
+    )]
+    pub authz_mode: AuthzModeArg,
+
+    /// Authorization: the API group RBAC rules name (resources zones, zones/records, ...).
+    #[arg(long, env = "BIND_AUTHZ_GROUP", default_value = "bindcar.dns")]
+    pub authz_group: String,
+
+    /// Authorization: the static rules (a JSON or YAML list), for BIND_AUTHZ_MODE=static.
+    #[arg(long, env = "BIND_AUTHZ_RULES_FILE")]
+    pub authz_rules_file: Option<PathBuf>,
 
     /// Turn authentication off (the mesh does it); x-remote-user is then logged with mutations.
     #[arg(long, env = "DISABLE_AUTH", value_name = "DISABLE_AUTH", value_parser = parse_bool, action = ArgAction::Set,
@@ -267,6 +300,9 @@ mod tests {
             "BIND_ALLOW_ANY_SERVICEACCOUNT",
             "BIND_TOKEN_CACHE_TTL_SECS",
             "BIND_ENABLE_DOCS",
+            "BIND_AUTHZ_MODE",
+            "BIND_AUTHZ_GROUP",
+            "BIND_AUTHZ_RULES_FILE",
             "KUBE_API_SERVER",
             "KUBE_TOKEN_PATH",
             "KUBE_CA_CERT_PATH",

@@ -7,7 +7,8 @@ use std::time::Duration;
 use bindcar_policy::bearer::{is_token68, MAX_TOKEN_LEN};
 use bindcar_policy::cache::CacheSettings;
 
-use super::cli::{AuthModeArg, Cli};
+use super::authz;
+use super::cli::{AuthModeArg, AuthzModeArg, Cli};
 use super::guards;
 use super::rndc_conf;
 use super::settings::{AuthSettings, Config, KubeSource, RateLimitSettings, TokenReviewSettings};
@@ -140,6 +141,13 @@ fn auth_settings(cli: &Cli) -> Result<(AuthSettings, &'static str), String> {
         if nonempty(&cli.api_token).is_some() {
             tracing::warn!("DISABLE_AUTH=true: BIND_API_TOKEN is ignored");
         }
+        if cli.authz_mode != AuthzModeArg::None {
+            return Err(
+                "refusing to start: BIND_AUTHZ_MODE needs an identity to authorize, and \
+                 DISABLE_AUTH=true checks none (behind the mesh, the filter authorizes)"
+                    .into(),
+            );
+        }
         return Ok((AuthSettings::Disabled, "DISABLE_AUTH=true"));
     }
     // A blank token next to TokenReview counts as unset, as before: TokenReview checks tokens.
@@ -154,6 +162,13 @@ fn auth_settings(cli: &Cli) -> Result<(AuthSettings, &'static str), String> {
             return Err(
                 "refusing to start: both BIND_API_TOKEN and BIND_AUTH_MODE=tokenreview are set; \
                  unset BIND_API_TOKEN to use TokenReview, or BIND_AUTH_MODE to use the shared secret"
+                    .into(),
+            );
+        }
+        if cli.authz_mode != AuthzModeArg::None {
+            return Err(
+                "refusing to start: BIND_AUTHZ_MODE needs a Kubernetes identity to authorize, \
+                 and BIND_API_TOKEN (a shared secret) has none; use BIND_AUTH_MODE=tokenreview"
                     .into(),
             );
         }
@@ -176,6 +191,13 @@ fn auth_settings(cli: &Cli) -> Result<(AuthSettings, &'static str), String> {
             "default: no BIND_AUTH_MODE, BIND_API_TOKEN or allowlist",
         ),
     };
+    if mode != AuthModeArg::Tokenreview && cli.authz_mode != AuthzModeArg::None {
+        return Err(
+            "refusing to start: BIND_AUTHZ_MODE needs an identity to authorize; set \
+             BIND_AUTH_MODE=tokenreview (or BIND_AUTHZ_MODE=none)"
+                .into(),
+        );
+    }
     let settings: Result<AuthSettings, String> = match mode {
         AuthModeArg::Basic => Ok(AuthSettings::Basic),
         AuthModeArg::Tokenreview => {
@@ -214,6 +236,7 @@ fn auth_settings(cli: &Cli) -> Result<(AuthSettings, &'static str), String> {
                 },
                 timeout: Duration::from_secs(cli.token_review_timeout_secs),
                 kube,
+                authz: authz::settings(cli)?,
             })))
         }
     };

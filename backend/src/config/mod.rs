@@ -2,6 +2,7 @@
 //! values (`settings`), how they are built (`env`), the startup guards that refuse a dangerous
 //! posture (`guards`), and rndc.conf / key file parsing (`rndc_conf`). Read once, at startup.
 
+mod authz;
 pub mod cli;
 pub mod env;
 pub mod guards;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bindcar_policy::access::AccessPolicy;
+use bindcar_policy::authz::settings::AuthzConfig;
 use bindcar_policy::cache::CacheSettings;
 
 use super::rndc_conf::RndcSettings;
@@ -87,6 +88,8 @@ pub struct TokenReviewSettings {
     pub cache: CacheSettings,
     pub timeout: Duration,
     pub kube: KubeSource,
+    /// Authorization of the reviewed identity (off by default).
+    pub authz: AuthzConfig,
 }
 
 /// Where the Kubernetes client configuration comes from.

@@ -31,14 +31,36 @@ pub async fn require_auth(
         .iter()
         .map(|v| v.as_bytes())
         .collect();
-    match authenticator.authenticate(&values).await {
-        Ok(actor) => {
+    let authenticated = authenticator.authenticate(&values).await;
+    let authorized = match authenticated {
+        Ok(caller) => {
             state.metrics.auth_decision(authenticator.mode(), true);
-            request.extensions_mut().insert(actor);
-            next.run(request).await
+            // The raw target, as the filter sees `:path`: the table decodes the zone itself.
+            let target = request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default();
+            authenticator
+                .authorize(
+                    &caller,
+                    request.method().as_str().as_bytes(),
+                    target.as_bytes(),
+                )
+                .await
+                .map(|()| caller)
         }
         Err(denial) => {
             state.metrics.auth_decision(authenticator.mode(), false);
+            Err(denial)
+        }
+    };
+    match authorized {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller.actor);
+            next.run(request).await
+        }
+        Err(denial) => {
             tracing::warn!(
                 mode = authenticator.mode(),
                 reason = denial.reason(),
@@ -54,6 +76,10 @@ pub async fn require_auth(
 fn denial_response(denial: &Denial) -> Response {
     let error = match denial.status(STATUS_ON_REVIEW_ERROR) {
         401 => ApiError::Unauthorized {
+            message: denial.message(),
+            body: denial.body_json(),
+        },
+        403 => ApiError::Forbidden {
             message: denial.message(),
             body: denial.body_json(),
         },

@@ -50,6 +50,9 @@ pub enum ApiError {
     /// The credential was refused (body from the shared policy).
     #[error("{message}")]
     Unauthorized { message: String, body: String },
+    /// Authenticated, but authorization refused the request (body from the shared policy).
+    #[error("{message}")]
+    Forbidden { message: String, body: String },
     /// The credential could not be checked (TokenReview unavailable); body from the shared policy.
     #[error("{message}")]
     AuthUnavailable { message: String, body: String },
@@ -90,6 +93,7 @@ impl ApiError {
             ApiError::Dns { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
             }
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -119,7 +123,10 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        if let ApiError::Unauthorized { body, .. } | ApiError::AuthUnavailable { body, .. } = self {
+        if let ApiError::Unauthorized { body, .. }
+        | ApiError::Forbidden { body, .. }
+        | ApiError::AuthUnavailable { body, .. } = self
+        {
             return (
                 status,
                 [(axum::http::header::CONTENT_TYPE, "application/json")],

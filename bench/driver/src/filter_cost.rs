@@ -6,15 +6,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use bindcar_testbed::envoy::{Envoy, EnvoyOptions};
-use bindcar_testbed::tokenreview::TokenReviewServer;
+use bindcar_testbed::tokenreview::{RbacRule, TokenReviewServer};
 use serde_json::{json, Value};
 
 use crate::clock::Clock;
 use crate::options::Options;
 use crate::rounds::{interleave, reports, Target};
-use crate::setup::{basic_config, counters, expect_ok, mint, start_envoy, tokenreview_config};
+use crate::setup::{
+    authz_config, basic_config, counters, expect_ok, mint, start_envoy, tokenreview_config,
+};
 use crate::wrk::Load;
-use crate::{CACHE_TTL_SECS, ZONES};
+use crate::{CACHE_TTL_SECS, NAMESPACE, ZONES};
 
 /// Part 1, 2 and 5: the filter's cost in front of a fast upstream, reviews per token, and
 /// Envoy's memory.
@@ -53,16 +55,27 @@ pub(crate) fn filter_cost(
         tokenreview_envoy()?,
     ];
     let mut cold = tokenreview_envoy()?;
+    // (e): (c) plus authorization by SubjectAccessReview; the pool's ServiceAccounts may list.
+    api.set_rbac(vec![RbacRule::for_groups(
+        &[&format!("system:serviceaccounts:{NAMESPACE}")],
+        &["list"],
+        &["zones"],
+    )]);
+    let authz = start_envoy(
+        EnvoyOptions::filter(&authz_config(api), upstream).with_api_server(api.https_port(), ca),
+        workers,
+    )?;
     std::thread::sleep(Duration::from_secs(1));
     let mut rss_idle: Vec<Option<u64>> = envoys.iter().map(Envoy::rss_kib).collect();
     rss_idle.push(cold.rss_kib());
+    rss_idle.push(authz.rss_kib());
 
-    for (e, id) in envoys.iter().zip(["a", "b", "c"]) {
+    for (e, id) in envoys.iter().chain([&authz]).zip(["a", "b", "c", "e"]) {
         expect_ok(e.port, &pool[0], &format!("Envoy {id}"))?;
     }
     // Warm-up: connections opened, code paths hot, and (c)'s cache filled by the pool.
     let pool_first_use = clock.secs();
-    for (e, id) in envoys.iter().zip(["a", "b", "c"]) {
+    for (e, id) in envoys.iter().chain([&authz]).zip(["a", "b", "c", "e"]) {
         clock.check("warm-up")?;
         let r = load.run(e.port, ZONES, &pool_files, Some(opts.warmup()))?;
         say!("warm-up {id} {:.0} req/s (discarded)", r.rps);
@@ -85,6 +98,7 @@ pub(crate) fn filter_cost(
     say!("minted in {mint_secs:.1} s");
 
     let before = counters(&envoys[2]);
+    let authz_before = counters(&authz);
     let targets = [
         Target {
             id: "a",
@@ -110,6 +124,12 @@ pub(crate) fn filter_cost(
             port: 0,
             tokens: vec![cold_files],
         },
+        Target {
+            id: "e",
+            label: "Envoy + filter, TokenReview + SubjectAccessReview authorization, warm caches",
+            port: authz.port,
+            tokens: vec![pool_files.clone()],
+        },
     ];
     let mut restarts = 0;
     let mut prepare = |i: usize| -> Result<Option<u16>> {
@@ -127,6 +147,8 @@ pub(crate) fn filter_cost(
     let after = counters(&envoys[2]);
     let mut rss_loaded: Vec<Option<u64>> = envoys.iter().map(Envoy::rss_kib).collect();
     rss_loaded.push(cold.rss_kib());
+    rss_loaded.push(authz.rss_kib());
+    let authz_after = counters(&authz);
     let cold_wrapped: u64 = runs[3].iter().map(|m| m.run.wrapped).sum();
 
     // Part 2: reviews per distinct token of the pool, over its whole use in (c).
@@ -176,6 +198,12 @@ pub(crate) fn filter_cost(
                 "reviews_sent": delta("bindcar_auth_reviews_sent"),
             },
         },
-        "envoy_rss": {"a": rss(0), "b": rss(1), "c": rss(2), "d": rss(3)},
+        "authz_counters_during_rounds": {
+            "checks_sent": authz_after["bindcar_auth_authz_checks_sent"]
+                .saturating_sub(authz_before["bindcar_auth_authz_checks_sent"]),
+            "cache_hits": authz_after["bindcar_auth_authz_cache_hits"]
+                .saturating_sub(authz_before["bindcar_auth_authz_cache_hits"]),
+        },
+        "envoy_rss": {"a": rss(0), "b": rss(1), "c": rss(2), "d": rss(3), "e": rss(4)},
     }))
 }

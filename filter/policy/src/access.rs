@@ -118,6 +118,7 @@ mod tests {
             user: Some(Identity {
                 username: username.into(),
                 uid: None,
+                extra: Default::default(),
                 groups: vec![],
             }),
             audiences: vec!["bindcar".into()],
@@ -232,6 +233,7 @@ mod tests {
                 user: Some(Identity {
                     username: "x".into(),
                     uid: None,
+                    extra: Default::default(),
                     groups: vec![]
                 }),
                 audiences: vec!["other".into()],
@@ -243,6 +245,7 @@ mod tests {
                 user: Some(Identity {
                     username: "x".into(),
                     uid: None,
+                    extra: Default::default(),
                     groups: vec![]
                 }),
                 audiences: vec![],

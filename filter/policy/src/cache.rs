@@ -265,6 +265,7 @@ mod tests {
             user: Some(Identity {
                 username: "system:serviceaccount:dns:a".into(),
                 uid: None,
+                extra: Default::default(),
                 groups: vec![],
             }),
             audiences: vec!["bindcar".into()],

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::access::{AccessPolicy, PostureError};
+use crate::authz::settings::{self as authz_settings, AuthzConfig, RawAuthorization, RawAuthzMode};
 use crate::bearer::is_token68;
 use crate::cache::CacheSettings;
 use crate::client::ClientKeySource;
@@ -36,6 +37,8 @@ pub struct FilterConfig {
     pub throttle: Option<ThrottleSettings>,
     /// Who a client is, for the throttle and for fair shares of pending reviews.
     pub client_key: ClientKeySource,
+    /// Off (`AuthzMode::None`) unless configured; only with TokenReview.
+    pub authorization: AuthzConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +89,7 @@ struct RawConfig {
     status_on_error: Option<u16>,
     token_review: Option<RawTokenReview>,
     throttle: Option<RawThrottle>,
+    authorization: Option<RawAuthorization>,
 }
 
 #[derive(Deserialize, Default)]
@@ -160,6 +164,7 @@ impl FilterConfig {
                 "statusOnError: {status_on_error} is not a 4xx or 5xx status"
             ));
         }
+        let raw_authz = raw.authorization.unwrap_or_default();
         let mode = match (raw.mode.unwrap_or(RawMode::Basic), raw.token_review) {
             (RawMode::Basic, None) => Mode::Basic,
             (RawMode::Basic, Some(_)) => {
@@ -174,6 +179,15 @@ impl FilterConfig {
                 (Some(settings), key)
             }
         };
+        let authorization = match &mode {
+            Mode::Basic if raw_authz.mode.unwrap_or_default() != RawAuthzMode::None => {
+                return err("authorization needs an identity: set \"mode\": \"tokenReview\" (basic mode checks the bearer's form, not who it belongs to)")
+            }
+            Mode::Basic => authz_settings::parse(raw_authz, "", "").map_err(ConfigError)?,
+            Mode::TokenReview(tr) => {
+                authz_settings::parse(raw_authz, &tr.cluster, &tr.authority).map_err(ConfigError)?
+            }
+        };
         Ok(FilterConfig {
             exempt,
             identity,
@@ -181,6 +195,7 @@ impl FilterConfig {
             mode,
             throttle,
             client_key,
+            authorization,
         })
     }
 }

@@ -18,6 +18,14 @@ pub enum Denial {
     AudienceNotAccepted,
     /// The TokenReview API could not be used (transport error, non-2xx, bad body, overload).
     ReviewUnavailable,
+    /// Authenticated, but authorization (SubjectAccessReview or static rules) said no:
+    /// `action` is what was refused, e.g. `delete zones example.com` (see `authz`).
+    Forbidden {
+        user: String,
+        action: String,
+    },
+    /// The SubjectAccessReview API could not be used; never an allow.
+    AuthorizationUnavailable,
 }
 
 impl Denial {
@@ -53,21 +61,39 @@ impl Denial {
             Denial::ReviewUnavailable => {
                 "Token validation failed: TokenReview API call failed".into()
             }
+            Denial::Forbidden { user, action } => {
+                format!("{} may not {}", sanitize(user), sanitize(action))
+            }
+            Denial::AuthorizationUnavailable => {
+                "Authorization check failed: SubjectAccessReview API call failed".into()
+            }
         }
     }
 
     /// HTTP status: 401 for every credential problem; `status_on_error` when the reviewer
     /// itself could not answer (so outages can be told apart from bad tokens if wanted).
+    /// 403 when authorization refused an authenticated caller.
     pub fn status(&self, status_on_error: u16) -> u16 {
         match self {
-            Denial::ReviewUnavailable => status_on_error,
+            Denial::ReviewUnavailable | Denial::AuthorizationUnavailable => status_on_error,
+            Denial::Forbidden { .. } => 403,
             _ => 401,
         }
     }
 
-    /// `{"error":"Unauthorized","message":"..."}`
+    /// Whether the answer carries `WWW-Authenticate: Bearer`: every refusal but a 403, where
+    /// the credential was fine and another one would not help.
+    pub fn challenges(&self) -> bool {
+        !matches!(self, Denial::Forbidden { .. })
+    }
+
+    /// `{"error":"Unauthorized","message":"..."}` (`"Forbidden"` for a 403)
     pub fn body_json(&self) -> String {
-        json!({"error": "Unauthorized", "message": self.message()}).to_string()
+        let error = match self {
+            Denial::Forbidden { .. } => "Forbidden",
+            _ => "Unauthorized",
+        };
+        json!({"error": error, "message": self.message()}).to_string()
     }
 
     /// A stable label for metrics and logs.
@@ -88,6 +114,8 @@ impl Denial {
             Denial::NoUserInfo => DenialKind::NoUserInfo,
             Denial::AudienceNotAccepted => DenialKind::AudienceNotAccepted,
             Denial::ReviewUnavailable => DenialKind::ReviewUnavailable,
+            Denial::Forbidden { .. } => DenialKind::Forbidden,
+            Denial::AuthorizationUnavailable => DenialKind::AuthorizationUnavailable,
         }
     }
 }
@@ -105,10 +133,12 @@ pub enum DenialKind {
     NoUserInfo,
     AudienceNotAccepted,
     ReviewUnavailable,
+    Forbidden,
+    AuthorizationUnavailable,
 }
 
 impl DenialKind {
-    pub const ALL: [DenialKind; 10] = [
+    pub const ALL: [DenialKind; 12] = [
         DenialKind::MissingHeader,
         DenialKind::InvalidFormat,
         DenialKind::EmptyToken,
@@ -119,6 +149,8 @@ impl DenialKind {
         DenialKind::NoUserInfo,
         DenialKind::AudienceNotAccepted,
         DenialKind::ReviewUnavailable,
+        DenialKind::Forbidden,
+        DenialKind::AuthorizationUnavailable,
     ];
 
     /// The label in metric names and logs (`bindcar_auth_denied_<label>`).
@@ -134,6 +166,8 @@ impl DenialKind {
             DenialKind::NoUserInfo => "no_user_info",
             DenialKind::AudienceNotAccepted => "audience_not_accepted",
             DenialKind::ReviewUnavailable => "review_unavailable",
+            DenialKind::Forbidden => "forbidden",
+            DenialKind::AuthorizationUnavailable => "authorization_unavailable",
         }
     }
 
@@ -151,7 +185,9 @@ impl DenialKind {
             | DenialKind::UnauthorizedServiceAccount
             | DenialKind::NoUserInfo
             | DenialKind::AudienceNotAccepted
-            | DenialKind::ReviewUnavailable => true,
+            | DenialKind::ReviewUnavailable
+            | DenialKind::Forbidden
+            | DenialKind::AuthorizationUnavailable => true,
         }
     }
 }
@@ -162,7 +198,10 @@ impl DenialKind {
     /// unavailable, which is no fault of the client's. Exhaustive on purpose.
     pub fn counts_as_failed_authentication(self) -> bool {
         match self {
-            DenialKind::ReviewUnavailable => false,
+            // Authenticated but not authorized (or the SAR API down): no guess at a credential.
+            DenialKind::ReviewUnavailable
+            | DenialKind::Forbidden
+            | DenialKind::AuthorizationUnavailable => false,
             DenialKind::MissingHeader
             | DenialKind::InvalidFormat
             | DenialKind::EmptyToken
@@ -239,11 +278,37 @@ mod tests {
             Denial::NoUserInfo,
             Denial::AudienceNotAccepted,
             Denial::ReviewUnavailable,
+            Denial::Forbidden {
+                user: "u".into(),
+                action: "list zones".into(),
+            },
+            Denial::AuthorizationUnavailable,
         ];
         let kinds: Vec<DenialKind> = samples.iter().map(Denial::kind).collect();
         assert_eq!(kinds, DenialKind::ALL);
         assert_eq!(Denial::InvalidApiToken.reason(), "invalid_api_token");
         assert!(!DenialKind::InvalidApiToken.arises_in_filter());
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn authorization_refusals() {
+        let d = Denial::Forbidden {
+            user: "system:serviceaccount:team-a:external-dns".into(),
+            action: "delete zones example.org".into(),
+        };
+        assert_eq!(d.status(503), 403);
+        assert!(!d.challenges());
+        assert_eq!(
+            d.body_json(),
+            r#"{"error":"Forbidden","message":"system:serviceaccount:team-a:external-dns may not delete zones example.org"}"#
+        );
+        let u = Denial::AuthorizationUnavailable;
+        assert_eq!(u.status(503), 503);
+        assert!(u.challenges());
+        assert_eq!(
+            u.message(),
+            "Authorization check failed: SubjectAccessReview API call failed"
+        );
     }
 
     #[wasm_bindgen_test(unsupported = test)]

@@ -5,6 +5,7 @@
 //! side (proxy-wasm glue in `filter/`, axum middleware in `backend/`) only adapts it.
 
 pub mod access;
+pub mod authz;
 pub mod bearer;
 pub mod cache;
 pub mod client;

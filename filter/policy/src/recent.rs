@@ -37,6 +37,14 @@ impl<V> Recent<V> {
         }
     }
 
+    /// The value and the expiry it was stored with (Unix ms), if still fresh.
+    pub fn get_entry(&self, token: &[u8], now_ms: u64) -> Option<(u64, &V)> {
+        match self.map.get(&self.key(token)) {
+            Some((expires, v)) if now_ms < *expires => Some((*expires, v)),
+            _ => None,
+        }
+    }
+
     pub fn put(&mut self, token: &[u8], expires_ms: u64, value: V) {
         if self.capacity == 0 {
             return;

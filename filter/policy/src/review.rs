@@ -1,6 +1,8 @@
 //! The Kubernetes `authentication.k8s.io/v1` TokenReview exchange: the request body we send
 //! and what we make of the answer. What the answer *means* for access is `access.rs`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -27,6 +29,9 @@ pub struct Identity {
     pub uid: Option<String>,
     #[serde(default)]
     pub groups: Vec<String>,
+    /// `status.user.extra`, passed on to SubjectAccessReviews as the API server would.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, Vec<String>>,
 }
 
 /// A definitive answer from the reviewer (cacheable), as opposed to a [`ReviewFailure`].
@@ -92,6 +97,8 @@ struct WireUser {
     uid: Option<String>,
     #[serde(default)]
     groups: Vec<String>,
+    #[serde(default)]
+    extra: Option<BTreeMap<String, Vec<String>>>,
 }
 
 /// `status` is the answer's `:status` (None when there was no answer).
@@ -120,6 +127,7 @@ pub fn parse_review_response(
             username,
             uid: u.uid.filter(|s| !s.is_empty()),
             groups: u.groups,
+            extra: u.extra.unwrap_or_default(),
         })
     });
     Ok(ReviewOutcome::Authenticated {
@@ -155,6 +163,7 @@ mod tests {
                 user: Some(Identity {
                     username: "system:serviceaccount:dns:x".into(),
                     uid: Some("u1".into()),
+                    extra: Default::default(),
                     groups: vec![
                         "system:serviceaccounts".into(),
                         "system:authenticated".into()

@@ -21,6 +21,15 @@ pub enum Stat {
     Throttled,
     /// Clients the throttle tracks (slots holding one), across workers.
     ThrottleClients,
+    /// Authorization (see `authz`): SubjectAccessReviews sent, decisions by outcome, the
+    /// SAR API's failures, the decision cache, and the SAR round trip.
+    AuthzChecksSent,
+    AuthzAllowed,
+    AuthzDenied,
+    AuthzFailed(FailureKind),
+    AuthzCacheHits,
+    AuthzCacheMisses,
+    AuthzLatencyMs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +44,7 @@ const FAILURES: usize = FailureKind::ALL.len();
 
 impl Stat {
     /// Size of a table indexed by [`Stat::index`].
-    pub const COUNT: usize = 8 + DENIALS + FAILURES;
+    pub const COUNT: usize = 14 + DENIALS + 2 * FAILURES;
 
     /// Every stat the filter defines, in definition order: one denial counter per reason
     /// the filter can produce, one failure counter per failure kind.
@@ -45,6 +54,7 @@ impl Stat {
             .filter(|k| k.arises_in_filter())
             .map(Stat::Denied);
         let failed = FailureKind::ALL.into_iter().map(Stat::ReviewFailed);
+        let authz_failed = FailureKind::ALL.into_iter().map(Stat::AuthzFailed);
         [Stat::Allowed, Stat::Exempt]
             .into_iter()
             .chain(denied)
@@ -52,6 +62,15 @@ impl Stat {
             .chain(failed)
             .chain([Stat::CacheHits, Stat::CacheMisses, Stat::ReviewLatencyMs])
             .chain([Stat::Throttled, Stat::ThrottleClients])
+            .chain([
+                Stat::AuthzChecksSent,
+                Stat::AuthzAllowed,
+                Stat::AuthzDenied,
+                Stat::AuthzCacheHits,
+                Stat::AuthzCacheMisses,
+                Stat::AuthzLatencyMs,
+            ])
+            .chain(authz_failed)
     }
 
     pub fn name(self) -> String {
@@ -66,13 +85,20 @@ impl Stat {
             Stat::ReviewLatencyMs => "review_latency_ms",
             Stat::Throttled => "throttled",
             Stat::ThrottleClients => "throttle_clients",
+            Stat::AuthzChecksSent => "authz_checks_sent",
+            Stat::AuthzAllowed => "authz_allowed",
+            Stat::AuthzDenied => "authz_denied",
+            Stat::AuthzFailed(k) => return format!("{PREFIX}authz_failures_{}", k.label()),
+            Stat::AuthzCacheHits => "authz_cache_hits",
+            Stat::AuthzCacheMisses => "authz_cache_misses",
+            Stat::AuthzLatencyMs => "authz_latency_ms",
         };
         format!("{PREFIX}{tail}")
     }
 
     pub fn stat_type(self) -> StatType {
         match self {
-            Stat::ReviewLatencyMs => StatType::Histogram,
+            Stat::ReviewLatencyMs | Stat::AuthzLatencyMs => StatType::Histogram,
             Stat::ThrottleClients => StatType::Gauge,
             _ => StatType::Counter,
         }
@@ -91,6 +117,13 @@ impl Stat {
             Stat::ReviewLatencyMs => 5 + DENIALS + FAILURES,
             Stat::Throttled => 6 + DENIALS + FAILURES,
             Stat::ThrottleClients => 7 + DENIALS + FAILURES,
+            Stat::AuthzChecksSent => 8 + DENIALS + FAILURES,
+            Stat::AuthzAllowed => 9 + DENIALS + FAILURES,
+            Stat::AuthzDenied => 10 + DENIALS + FAILURES,
+            Stat::AuthzCacheHits => 11 + DENIALS + FAILURES,
+            Stat::AuthzCacheMisses => 12 + DENIALS + FAILURES,
+            Stat::AuthzLatencyMs => 13 + DENIALS + FAILURES,
+            Stat::AuthzFailed(k) => 14 + DENIALS + FAILURES + k as usize,
         }
     }
 }
@@ -107,6 +140,15 @@ mod tests {
         all.extend(FailureKind::ALL.map(Stat::ReviewFailed));
         all.extend([Stat::CacheHits, Stat::CacheMisses, Stat::ReviewLatencyMs]);
         all.extend([Stat::Throttled, Stat::ThrottleClients]);
+        all.extend([
+            Stat::AuthzChecksSent,
+            Stat::AuthzAllowed,
+            Stat::AuthzDenied,
+            Stat::AuthzCacheHits,
+            Stat::AuthzCacheMisses,
+            Stat::AuthzLatencyMs,
+        ]);
+        all.extend(FailureKind::ALL.map(Stat::AuthzFailed));
         all
     }
 
@@ -165,6 +207,16 @@ mod tests {
             "bindcar_auth_review_failures_client_share",
             "bindcar_auth_throttled",
             "bindcar_auth_throttle_clients",
+            "bindcar_auth_denied_forbidden",
+            "bindcar_auth_denied_authorization_unavailable",
+            "bindcar_auth_authz_checks_sent",
+            "bindcar_auth_authz_allowed",
+            "bindcar_auth_authz_denied",
+            "bindcar_auth_authz_failures_transport",
+            "bindcar_auth_authz_failures_overloaded",
+            "bindcar_auth_authz_cache_hits",
+            "bindcar_auth_authz_cache_misses",
+            "bindcar_auth_authz_latency_ms",
         ] {
             assert!(names.iter().any(|m| m == n), "{n} missing");
         }
@@ -172,7 +224,7 @@ mod tests {
         let histograms: Vec<Stat> = Stat::in_filter()
             .filter(|s| s.stat_type() == StatType::Histogram)
             .collect();
-        assert_eq!(histograms, [Stat::ReviewLatencyMs]);
+        assert_eq!(histograms, [Stat::ReviewLatencyMs, Stat::AuthzLatencyMs]);
         let gauges: Vec<Stat> = Stat::in_filter()
             .filter(|s| s.stat_type() == StatType::Gauge)
             .collect();

@@ -46,6 +46,7 @@ mod tests {
             user: Some(Identity {
                 username: format!("system:serviceaccount:{ns}:app"),
                 uid: None,
+                extra: Default::default(),
                 groups: vec![],
             }),
             audiences: vec!["bindcar".into()],

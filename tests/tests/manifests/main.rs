@@ -15,7 +15,7 @@
 //!   TokenReview server, including a rotated reviewer token.
 //!
 //! Here: reading the files. One module per concern: `kubernetes`, `istio_api` (the models),
-//! `istio`, `pod`, `pieces`, `named_conf`, `callout`.
+//! `istio`, `pod`, `pieces`, `named_conf`, `callout`, `authz_roles`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -40,6 +40,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+mod authz_roles;
 mod callout;
 mod istio;
 mod istio_api;

@@ -4,7 +4,7 @@
 //! `tests/devstack/tests/tokenreview_server_binary.rs`.
 //!
 //! Here: the client helpers. The tests, by concern: `tokens`, `callers`, `requests`,
-//! `transport`, `faults`.
+//! `transport`, `faults`, `sar` (the SubjectAccessReview endpoint).
 
 use std::{
     net::SocketAddr,
@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 mod callers;
 mod faults;
 mod requests;
+mod sar;
 mod tokens;
 mod transport;
 

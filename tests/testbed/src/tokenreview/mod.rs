@@ -27,6 +27,13 @@
 //!    - not: `{"user":{},"error":"[invalid bearer token, <reason>]"}`. Like the real
 //!      apiserver (`authenticated` is `omitempty` there) there is no `"authenticated":false`.
 //!
+//! # SubjectAccessReviews
+//! `POST` [`SAR_PATH`] is answered the same way (caller's bearer first, then 404/405), counted
+//! by [`TokenReviewServer::sar_count`] (every spec received is kept, see
+//! [`TokenReviewServer::sar_specs`]), with its own fault ([`TokenReviewServer::set_sar_fault`],
+//! the same [`Fault`] modes), then `201` with `status.allowed` decided from the RBAC table
+//! set by [`TokenReviewServer::set_rbac`] (see [`RbacRule`]; empty: nothing allowed).
+//!
 //! # Tokens
 //! RS256 JWTs signed by a key generated per server, with the claims of projected
 //! ServiceAccount tokens (`aud`, `exp`, `iat`, `nbf`, `iss`, `jti`,
@@ -47,6 +54,7 @@ mod jwt;
 mod keys;
 mod pki;
 mod review;
+mod sar;
 mod server;
 
 use std::{
@@ -63,11 +71,15 @@ use tokio::sync::oneshot;
 pub use faults::Fault;
 pub use jwt::{MintRequest, USER_CLAIM};
 pub use pki::SERVER_NAMES;
+pub use sar::RbacRule;
 
 use server::{lock, Shared};
 
 /// The one path this server answers.
 pub const TOKENREVIEW_PATH: &str = "/apis/authentication.k8s.io/v1/tokenreviews";
+
+/// The SubjectAccessReview path this server also answers.
+pub const SAR_PATH: &str = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
 
 /// The in-cluster issuer and API audience of a default kube-apiserver.
 pub const DEFAULT_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
@@ -281,6 +293,27 @@ impl TokenReviewServer {
     /// Requests refused with 401 because the caller's bearer was missing or wrong.
     pub fn unauthorized_count(&self) -> u64 {
         self.shared.unauthorized.load(Ordering::SeqCst)
+    }
+
+    /// The RBAC table SubjectAccessReviews are decided from (replaces the previous one).
+    pub fn set_rbac(&self, rules: Vec<RbacRule>) {
+        *lock(&self.shared.rbac) = rules;
+    }
+
+    /// Like [`Self::set_fault`], for SubjectAccessReviews only (TokenReviews keep theirs).
+    pub fn set_sar_fault(&self, fault: Fault) {
+        lock(&self.shared.sar_faults).set(fault);
+    }
+
+    /// SubjectAccessReview requests by POST that passed the caller-token check, whatever
+    /// their outcome (faults and 400s included).
+    pub fn sar_count(&self) -> u64 {
+        self.shared.sars.load(Ordering::SeqCst)
+    }
+
+    /// The `spec` of every SubjectAccessReview received that parsed as JSON, oldest first.
+    pub fn sar_specs(&self) -> Vec<serde_json::Value> {
+        lock(&self.shared.sar_specs).clone()
     }
 
     /// Reviews per token, for diagnostics.

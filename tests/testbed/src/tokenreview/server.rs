@@ -31,7 +31,7 @@ use super::{
     faults::{Fault, FaultState, MALFORMED_BODY},
     jwt::{Verified, Verifier},
     keys::JwtKey,
-    review, ServerOptions, TOKENREVIEW_PATH,
+    review, sar, ServerOptions, SAR_PATH, TOKENREVIEW_PATH,
 };
 
 /// A TokenReview is a few KiB at most; anything larger is refused rather than buffered.
@@ -61,6 +61,10 @@ pub(crate) struct Shared {
     pub(crate) per_token: Mutex<HashMap<String, u64>>,
     pub(crate) callers: Mutex<Vec<String>>,
     pub(crate) sa_uids: Mutex<HashMap<(String, String), String>>,
+    pub(crate) rbac: Mutex<Vec<sar::RbacRule>>,
+    pub(crate) sar_faults: Mutex<FaultState>,
+    pub(crate) sars: AtomicU64,
+    pub(crate) sar_specs: Mutex<Vec<serde_json::Value>>,
 }
 
 impl Shared {
@@ -78,6 +82,10 @@ impl Shared {
             per_token: Mutex::new(HashMap::new()),
             callers: Mutex::new(Vec::new()),
             sa_uids: Mutex::new(HashMap::new()),
+            rbac: Mutex::new(Vec::new()),
+            sar_faults: Mutex::new(FaultState::default()),
+            sars: AtomicU64::new(0),
+            sar_specs: Mutex::new(Vec::new()),
         })
     }
 
@@ -191,7 +199,12 @@ async fn handle(
         .collect()
         .await
         .map(|c| c.to_bytes());
-    let faults = *lock(&shared.faults);
+    let is_sar = parts.uri.path() == SAR_PATH;
+    let faults = if is_sar {
+        *lock(&shared.sar_faults)
+    } else {
+        *lock(&shared.faults)
+    };
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
     }
@@ -210,7 +223,7 @@ async fn handle(
             "Unauthorized",
         ));
     }
-    if parts.uri.path() != TOKENREVIEW_PATH {
+    if parts.uri.path() != TOKENREVIEW_PATH && !is_sar {
         return Ok(status(
             StatusCode::NOT_FOUND,
             "NotFound",
@@ -225,6 +238,9 @@ async fn handle(
         ));
     }
 
+    if is_sar {
+        return Ok(subject_access_review(&parts, body.ok(), &shared, faults.fault, &reset).await);
+    }
     // From here on the request counts as a review, whatever happens to it.
     shared.reviews.fetch_add(1, Ordering::SeqCst);
     let Ok(body) = body else {
@@ -279,4 +295,74 @@ async fn handle(
         StatusCode::CREATED,
         &review::answer(&review.spec, &outcome),
     ))
+}
+
+/// The fault's answer, if it takes over (`None`: answer normally). Reset and Hang never return.
+async fn fault_answer(fault: Fault, reset: &Notify) -> Option<Answer> {
+    match fault {
+        Fault::None | Fault::Latency(_) => None,
+        Fault::Status500 => Some(status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "Internal error occurred: injected fault (tokenreview test server)",
+        )),
+        Fault::Reset => {
+            reset.notify_one();
+            std::future::pending::<Option<Answer>>().await
+        }
+        Fault::Hang => std::future::pending::<Option<Answer>>().await,
+        Fault::MalformedBody => {
+            let mut resp = Response::new(Full::new(Bytes::from_static(
+                br#"{"kind":"SubjectAccessReview","apiVersion":"authorization.k8s.io/v1","status":{"allowed":tr"#,
+            )));
+            *resp.status_mut() = StatusCode::CREATED;
+            resp.headers_mut().insert(
+                CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/json"),
+            );
+            Some(resp)
+        }
+    }
+}
+
+/// A SubjectAccessReview that passed the caller check: counted, then the fault, then decided.
+async fn subject_access_review(
+    parts: &hyper::http::request::Parts,
+    body: Option<Bytes>,
+    shared: &Shared,
+    fault: Fault,
+    reset: &Notify,
+) -> Answer {
+    shared.sars.fetch_add(1, Ordering::SeqCst);
+    let Some(body) = body else {
+        return status(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "request body too large or unreadable",
+        );
+    };
+    if let Some(spec) = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("spec").cloned())
+    {
+        let mut specs = lock(&shared.sar_specs);
+        if specs.len() < 100_000 {
+            specs.push(spec);
+        }
+    }
+    if let Some(answer) = fault_answer(fault, reset).await {
+        return answer;
+    }
+    if !is_json(parts) {
+        return status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: application/json",
+        );
+    }
+    let rules = lock(&shared.rbac).clone();
+    match sar::review(&body, &rules) {
+        Ok(v) => json_response(StatusCode::CREATED, &v),
+        Err(message) => status(StatusCode::BAD_REQUEST, "BadRequest", &message),
+    }
 }
