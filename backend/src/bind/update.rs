@@ -258,21 +258,7 @@ impl TsigDns {
                 stream.read_exact(&mut len).await.map_err(broken)?;
                 let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
                 stream.read_exact(&mut buf).await.map_err(broken)?;
-                let answer = Message::from_vec(&buf)
-                    .map_err(|e| DnsFailure::Protocol(format!("unreadable answer: {e}")))?;
-                if answer.metadata.response_code != ResponseCode::NoError {
-                    // Refusals (BADKEY, BADSIG) come unsigned: report the rcode as is.
-                    let tsig = answer.signature().and_then(|s| {
-                        s.data
-                            .error
-                            .as_ref()
-                            .map(|e| format!("{e:?}").to_uppercase())
-                    });
-                    return Err(DnsFailure::Rcode {
-                        rcode: rcode_name(answer.metadata.response_code),
-                        tsig,
-                    });
-                }
+                let answer = read_answer(&buf)?;
                 // A success counts only if signed by the server with our key.
                 match verifier.as_mut() {
                     Some(v) if answer.signature().is_some() || answers.is_empty() => {
@@ -299,6 +285,46 @@ impl TsigDns {
     }
 }
 
+/// One answer from the DNS server (the bytes of one TCP frame): parsed, and a refusal turned
+/// into its rcode (refusals such as BADKEY or BADSIG come unsigned, so they are reported as
+/// they are). These bytes come from the network: the fuzz target `dns_answer` feeds it any.
+pub fn read_answer(buf: &[u8]) -> Result<Message, DnsFailure> {
+    let answer = Message::from_vec(buf)
+        .map_err(|e| DnsFailure::Protocol(format!("unreadable answer: {e}")))?;
+    if answer.metadata.response_code != ResponseCode::NoError {
+        let tsig = answer.signature().and_then(|s| {
+            s.data
+                .error
+                .as_ref()
+                .map(|e| format!("{e:?}").to_uppercase())
+        });
+        return Err(DnsFailure::Rcode {
+            rcode: rcode_name(answer.metadata.response_code),
+            tsig,
+        });
+    }
+    Ok(answer)
+}
+
+/// The records of a zone transfer's answers, as the API lists them (the closing SOA dropped).
+pub fn zone_records(answers: &[Message]) -> Vec<ZoneRecord> {
+    let mut records: Vec<ZoneRecord> = answers
+        .iter()
+        .flat_map(|m| m.answers.iter())
+        .map(|r| ZoneRecord {
+            name: r.name.to_string(),
+            rtype: r.record_type().to_string(),
+            ttl: r.ttl,
+            value: r.data.to_string(),
+        })
+        .collect();
+    // AXFR ends with the SOA it started with.
+    if records.len() > 1 && records.last().is_some_and(|r| r.rtype == "SOA") {
+        records.pop();
+    }
+    records
+}
+
 fn broken(e: std::io::Error) -> DnsFailure {
     DnsFailure::Unavailable(format!("connection to the DNS server broke: {e}"))
 }
@@ -321,21 +347,7 @@ impl DnsChannel for TsigDns {
             let mut message = Message::new(rand_id(), MessageType::Query, OpCode::Query);
             message.add_query(Query::query(name, RecordType::AXFR));
             let answers = self.exchange(message, true).await?;
-            let mut records: Vec<ZoneRecord> = answers
-                .iter()
-                .flat_map(|m| m.answers.iter())
-                .map(|r| ZoneRecord {
-                    name: r.name.to_string(),
-                    rtype: r.record_type().to_string(),
-                    ttl: r.ttl,
-                    value: r.data.to_string(),
-                })
-                .collect();
-            // AXFR ends with the SOA it started with.
-            if records.len() > 1 && records.last().is_some_and(|r| r.rtype == "SOA") {
-                records.pop();
-            }
-            Ok(records)
+            Ok(zone_records(&answers))
         })
     }
 }
