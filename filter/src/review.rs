@@ -10,7 +10,6 @@ use bindcar_policy::review::{parse_review_response, review_request_body, ReviewF
 use bindcar_policy::token_fingerprint;
 use bindcar_policy::verdict::{self, Decision};
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{BufferType, MapType};
 
 use crate::authorize;
 use crate::host::{self, unix_ms};
@@ -84,26 +83,9 @@ pub fn answer(
         .metrics
         .review_latency(unix_ms(now).saturating_sub(pending.started_ms));
 
-    let status = if num_headers == 0 {
-        None
-    } else {
-        hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
-            .ok()
-            .flatten()
-            .and_then(|s| {
-                std::str::from_utf8(&s)
-                    .ok()
-                    .and_then(|s| s.parse::<u16>().ok())
-            })
-    };
-    let result = if body_size > MAX_REVIEW_BODY {
-        Err(ReviewFailure::MalformedBody)
-    } else {
-        let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        parse_review_response(status, &body)
+    let result = match host::callout_response(num_headers, body_size, MAX_REVIEW_BODY) {
+        (_, None) => Err(ReviewFailure::MalformedBody),
+        (status, Some(body)) => parse_review_response(status, &body),
     };
     let token = pending.token.as_bytes();
     let hash = token_fingerprint(token);
