@@ -172,4 +172,19 @@ mod tests {
             );
         }
     }
+
+    /// Found by the `sar_review` fuzz target: serde skips an unknown field's string without
+    /// checking its UTF-8, so such bytes there do not matter; in a field that is read they do.
+    #[wasm_bindgen_test(unsupported = test)]
+    fn bytes_that_are_not_utf8_only_matter_in_fields_that_are_read() {
+        let head = br#"{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","#;
+        let mut junk_unknown = head.to_vec();
+        junk_unknown.extend_from_slice(b"\"x\":\"A\xc6B\",\"status\":{\"allowed\":true}}");
+        assert_eq!(parse_sar_response(Some(201), &junk_unknown), Ok(true));
+        let junk_kind = b"{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":\"Subject\xc6\",\"status\":{\"allowed\":true}}";
+        assert_eq!(
+            parse_sar_response(Some(201), junk_kind),
+            Err(ReviewFailure::MalformedBody)
+        );
+    }
 }
