@@ -147,6 +147,3 @@ impl Authorizer {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,13 +1,19 @@
 //! `Authorizer` end to end (pure) and the `authorization` configuration as the plugin
-//! configuration parser sees it.
+//! configuration parser sees it, through the public API (here, not in `src/authz/`, so that
+//! `authz` never imports `config`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
 use serde_json::json;
 use wasm_bindgen_test::wasm_bindgen_test;
 
-use super::*;
-use crate::config::FilterConfig;
+use bindcar_policy::authz::settings::*;
+use bindcar_policy::authz::*;
+use bindcar_policy::config::FilterConfig;
+use bindcar_policy::denial::Denial;
+use bindcar_policy::review::{Identity, ReviewFailure};
 
 fn id(name: &str) -> Identity {
     Identity {
