@@ -49,7 +49,7 @@ pub fn start(plugin: &Plugin, waiter: &Waiter, identity: &Identity, cap_ms: Opti
     };
     // Set from the request's headers before any review; missing would be a bug: deny.
     let unknown = Operation::Unknown(String::new());
-    let op = waiter.operation.get().unwrap_or(&unknown);
+    let op = waiter.operation().unwrap_or(&unknown);
     let now_ms = unix_ms(hostcalls::get_current_time().unwrap_or(UNIX_EPOCH));
     let begun = authz.authorizer.borrow().begin(identity, op, now_ms);
     let key = match begun {

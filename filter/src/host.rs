@@ -2,14 +2,43 @@
 //! the host's *effective* context, which is the current request inside its own callbacks, and
 //! a waiting request once the root context has switched to it.
 
+use std::ptr::null_mut;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bindcar_policy::denial::Denial;
 use bindcar_policy::review::Identity;
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{BufferType, MapType};
+use proxy_wasm::types::{BufferType, MapType, Status};
 
 use crate::plugin::Plugin;
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    // The ABI function behind the SDK's `get_map_bytes`, declared as the SDK declares it.
+    fn proxy_get_header_map_pairs(
+        map_type: MapType,
+        return_map_data: *mut *mut u8,
+        return_map_size: *mut usize,
+    ) -> Status;
+}
+
+/// Every header of the effective request, serialized (read with
+/// `bindcar_policy::header_map::HeaderMap`), in one host call. The SDK's own getter turns
+/// each name into a `String` with an unwrap; the raw bytes are never trusted that way here.
+/// Empty when the host has none to give.
+pub fn request_header_map() -> Vec<u8> {
+    let mut data: *mut u8 = null_mut();
+    let mut size: usize = 0;
+    // SAFETY: on Ok the host has put `size` bytes at `data`, allocated through this module's
+    // `proxy_on_memory_allocate` (the SDK's: a `Vec<u8>` of capacity `size`, forgotten), so
+    // the Vec takes ownership of exactly that allocation, as the SDK's getter does.
+    unsafe {
+        match proxy_get_header_map_pairs(MapType::HttpRequestHeaders, &mut data, &mut size) {
+            Status::Ok if !data.is_null() => Vec::from_raw_parts(data, size, size),
+            _ => Vec::new(),
+        }
+    }
+}
 
 pub fn allow(plugin: &Plugin, identity: Option<&Identity>) {
     if let Some(id) = identity {

@@ -14,6 +14,7 @@ use bindcar_policy::cache::CacheKey;
 use bindcar_policy::client::ClientId;
 use bindcar_policy::denial::Denial;
 use bindcar_policy::failure::FailureKind;
+use bindcar_policy::header_map::HeaderMap;
 use bindcar_policy::pending::Join;
 use bindcar_policy::token_fingerprint;
 use bindcar_policy::verdict::{self, Decision};
@@ -202,15 +203,6 @@ impl AuthRequest {
         }
         self.await_review(reviewer, key, token, token_str, now)
     }
-
-    /// The `Authorization` value. Envoy merges repeated `Authorization` headers into one
-    /// entry joined with ',' before any filter runs (the parser refuses that), and an empty
-    /// repeat adds nothing to the merge, so `Bearer a` plus an empty `Authorization:` reaches
-    /// every filter as the single entry `Bearer a` (README, "Behaviour"). The header-pairs
-    /// getter would show the same single entry, and the SDK unwraps inside it, so not that.
-    fn authorization(&self) -> Option<Vec<u8>> {
-        self.get_http_request_header_bytes("authorization")
-    }
 }
 
 impl Context for AuthRequest {}
@@ -219,21 +211,26 @@ impl HttpContext for AuthRequest {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let plugin = Rc::clone(&self.plugin);
         let config = &plugin.config;
+        // All headers in one host call; a map the host garbled reads as none (fail closed).
+        let raw = host::request_header_map();
+        let headers = HeaderMap::new(&raw).ok();
+        let present = |name: &str| headers.is_none_or(|h| h.contains(name.as_bytes()));
         // Identity headers are ours: a client's copy never reaches the upstream, exempt or not.
-        self.set_http_request_header_bytes(&config.identity.user, None);
-        self.set_http_request_header_bytes(&config.identity.groups, None);
+        // Removed only when present: a host call saved on nearly every request.
+        for name in [&config.identity.user, &config.identity.groups] {
+            if present(name) {
+                self.set_http_request_header_bytes(name, None);
+            }
+        }
+        let header = |name: &[u8]| headers.and_then(|h| h.get(name)).unwrap_or_default();
 
-        let path = self
-            .get_http_request_header_bytes(":path")
-            .unwrap_or_default();
-        if config.exempt.is_exempt(&path) {
+        let path = header(b":path");
+        if config.exempt.is_exempt(path) {
             return self.exempt();
         }
         if plugin.authz.is_some() {
-            let method = self
-                .get_http_request_header_bytes(":method")
-                .unwrap_or_default();
-            self.me.operation.set(Operation::of(&method, &path)).ok();
+            self.me
+                .set_operation(Operation::of(header(b":method"), path));
         }
         // Named only when the throttle needs it here (hashing costs; a review names it later).
         if plugin.throttle.is_some() {
@@ -242,9 +239,12 @@ impl HttpContext for AuthRequest {
         if let Some(retry_after_s) = throttle::blocked(&plugin, self.me.client.as_ref()) {
             return self.throttled(retry_after_s);
         }
-        let value = self.authorization();
-        let values: Vec<&[u8]> = value.iter().map(|v| v.as_slice()).collect();
-        let token = match parse_authorization(&values) {
+        // Envoy merges repeated `Authorization` headers into one entry joined with ',' before
+        // any filter runs (the parser refuses that), and an empty repeat adds nothing to the
+        // merge (README, "Behaviour"); were two entries ever listed, the parser refuses both.
+        let mut values = [&b""[..]; 2];
+        let found = headers.map_or(0, |h| h.get_all(b"authorization", &mut values));
+        let token = match parse_authorization(&values[..found]) {
             Ok(t) => t,
             Err(denial) => return self.deny(&denial, None),
         };

@@ -68,29 +68,46 @@ pub enum State {
 #[derive(Debug, Clone)]
 pub struct Waiter {
     pub context_id: u32,
-    pub state: Rc<Cell<State>>,
+    /// One allocation per request for what the request and its pending callouts share.
+    shared: Rc<Shared>,
     /// Who sent it, when the plugin names clients: a refusal counts against them.
     pub client: Option<ClientId>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Cell<State>,
     /// What the request asks (set from its headers when authorization is on).
-    pub operation: Rc<OnceCell<Operation>>,
+    operation: OnceCell<Operation>,
 }
 
 impl Waiter {
     pub fn new(context_id: u32) -> Self {
         Waiter {
             context_id,
-            state: Rc::new(Cell::new(State::Received)),
+            shared: Rc::new(Shared {
+                state: Cell::new(State::Received),
+                operation: OnceCell::new(),
+            }),
             client: None,
-            operation: Rc::new(OnceCell::new()),
         }
     }
 
     pub fn state(&self) -> State {
-        self.state.get()
+        self.shared.state.get()
     }
 
     pub fn set(&self, next: State) {
-        self.state.set(next)
+        self.shared.state.set(next)
+    }
+
+    pub fn operation(&self) -> Option<&Operation> {
+        self.shared.operation.get()
+    }
+
+    /// Set once, from the request's headers; a second call changes nothing.
+    pub fn set_operation(&self, op: Operation) {
+        self.shared.operation.set(op).ok();
     }
 }
 

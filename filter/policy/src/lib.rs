@@ -13,6 +13,7 @@ pub mod config;
 pub mod denial;
 pub mod exempt;
 pub mod failure;
+pub mod header_map;
 pub mod jwt;
 pub mod pending;
 pub mod recent;
