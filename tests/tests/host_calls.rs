@@ -5,16 +5,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::OnceLock;
+
 use bindcar_testbed::envoy::wasm_path;
 use bindcar_wasmhost::{run_paths, Action, PathCount, PathRun};
 use serde_json::json;
 
 /// Today's counts, the most each path may make. Lower them as the filter gets cheaper.
-const MAX_CALLS: [(&str, usize); 7] = [
+const MAX_CALLS: [(&str, usize); 9] = [
     ("basic allow", 5),
     ("exempt path", 4),
     ("deny: no Authorization", 6),
     ("deny: malformed Authorization", 6),
+    ("throttle on: basic allow", 11),
+    ("throttle on: deny counted (no Authorization)", 19),
     ("tokenReview miss (first request, review answered)", 28),
     ("tokenReview cache hit (worker memo)", 9),
     ("tokenReview cache hit (shared cache, other worker)", 10),
@@ -24,14 +28,19 @@ const TOKEN: &str = bindcar_wasmhost::paths::TOKEN;
 const USER: &str = bindcar_wasmhost::paths::USER;
 const GROUPS: &str = bindcar_wasmhost::paths::GROUPS;
 
-fn runs() -> Vec<PathRun> {
-    // A missing module fails here with "run `make wasm`"; nothing skips.
-    let wasm = std::fs::read(wasm_path().unwrap()).unwrap();
-    let runs = run_paths(&wasm).unwrap();
-    for run in &runs {
-        println!("{}", PathCount::from(run));
-    }
-    runs
+/// Every path, run once for all the tests here (the interpreter is slow-ish, the runs are
+/// deterministic).
+fn runs() -> &'static [PathRun] {
+    static RUNS: OnceLock<Vec<PathRun>> = OnceLock::new();
+    RUNS.get_or_init(|| {
+        // A missing module fails here with "run `make wasm`"; nothing skips.
+        let wasm = std::fs::read(wasm_path().unwrap()).unwrap();
+        let runs = run_paths(&wasm).unwrap();
+        for run in &runs {
+            println!("{}", PathCount::from(run));
+        }
+        runs
+    })
 }
 
 fn path<'a>(runs: &'a [PathRun], name: &str) -> &'a PathRun {
@@ -86,14 +95,14 @@ fn assert_denied(run: &PathRun, message: &str) {
 #[test]
 fn basic_mode_paths_decide_as_the_seed() {
     let runs = runs();
-    assert_allowed(path(&runs, "basic allow"), None);
-    assert_allowed(path(&runs, "exempt path"), None);
+    assert_allowed(path(runs, "basic allow"), None);
+    assert_allowed(path(runs, "exempt path"), None);
     assert_denied(
-        path(&runs, "deny: no Authorization"),
+        path(runs, "deny: no Authorization"),
         "Missing Authorization header",
     );
     assert_denied(
-        path(&runs, "deny: malformed Authorization"),
+        path(runs, "deny: malformed Authorization"),
         "Invalid Authorization header format. Expected: Bearer <token>",
     );
     for name in [
@@ -102,14 +111,34 @@ fn basic_mode_paths_decide_as_the_seed() {
         "deny: no Authorization",
         "deny: malformed Authorization",
     ] {
-        assert!(path(&runs, name).callouts.is_empty(), "{name} called out");
+        assert!(path(runs, name).callouts.is_empty(), "{name} called out");
     }
+}
+
+#[test]
+fn throttle_paths_gate_then_count_the_failure() {
+    let runs = runs();
+    assert_allowed(path(runs, "throttle on: basic allow"), None);
+    let deny = path(runs, "throttle on: deny counted (no Authorization)");
+    assert_denied(deny, "Missing Authorization header");
+    // The failure is written to the client's slot (a compare-and-swap on shared data).
+    let wrote_slot = deny.record.calls.iter().any(|c| {
+        c.name == "proxy_set_shared_data"
+            && c.detail
+                .as_deref()
+                .is_some_and(|k| k.starts_with("bindcar-auth/throttle/"))
+    });
+    assert!(
+        wrote_slot,
+        "no throttle slot written: {:?}",
+        deny.record.calls
+    );
 }
 
 #[test]
 fn tokenreview_miss_reviews_once_then_hits_allow_without_a_callout() {
     let runs = runs();
-    let miss = path(&runs, "tokenReview miss (first request, review answered)");
+    let miss = path(runs, "tokenReview miss (first request, review answered)");
     assert_eq!(
         miss.record.action,
         Action::Pause,
@@ -144,7 +173,7 @@ fn tokenreview_miss_reviews_once_then_hits_allow_without_a_callout() {
         "tokenReview cache hit (worker memo)",
         "tokenReview cache hit (shared cache, other worker)",
     ] {
-        let hit = path(&runs, name);
+        let hit = path(runs, name);
         assert_eq!(hit.record.action, Action::Continue, "{name}");
         assert!(hit.callouts.is_empty(), "{name} called out");
         assert_allowed(hit, Some((USER, GROUPS)));
@@ -157,7 +186,7 @@ fn host_calls_per_path_stay_within_todays_counts() {
     assert_eq!(runs.len(), MAX_CALLS.len(), "a path without a bound");
     let mut over = Vec::new();
     for (name, max) in MAX_CALLS {
-        let n = path(&runs, name).record.calls.len();
+        let n = path(runs, name).record.calls.len();
         if n > max {
             over.push(format!("{name}: {n} host calls, at most {max}"));
         }

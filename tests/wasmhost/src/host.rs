@@ -55,6 +55,8 @@ pub struct Host {
     pub streams: BTreeMap<u32, Stream>,
     /// Key → (value, cas); shared with other VMs by copying (`FilterVm::shared_data`).
     pub shared: BTreeMap<String, (Vec<u8>, u32)>,
+    /// The last compare-and-swap version handed out (versions only grow, as in Envoy).
+    pub cas: u32,
     /// Queue id − 1 → (name, messages).
     pub queues: Vec<(String, VecDeque<Vec<u8>>)>,
     /// Queues that got a message since the driver last delivered `proxy_on_queue_ready`.
@@ -85,6 +87,7 @@ impl Host {
             logs: Vec::new(),
             streams: BTreeMap::new(),
             shared: BTreeMap::new(),
+            cas: 0,
             queues: Vec::new(),
             ready: Vec::new(),
             metrics: Vec::new(),

@@ -6,7 +6,8 @@
 //! - `host.rs`:     the host's state and the header, log, buffer and property imports
 //! - `services.rs`: shared data, queues, metrics, callouts, local replies, WASI
 //! - `vm.rs`:       [`FilterVm`]: load, configure, and drive requests as Envoy does
-//! - `paths.rs`:    the filter's paths, run and counted ([`run_paths`], [`count_paths`])
+//! - `paths.rs`:    the filter's paths, run and counted ([`run_paths`], [`count_paths`],
+//!   [`count_startup`])
 
 mod abi;
 mod host;
@@ -16,5 +17,5 @@ mod vm;
 
 pub use abi::{Action, HostCall};
 pub use host::{Host, HttpCall, LocalResponse};
-pub use paths::{count_paths, run_paths, PathCount, PathRun};
+pub use paths::{count_paths, count_startup, run_paths, PathCount, PathRun};
 pub use vm::{FilterVm, RequestRecord, Started};

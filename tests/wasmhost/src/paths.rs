@@ -1,6 +1,7 @@
 //! The filter's paths, each run on the real module and counted: basic allow, an exempt path,
-//! the two denials of a bad `Authorization`, and TokenReview's miss (the review on the wire),
-//! its hit in the worker's memo, and its hit in the shared cache from another worker.
+//! the two denials of a bad `Authorization`, both with the throttle on, and TokenReview's miss
+//! (the review on the wire), its hit in the worker's memo, and its hit in the shared cache
+//! from another worker. Also what loading costs, per configuration (once per worker).
 
 use std::fmt;
 use std::path::Path;
@@ -21,6 +22,17 @@ pub const REVIEWER_TOKEN: &str = "reviewer-credential";
 pub fn basic_config() -> String {
     json!({"mode": "basic", "identityHeaders": {"user": "x-remote-user", "groups": "x-remote-group"}})
         .to_string()
+}
+
+/// Basic mode with failed-authentication throttling (a small table: the per-request cost does
+/// not depend on its size, while creating its slots at configure costs two calls each).
+pub fn throttle_config() -> String {
+    json!({
+        "mode": "basic",
+        "identityHeaders": {"user": "x-remote-user", "groups": "x-remote-group"},
+        "throttle": {"maxClients": 64},
+    })
+    .to_string()
 }
 
 /// As the bench's and the e2e tests' TokenReview configurations.
@@ -118,8 +130,9 @@ fn simple(vm: &mut FilterVm, name: &'static str, headers: &[(&str, &str)]) -> Re
     })
 }
 
-/// Every path, in this order: the four basic ones on one VM, then TokenReview's miss and memo
-/// hit on one VM, then the shared-cache hit on a second VM that shares the first's data.
+/// Every path, in this order: the four basic ones on one VM, two with the throttle on on
+/// another, then TokenReview's miss and memo hit on one VM, then the shared-cache hit on a
+/// second VM that shares the first's data.
 pub fn run_paths(wasm: &[u8]) -> Result<Vec<PathRun>> {
     let bearer = format!("Bearer {TOKEN}");
     let authorized = [("authorization", bearer.as_str())];
@@ -137,6 +150,14 @@ pub fn run_paths(wasm: &[u8]) -> Result<Vec<PathRun>> {
         &mut vm,
         "deny: malformed Authorization",
         &malformed,
+    )?);
+
+    let mut vm = FilterVm::load(wasm, &throttle_config()).context("throttle")?;
+    runs.push(simple(&mut vm, "throttle on: basic allow", &zones)?);
+    runs.push(simple(
+        &mut vm,
+        "throttle on: deny counted (no Authorization)",
+        &missing,
     )?);
 
     let mut vm = FilterVm::load(wasm, &tokenreview_config()).context("tokenReview mode")?;
@@ -176,4 +197,27 @@ pub fn count_paths(wasm: &Path) -> Result<Vec<PathCount>> {
     let bytes = std::fs::read(wasm)
         .with_context(|| format!("cannot read {} (build it with `make wasm`)", wasm.display()))?;
     Ok(run_paths(&bytes)?.iter().map(PathCount::from).collect())
+}
+
+/// The host calls of `_initialize` through `proxy_on_configure`, per configuration.
+pub fn count_startup(wasm: &Path) -> Result<Vec<PathCount>> {
+    let bytes = std::fs::read(wasm)
+        .with_context(|| format!("cannot read {} (build it with `make wasm`)", wasm.display()))?;
+    let configs = [
+        ("startup: basic", basic_config()),
+        ("startup: throttle (maxClients 64)", throttle_config()),
+        ("startup: tokenReview", tokenreview_config()),
+    ];
+    configs
+        .iter()
+        .map(|(name, config)| {
+            let vm = FilterVm::load(&bytes, config)?;
+            let calls = &vm.host().calls;
+            Ok(PathCount {
+                path: name.to_string(),
+                count: calls.len(),
+                calls: calls.iter().map(ToString::to_string).collect(),
+            })
+        })
+        .collect()
 }

@@ -40,12 +40,13 @@ pub fn handle(
             let cas = arg(4) as u32;
             detail = Some(key.clone());
             let host = c.data_mut();
-            let next = host.shared.values().map(|(_, v)| *v).max().unwrap_or(0) + 1;
             match host.shared.get(&key) {
                 // Envoy checks a version only on a key that exists, and 0 means "no check".
                 Some((_, current)) if cas != 0 && cas != *current => abi::CAS_MISMATCH,
                 _ => {
-                    host.shared.insert(key, (value, next));
+                    host.cas += 1;
+                    let version = host.cas;
+                    host.shared.insert(key, (value, version));
                     abi::OK
                 }
             }

@@ -90,6 +90,12 @@ impl FilterVm {
         }
         let mut data = Host::new(plugin_config);
         prepare(&mut data);
+        // Shared data copied from another VM keeps its versions; new ones come after them.
+        data.cas = data
+            .shared
+            .values()
+            .map(|(_, v)| *v)
+            .fold(data.cas, u32::max);
         let mut store = Store::new(&engine, data);
         let instance = linker
             .instantiate_and_start(&mut store, &module)

@@ -1,5 +1,6 @@
 //! `cargo run -p bindcar-wasmhost --bin hostcalls [-- path/to/filter.wasm] [--json]`: the
-//! host calls of every path through the filter, as text or as JSON (for the bench).
+//! host calls of every path through the filter, as text or as JSON (for the bench), and as
+//! text what loading costs per configuration.
 
 use std::path::PathBuf;
 
@@ -15,7 +16,10 @@ fn main() -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&counts)?);
     } else {
-        for c in &counts {
+        for c in counts
+            .iter()
+            .chain(&bindcar_wasmhost::count_startup(&wasm)?)
+        {
             println!("{c}");
         }
     }
