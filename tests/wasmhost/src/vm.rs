@@ -2,7 +2,7 @@
 //! context, `proxy_on_vm_start`, `proxy_on_configure`; then per request a context, its header
 //! callback, the root's queue and callout events while it waits, and its teardown.
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, bail, Result};
 use wasmi::{Engine, Linker, Module, Store, Val};
 
 use crate::abi::{Action, HostCall, Pairs};
@@ -163,8 +163,16 @@ impl FilterVm {
         let host = self.store.data_mut();
         host.during = during;
         host.effective = effective;
-        func.call(&mut self.store, &params, &mut results)
-            .with_context(|| format!("{export} trapped"))?;
+        if let Err(e) = func.call(&mut self.store, &params, &mut results) {
+            // The filter's panic hook logs the panic just before the abort traps.
+            let last = self
+                .host()
+                .logs
+                .last()
+                .map(|(_, l)| l.as_str())
+                .unwrap_or("-");
+            bail!("{export} trapped: {e} (last log line: {last})");
+        }
         let out = results.first().and_then(Val::i32);
         self.deliver_queues()?;
         Ok(out)
