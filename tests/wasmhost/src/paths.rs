@@ -117,6 +117,15 @@ fn request<'a>(path: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a
     h
 }
 
+/// `headers` without the client's identity headers.
+fn plain<'a>(headers: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    headers
+        .iter()
+        .filter(|(n, _)| !n.starts_with("x-remote-"))
+        .copied()
+        .collect()
+}
+
 /// One request that needs no callout, start to end.
 fn simple(vm: &mut FilterVm, name: &'static str, headers: &[(&str, &str)]) -> Result<PathRun> {
     let before = vm.http_calls().len();
@@ -141,6 +150,13 @@ pub fn run_paths(wasm: &[u8]) -> Result<Vec<PathRun>> {
     let mut vm = FilterVm::load(wasm, &basic_config()).context("basic mode")?;
     let zones = request("/api/v1/zones", &authorized);
     runs.push(simple(&mut vm, "basic allow", &zones)?);
+    // What nearly every request looks like: no client-supplied identity headers to remove.
+    let plain = plain(&zones);
+    runs.push(simple(
+        &mut vm,
+        "basic allow (no identity headers sent)",
+        &plain,
+    )?);
     let health = request("/api/v1/health", &[]);
     runs.push(simple(&mut vm, "exempt path", &health)?);
     let missing = request("/api/v1/zones", &[]);
@@ -179,6 +195,12 @@ pub fn run_paths(wasm: &[u8]) -> Result<Vec<PathRun>> {
         &mut vm,
         "tokenReview cache hit (worker memo)",
         &zones,
+    )?);
+
+    runs.push(simple(
+        &mut vm,
+        "tokenReview cache hit (worker memo, no identity headers sent)",
+        &plain,
     )?);
 
     let shared = vm.host().shared.clone();
