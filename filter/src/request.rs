@@ -253,12 +253,11 @@ impl HttpContext for AuthRequest {
             Some(reviewer) => self.review(reviewer, token),
         }
     }
-
-    fn on_log(&mut self) {
-        self.leave();
-    }
 }
 
+/// The end of a request, whatever became of it: the SDK drops the context on
+/// `proxy_on_delete`, the one teardown callback the module exports (`proxy_on_log` and
+/// `proxy_on_done` are not: Makefile, `UNUSED_CALLBACKS`).
 impl Drop for AuthRequest {
     fn drop(&mut self) {
         self.leave();

@@ -228,3 +228,35 @@ fn no_log_line_carries_the_token() {
         assert!(!line.contains(TOKEN), "token in a log line: {line}");
     }
 }
+
+/// The callbacks the filter leaves at the SDK's defaults are not exported (Makefile,
+/// `UNUSED_CALLBACKS`): Envoy enters the VM only for what the filter does. A `cargo build`
+/// without `make wasm`'s step would still work, one VM entry per callback dearer.
+#[test]
+fn the_module_exports_only_the_callbacks_it_uses() {
+    let wasm = std::fs::read(wasm_path().unwrap()).unwrap();
+    let exports = bindcar_wasmhost::FilterVm::exports(&wasm).unwrap();
+    for unused in [
+        "proxy_on_request_body",
+        "proxy_on_request_trailers",
+        "proxy_on_response_headers",
+        "proxy_on_response_body",
+        "proxy_on_response_trailers",
+        "proxy_on_log",
+        "proxy_on_done",
+    ] {
+        assert!(!exports.iter().any(|e| e == unused), "{unused} is exported");
+    }
+    for used in [
+        "proxy_on_context_create",
+        "proxy_on_request_headers",
+        "proxy_on_delete",
+        "proxy_on_queue_ready",
+        "proxy_on_http_call_response",
+        "proxy_on_configure",
+        "proxy_on_vm_start",
+        "proxy_on_memory_allocate",
+    ] {
+        assert!(exports.iter().any(|e| e == used), "{used} is not exported");
+    }
+}

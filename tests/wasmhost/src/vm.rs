@@ -52,6 +52,13 @@ impl FilterVm {
         Self::load_with(wasm, plugin_config, |_| {})
     }
 
+    /// The names the module exports: which callbacks Envoy will enter it for.
+    pub fn exports(wasm: &[u8]) -> Result<Vec<String>> {
+        let module =
+            Module::new(&Engine::default(), wasm).map_err(|e| anyhow!("invalid module: {e}"))?;
+        Ok(module.exports().map(|e| e.name().to_string()).collect())
+    }
+
     /// As [`FilterVm::load`], with the host prepared by `prepare` before the module runs: a
     /// log level (read once, in `proxy_on_configure`), another VM's shared data (another
     /// worker of the same plugin: same HMAC key, same verdict cache).
@@ -255,7 +262,7 @@ impl FilterVm {
 
     /// The rest of the request's life: the response (the local reply or the upstream's 200)
     /// through `proxy_on_response_headers`, then `proxy_on_log`, `proxy_on_done`,
-    /// `proxy_on_delete`. Returns what the filter did and every call since `start`.
+    /// `proxy_on_delete`, each only if the module exports it (Envoy skips the others). Returns what the filter did and every call since `start`.
     pub fn finish(&mut self, started: Started) -> Result<RequestRecord> {
         let id = started.id;
         let stream = self.host().streams.get(&id).cloned().unwrap_or_default();
@@ -267,15 +274,24 @@ impl FilterVm {
         if let Some(s) = self.host_mut().streams.get_mut(&id) {
             s.response_headers = vec![(b":status".to_vec(), status.to_string().into_bytes())];
         }
-        self.call(
-            "on_response_headers",
-            "proxy_on_response_headers",
-            &[id, 1, 1],
-            id,
-        )?;
-        self.call("on_log", "proxy_on_log", &[id], id)?;
-        self.call("on_done", "proxy_on_done", &[id], id)?;
-        self.call("on_delete", "proxy_on_delete", &[id], id)?;
+        let exported = |vm: &Self, name: &str| vm.instance.get_func(&vm.store, name).is_some();
+        if exported(self, "proxy_on_response_headers") {
+            self.call(
+                "on_response_headers",
+                "proxy_on_response_headers",
+                &[id, 1, 1],
+                id,
+            )?;
+        }
+        for (during, export) in [
+            ("on_log", "proxy_on_log"),
+            ("on_done", "proxy_on_done"),
+            ("on_delete", "proxy_on_delete"),
+        ] {
+            if exported(self, export) {
+                self.call(during, export, &[id], id)?;
+            }
+        }
         let host = self.host_mut();
         let stream = host.streams.remove(&id).unwrap_or_default();
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
