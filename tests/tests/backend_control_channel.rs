@@ -57,6 +57,10 @@ async fn sequential_commands_reuse_a_few_connections() {
     let opened = metric(&api, "bindcar_rndc_connections_opened_total").await - opened_before;
     assert!(commands >= 60, "{commands} commands");
     assert!(
+        metric(&api, "bindcar_rndc_connections_opened_total").await >= 1,
+        "the connection counter is exported"
+    );
+    assert!(
         opened <= 8,
         "{opened} connections opened for {commands} commands"
     );
