@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Every metric the service exports.
@@ -16,6 +16,7 @@ pub struct Metrics {
     http_duration: HistogramVec,
     rndc_commands: IntCounterVec,
     rndc_duration: HistogramVec,
+    rndc_connections: IntCounter,
     zone_operations: IntCounterVec,
     zones_managed: IntGauge,
     auth_decisions: IntCounterVec,
@@ -62,6 +63,10 @@ impl Metrics {
                 0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0,
             ]),
             &["command"],
+        )?;
+        let rndc_connections = IntCounter::new(
+            "bindcar_rndc_connections_opened_total",
+            "Control-channel connections opened to named (each then serves many commands)",
         )?;
         let zone_operations = IntCounterVec::new(
             Opts::new(
@@ -113,6 +118,7 @@ impl Metrics {
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(rndc_commands.clone()))?;
         registry.register(Box::new(rndc_duration.clone()))?;
+        registry.register(Box::new(rndc_connections.clone()))?;
         registry.register(Box::new(zone_operations.clone()))?;
         registry.register(Box::new(zones_managed.clone()))?;
         registry.register(Box::new(app_info.clone()))?;
@@ -135,6 +141,7 @@ impl Metrics {
             http_duration,
             rndc_commands,
             rndc_duration,
+            rndc_connections,
             zone_operations,
             zones_managed,
             auth_decisions,
@@ -169,6 +176,10 @@ impl Metrics {
         self.rndc_duration
             .with_label_values(&[command])
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn rndc_connection_opened(&self) {
+        self.rndc_connections.inc();
     }
 
     pub fn zone_operation(&self, operation: &str, success: bool) {

@@ -1,5 +1,6 @@
 //! Everything that speaks to named or writes what named reads: the control channel
-//! (`channel`: the `ControlChannel` seam and `RndcFailure`; `rndc`: the real client), the closed
+//! (`channel`: the `ControlChannel` seam and `RndcFailure`; `rndc`: the real client and its pool
+//! of open connections; `control_conn`: one connection; `isccc`: the wire format), the closed
 //! set of commands (`command`), reading its answers (`showzone`, `zonestatus`), the zone
 //! statement options and the `addzone`/`modzone` blocks (`options`, `showzone`), zone files
 //! (`zone_file`), the zone directory and its markers (`zone_dir`), named.conf tokens
@@ -14,6 +15,8 @@
 pub mod channel;
 pub mod command;
 pub mod conf_tokens;
+pub mod control_conn;
+pub mod isccc;
 pub mod options;
 pub mod rndc;
 pub mod showzone;
