@@ -1,7 +1,10 @@
 # bindcar, mesh-native. The two commands a fresh machine needs: `make run` and `make test`.
 SHELL := /bin/bash
 WASM := dist/bindcar_auth_filter.wasm
-WASM_BUILT := $(shell rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1 && echo target || echo target/wasm)/wasm32-wasip1/wasm-release/bindcar_auth_filter.wasm
+WASM_OUT := $(shell rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1 && echo target || echo target/wasm)/wasm32-wasip1/wasm-release
+WASM_BUILT := $(WASM_OUT)/bindcar_auth_filter.wasm
+# The do-nothing filter `make bench` measures the real one against (bench/noop-filter).
+NOOP_WASM := dist/bindcar_noop_filter.wasm
 MODE ?= basic
 
 .PHONY: setup wasm build test test-wasm lint run bench clean-run oci oci-pin fuzz fuzz-smoke
@@ -38,6 +41,8 @@ run: wasm
 
 bench: wasm
 	WITH_BENCH=1 scripts/setup.sh
+	scripts/cargo-wasm.sh wasm32-wasip1 build --profile wasm-release -p bindcar-noop-filter
+	@cp $(WASM_OUT)/bindcar_noop_filter.wasm $(NOOP_WASM)
 	cargo build --release -p bindcar -p bindcar-bench
 	.venv/bin/python bench/run.py
 
