@@ -172,6 +172,9 @@ def peer_panel(ax, p):
     ax.set_yticks(range(len(vals)), labels, fontsize=8)
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_xscale("log")
+    ticks = [t for t in (0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32) if min(vals + [1]) / 2 <= t <= max(vals + [1]) * 2]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.minorticks_off()
     for i, v in enumerate(vals):
         ax.annotate(f"{v:.1f}×", (v, i), textcoords="offset points", xytext=(3, -3), fontsize=7)
     ax.set_xlabel("ours vs bindcar 0.7.3 (> 1: ours better, log)")
