@@ -2,7 +2,7 @@
 //!
 //! Missing Envoy or `.wasm` is an error, never a skip: run `make wasm` (or `make test`).
 //!
-//! One file (~470 lines) on purpose: the bootstrap it writes, the process it starts and the
+//! One file (~500 lines) on purpose: the bootstrap it writes, the process it starts and the
 //! admin endpoints it reads (readiness, stats, `--mode validate`) change together.
 
 use std::path::{Path, PathBuf};
