@@ -5,7 +5,10 @@ WASM := dist/bindcar_auth_filter.wasm
 # for them (scripts/wasm-exports.py says why; the filter cleans up in Drop, on proxy_on_delete).
 UNUSED_CALLBACKS := proxy_on_request_body proxy_on_request_trailers proxy_on_response_headers \
   proxy_on_response_body proxy_on_response_trailers proxy_on_log proxy_on_done
-WASM_BUILT := $(shell rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1 && echo target || echo target/wasm)/wasm32-wasip1/wasm-release/bindcar_auth_filter.wasm
+WASM_OUT := $(shell rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1 && echo target || echo target/wasm)/wasm32-wasip1/wasm-release
+WASM_BUILT := $(WASM_OUT)/bindcar_auth_filter.wasm
+# The do-nothing filter `make bench` measures the real one against (bench/noop-filter).
+NOOP_WASM := dist/bindcar_noop_filter.wasm
 MODE ?= basic
 
 .PHONY: setup wasm build test test-wasm lint run bench clean-run oci oci-pin fuzz fuzz-smoke
@@ -42,6 +45,8 @@ run: wasm
 
 bench: wasm
 	WITH_BENCH=1 scripts/setup.sh
+	scripts/cargo-wasm.sh wasm32-wasip1 build --profile wasm-release -p bindcar-noop-filter
+	@cp $(WASM_OUT)/bindcar_noop_filter.wasm $(NOOP_WASM)
 	cargo build --release -p bindcar -p bindcar-bench
 	.venv/bin/python bench/run.py
 

@@ -9,8 +9,9 @@
 //! Everything this starts (Envoys, the TokenReview server, named, bindcar, wrk) is owned by
 //! a value that kills it when dropped, so it stops on success, on error and on panic.
 //!
-//! Parts, one module each: `filter_cost` (1, 2 and 5), `reference` (3), `zone_ops` (4); the
-//! processes come from `bindcar-testbed`, the load from `wrk`.
+//! Parts, one module each: `filter_cpu` (0: Envoy's CPU per request, one worker),
+//! `filter_cost` (1, 2 and 5), `reference` (3), `zone_ops` (4), `record_ops`, `peer` (6);
+//! the processes come from `bindcar-testbed`, the load from `wrk`.
 
 /// Progress on stderr (stdout stays for the caller).
 macro_rules! say {
@@ -19,10 +20,13 @@ macro_rules! say {
 
 mod client;
 mod clock;
+mod cpu_envoys;
 mod filter_cost;
+mod filter_cpu;
 mod machine;
 mod options;
 mod peer;
+mod proc_cpu;
 mod record_ops;
 mod reference;
 mod responder;
@@ -152,8 +156,10 @@ pub fn run(opts: &Options) -> Result<Value> {
     }
     let wasm = wasm_path()?;
     let wasm_bytes = std::fs::metadata(&wasm)?.len();
-    bindcar_testbed::backend::binary()
-        .context("the release backend (cargo build --release -p bindcar)")?;
+    if !opts.only_filter_cpu {
+        bindcar_testbed::backend::binary()
+            .context("the release backend (cargo build --release -p bindcar)")?;
+    }
     let machine = machine(opts)?;
     say!(
         "{} cores, Envoy {}, {}; {} rounds x {} s, {} connections",
@@ -183,6 +189,21 @@ pub fn run(opts: &Options) -> Result<Value> {
     api.set_latency(Duration::from_millis(opts.tokenreview_latency_ms));
     let ca = dir.path().join("ca.pem");
     api.write_ca(&ca)?;
+    if opts.only_filter_cpu {
+        let cpu = filter_cpu::filter_cpu(&clock, opts, dir.path(), &api, &ca)?;
+        let report = json!({
+            "schema": 1,
+            "started_at_unix": started_at,
+            "machine": machine,
+            "filter_cpu": cpu,
+            "wall_secs": clock.secs(),
+            "loadavg_at_end": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
+        });
+        drop(rt);
+        return write(opts, report);
+    }
+    // First, on a machine still quiet: Envoy's own CPU per request, variant by variant.
+    let cpu = filter_cpu::filter_cpu(&clock, opts, dir.path(), &api, &ca)?;
     let upstream = responder::start(&rt)?;
 
     let filter = filter_cost(&clock, opts, &load, dir.path(), &api, &ca, upstream)?;
@@ -206,7 +227,10 @@ pub fn run(opts: &Options) -> Result<Value> {
     drop(mesh);
     drop(named);
     let peer = peer::peer(&clock, opts.peer_zones)?;
-    let targets = targets(&filter, &reference, &ops);
+    let mut targets = targets(&filter, &reference, &ops);
+    if let (Some(all), Some(more)) = (targets.as_array_mut(), cpu["goals"].as_array()) {
+        all.extend(more.iter().cloned());
+    }
 
     let report = json!({
         "schema": 1,
@@ -226,6 +250,7 @@ pub fn run(opts: &Options) -> Result<Value> {
             "ops": opts.ops,
             "load_generator": "wrk (closed loop), bench/wrk/bearer.lua",
         },
+        "filter_cpu": cpu,
         "filter": filter,
         "reference": reference,
         "backend_ops": ops,

@@ -28,17 +28,23 @@ pub struct Options {
     pub peer_zones: usize,
     /// Run only the bindcar 0.7.3 comparison (`--only peer`).
     pub only_peer: bool,
+    /// Run only the filter-CPU section (`--only filter-cpu`), written to
+    /// `bench/results/filter-cpu.json` unless `--out` says otherwise.
+    pub only_filter_cpu: bool,
 }
 
 pub const USAGE: &str = "bench [--rounds N] [--duration SECS] [--warmup SECS] [--connections N]
       [--threads N] [--workers N] [--latency-ms MS] [--pool N] [--ops N] [--budget SECS]
-      [--out PATH] [--quick] [--records-only] [--peer-zones 1000|10000] [--only peer]
+      [--out PATH] [--quick] [--records-only] [--peer-zones 1000|10000]
+      [--only peer|filter-cpu]
 Defaults: 5 rounds of 5 s runs, 2 s warm-ups, 32 connections on 2 wrk threads, Envoy with
 2 workers, 5 ms TokenReview latency, a pool of 64 tokens, 200 backend operations each, a
-budget of 540 s, out = bench/results/latest.json. --quick: 2 rounds of 2 s, 40 operations
+budget of 780 s, out = bench/results/latest.json. --quick: 2 rounds of 2 s, 40 operations
 (a smoke run, not a measurement). --records-only: only the record path (add, update, delete
 x 100 on this backend and on bindcar 0.7.3), out = bench/results/records.json. --peer-zones: how far the comparison with bindcar 0.7.3
-fills each server (default 10000, ~30 s in all here; 1000 for a shorter run); --only peer: that comparison alone.";
+fills each server (default 10000, ~30 s in all here; 1000 for a shorter run); --only peer: that comparison alone.
+--only filter-cpu: only Envoy's CPU per request by variant (1 worker, direct response), out =
+bench/results/filter-cpu.json.";
 
 impl Options {
     pub fn from_args(args: &[String]) -> Result<Options> {
@@ -53,11 +59,13 @@ impl Options {
             token_pool: 64,
             ops: 200,
             records_only: false,
-            budget_secs: 540,
+            budget_secs: 780,
             out: workspace_root().join("bench/results/latest.json"),
             peer_zones: 10_000,
             only_peer: false,
+            only_filter_cpu: false,
         };
+        let mut out_given = false;
         let mut it = args.iter();
         while let Some(flag) = it.next() {
             if flag == "--quick" {
@@ -90,11 +98,18 @@ impl Options {
                 "--pool" => o.token_pool = value.parse().with_context(bad)?,
                 "--ops" => o.ops = value.parse().with_context(bad)?,
                 "--budget" => o.budget_secs = value.parse().with_context(bad)?,
-                "--out" => o.out = PathBuf::from(value),
+                "--out" => {
+                    o.out = PathBuf::from(value);
+                    out_given = true;
+                }
                 "--peer-zones" => o.peer_zones = value.parse().with_context(bad)?,
                 "--only" if value == "peer" => o.only_peer = true,
+                "--only" if value == "filter-cpu" => o.only_filter_cpu = true,
                 _ => bail!("unknown flag {flag}\nusage: {USAGE}"),
             }
+        }
+        if o.only_filter_cpu && !out_given {
+            o.out = workspace_root().join("bench/results/filter-cpu.json");
         }
         ensure!(o.rounds >= 1, "--rounds must be at least 1");
         ensure!(

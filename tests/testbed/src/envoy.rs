@@ -2,7 +2,7 @@
 //!
 //! Missing Envoy or `.wasm` is an error, never a skip: run `make wasm` (or `make test`).
 //!
-//! One file (~470 lines) on purpose: the bootstrap it writes, the process it starts and the
+//! One file (~500 lines) on purpose: the bootstrap it writes, the process it starts and the
 //! admin endpoints it reads (readiness, stats, `--mode validate`) change together.
 
 use std::path::{Path, PathBuf};
@@ -60,6 +60,14 @@ pub struct EnvoyOptions {
     pub concurrency: u32,
     /// Extra command-line arguments (e.g. `--component-log-level wasm:debug`).
     pub extra_args: Vec<String>,
+    /// The module `plugin_config` configures (`None`: the filter, [`wasm_path`]).
+    pub wasm: Option<PathBuf>,
+    /// Answer every request with 200 and this body (`direct_response`) instead of routing to
+    /// the upstream: what is left of the cost is Envoy's and its filters'.
+    pub direct_response: Option<String>,
+    /// Extra HTTP filters before the router, after the Wasm one (YAML list items, indented
+    /// 10 spaces), e.g. Lua or `jwt_authn` for comparison.
+    pub extra_http_filters: String,
 }
 
 impl EnvoyOptions {
@@ -72,6 +80,9 @@ impl EnvoyOptions {
             extra_top: String::new(),
             concurrency: 2,
             extra_args: Vec::new(),
+            wasm: None,
+            direct_response: None,
+            extra_http_filters: String::new(),
         }
     }
 }
@@ -104,6 +115,13 @@ pub fn bootstrap_yaml(o: &EnvoyOptions, listen_port: u16, admin_port: u16, wasm:
         ),
         None => String::new(),
     };
+    let route = match &o.direct_response {
+        Some(body) => format!(
+            "direct_response: {{status: 200, body: {{inline_string: {}}}}}",
+            yaml_quote(body)
+        ),
+        None => "route: {cluster: upstream, timeout: 10s}".to_string(),
+    };
     format!(
         r#"node: {{id: bindcar-test, cluster: bindcar-test}}
 admin:
@@ -126,8 +144,8 @@ static_resources:
               domains: ["*"]
               routes:
               - match: {{prefix: "/"}}
-                route: {{cluster: upstream, timeout: 10s}}
-          http_filters:{filter}
+                {route}
+          http_filters:{filter}{extra_http_filters}
           - name: envoy.filters.http.router
             typed_config: {{"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
 {extra_listeners}
@@ -135,6 +153,10 @@ static_resources:
 {upstream}{extra_clusters}
 "#,
         extra_top = o.extra_top,
+        extra_http_filters = match o.extra_http_filters.trim_end() {
+            "" => String::new(),
+            more => format!("\n{more}"),
+        },
         extra_listeners = o.extra_listeners,
         extra_clusters = o.extra_clusters,
         upstream = static_cluster("upstream", o.upstream_port),
@@ -154,7 +176,11 @@ impl Envoy {
     pub fn start(o: &EnvoyOptions) -> Result<Envoy> {
         let dir = tempfile::tempdir()?;
         let (port, admin_port) = (free_port(), free_port());
-        let yaml = bootstrap_yaml(o, port, admin_port, &wasm_path()?);
+        let wasm = match &o.wasm {
+            Some(w) => w.clone(),
+            None => wasm_path()?,
+        };
+        let yaml = bootstrap_yaml(o, port, admin_port, &wasm);
         let cfg = dir.path().join("envoy.yaml");
         std::fs::write(&cfg, &yaml)?;
         let mut args = vec!["--concurrency".to_string(), o.concurrency.to_string()];

@@ -211,3 +211,45 @@ async fn plain_users_are_authenticated_by_their_claim() {
         .await
         .contains("is invalid for the target audiences"));
 }
+
+/// The JWKS (for verifiers of their own, e.g. Envoy's `jwt_authn` in `make bench`) holds the
+/// signing key: it verifies what the server mints and nothing signed by another key.
+#[tokio::test]
+async fn the_jwks_verifies_minted_tokens_and_only_those() {
+    use jsonwebtoken::{decode, jwk::JwkSet, Algorithm, DecodingKey, Validation};
+
+    let server = start().await;
+    let jwks: JwkSet = serde_json::from_str(&server.jwks().unwrap()).unwrap();
+    assert_eq!(jwks.keys.len(), 1);
+    let jwk = &jwks.keys[0];
+    let key = DecodingKey::from_jwk(jwk).unwrap();
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&["bindcar"]);
+    validation.set_issuer(&[DEFAULT_ISSUER]);
+
+    let token = server.mint(&MintRequest::new(
+        "dns-system",
+        "external-dns",
+        &["bindcar"],
+    ));
+    assert_eq!(
+        jwt_part(&token, 0)["kid"].as_str(),
+        jwk.common.key_id.as_deref()
+    );
+    let claims = decode::<Value>(&token, &key, &validation).unwrap().claims;
+    assert_eq!(
+        claims["sub"],
+        "system:serviceaccount:dns-system:external-dns"
+    );
+
+    let mut foreign = MintRequest::new("dns-system", "external-dns", &["bindcar"]);
+    foreign.sign_with_other_key = true;
+    let err = decode::<Value>(&server.mint(&foreign), &key, &validation).unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            jsonwebtoken::errors::ErrorKind::InvalidSignature
+        ),
+        "{err:?}"
+    );
+}

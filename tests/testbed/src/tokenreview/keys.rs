@@ -2,7 +2,8 @@
 //! `--service-account-signing-key-file`).
 
 use anyhow::Context;
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use rcgen::{KeyPair, PKCS_RSA_SHA256};
 
 /// One RS256 key pair plus the `kid` stamped into the JWT header.
@@ -29,5 +30,16 @@ impl JwtKey {
             encoding,
             decoding,
         })
+    }
+
+    /// The public half as a JWK (`kty`, `n`, `e` base64url, `alg`, `kid`): what the
+    /// apiserver publishes at `/openid/v1/jwks`, for verifiers of their own (Envoy's
+    /// `jwt_authn` in `make bench`).
+    pub(crate) fn public_jwk(&self) -> anyhow::Result<serde_json::Value> {
+        let mut jwk = Jwk::from_encoding_key(&self.encoding, Algorithm::RS256)
+            .context("RSA public components")?;
+        jwk.common.key_id = Some(self.kid.clone());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        Ok(serde_json::to_value(jwk)?)
     }
 }

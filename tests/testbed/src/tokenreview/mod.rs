@@ -190,6 +190,13 @@ impl TokenReviewServer {
         self.shared.issuer.clone()
     }
 
+    /// The JWKS (`{"keys":[...]}`) holding the public key every token is signed with (not
+    /// the untrusted "other" key): a verifier given it accepts exactly what this server
+    /// signs, as a mesh's `RequestAuthentication` with the cluster's JWKS would.
+    pub fn jwks(&self) -> anyhow::Result<String> {
+        Ok(serde_json::json!({"keys": [self.shared.key.public_jwk()?]}).to_string())
+    }
+
     pub fn api_audiences(&self) -> Vec<String> {
         self.shared.api_audiences.clone()
     }
