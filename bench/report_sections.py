@@ -74,6 +74,17 @@ def filter_cpu_table(c):
     ]
     w(" ".join(notes))
     w("")
+    calls = c.get("host_calls")
+    if calls:
+        w("Host calls per request, by path, counted on the same module in the in-process host "
+          "(`tests/wasmhost`; `cargo test -p bindcar-e2e --test host_calls` holds them down):")
+        w("")
+        w("| Path | Host calls | The calls |")
+        w("|---|---|---|")
+        for p in calls:
+            listed = "; ".join(p["calls"])
+            w(f"| {p['path']} | {p['count']} | {listed} |")
+        w("")
     return out
 
 

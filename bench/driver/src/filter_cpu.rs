@@ -285,6 +285,14 @@ pub(crate) fn filter_cpu(
         "comparisons": comparisons,
         "cold": {"tokens_per_run": per_run, "pilot_rps": pilot.rps},
         "wasm_bytes": {"filter": wasm, "noop": noop},
+        "host_calls": host_calls()?,
         "goals": goals,
     }))
+}
+
+/// The host calls the real module makes on each path, counted in the in-process host of
+/// `bindcar-wasmhost` (not timed: the same list on every machine).
+fn host_calls() -> Result<serde_json::Value> {
+    let paths = bindcar_wasmhost::count_paths(&wasm_path()?)?;
+    Ok(serde_json::to_value(paths)?)
 }
