@@ -113,10 +113,14 @@ impl AuthRequest {
         reviewer: &Reviewer,
         key: CacheKey,
         token: &[u8],
-        token_str: &str,
         now: SystemTime,
     ) -> Action {
         self.plugin.metrics.cache_miss();
+        // token68 is ASCII, so this only fails if the parser let something else through; read
+        // here, on a miss, because only the review's body needs the token as text.
+        let Ok(token_str) = std::str::from_utf8(token) else {
+            return self.deny(&Denial::InvalidFormat, Some(token));
+        };
         // Named already if the throttle is on; the plugin names clients whenever there is a
         // reviewer (`root.rs`), so all-zero is unreachable (it would only share one quota).
         let mut me = self.me.clone();
@@ -177,10 +181,6 @@ impl AuthRequest {
 
     /// TokenReview mode, a well-formed bearer: the memo, then the shared cache, then a review.
     fn review(&self, reviewer: &Reviewer, token: &[u8]) -> Action {
-        // token68 is ASCII, so this only fails if the parser let something else through.
-        let Ok(token_str) = std::str::from_utf8(token) else {
-            return self.deny(&Denial::InvalidFormat, Some(token));
-        };
         let now = hostcalls::get_current_time().unwrap_or(UNIX_EPOCH);
         let remembered = reviewer
             .recent
@@ -201,7 +201,7 @@ impl AuthRequest {
             );
             return self.cached(&decision, token, expires);
         }
-        self.await_review(reviewer, key, token, token_str, now)
+        self.await_review(reviewer, key, token, now)
     }
 }
 

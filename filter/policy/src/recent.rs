@@ -1,33 +1,36 @@
 //! A worker's memo of recent decisions, in front of the shared verdict cache.
 //!
 //! The shared cache makes one review serve every worker; this memo spares a worker the keyed
-//! SHA-256, the shared-data read and the parse for tokens it saw moments ago. Keys are a
-//! 128-bit keyed hash (SipHash with random per-VM keys), never the token; each value keeps
-//! the shared entry's own expiry, so nothing lives longer than it would have there. Bounded:
-//! when full it starts over (one shared-cache lookup per token refills it). It belongs to
-//! one configuration: a new configuration starts a new memo.
+//! SHA-256, the shared-data read and the parse for tokens it saw moments ago. Keys are a keyed
+//! hash (SipHash-1-3 with a random per-VM key, one pass over the token: this runs on every
+//! request) and the token's length, never the token. The key is secret and never shown, so a
+//! token taking another's entry needs a blind 64-bit collision: about 2^54 requests against a
+//! full memo of 1,024 entries, each a review that fails. Each value keeps the shared entry's
+//! own expiry, so nothing lives longer than it would have there. Bounded: when full it starts
+//! over (one shared-cache lookup per token refills it). It belongs to one configuration: a new
+//! configuration starts a new memo.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
 pub struct Recent<V> {
-    keys: (RandomState, RandomState),
-    map: HashMap<u128, (u64, V)>,
+    keys: RandomState,
+    map: HashMap<(u64, usize), (u64, V)>,
     capacity: usize,
 }
 
 impl<V> Recent<V> {
     pub fn new(capacity: usize) -> Self {
         Recent {
-            keys: (RandomState::new(), RandomState::new()),
+            keys: RandomState::new(),
             map: HashMap::new(),
             capacity,
         }
     }
 
-    fn key(&self, token: &[u8]) -> u128 {
-        (u128::from(self.keys.0.hash_one(token)) << 64) | u128::from(self.keys.1.hash_one(token))
+    fn key(&self, token: &[u8]) -> (u64, usize) {
+        (self.keys.hash_one(token), token.len())
     }
 
     pub fn get(&self, token: &[u8], now_ms: u64) -> Option<&V> {
