@@ -2,14 +2,6 @@
 //! under their own names there). Which stats exist and their names come from
 //! `bindcar_policy::stats`, itself derived from the policy's denial and failure kinds: one
 //! counter per thing the filter can emit, no hand-kept list here.
-//!
-//! Counters are added up in the worker and handed to the host on the root context's tick
-//! (every [`FLUSH_PERIOD`]), not one host call per event: a request's counters then cost no
-//! host call at all (`make bench`, issue 13). Stats lag by at most one period; gauges and
-//! histograms, which are rare, go to the host at once.
-
-use std::cell::Cell;
-use std::time::Duration;
 
 use bindcar_policy::denial::Denial;
 use bindcar_policy::failure::FailureKind;
@@ -17,14 +9,9 @@ use bindcar_policy::stats::{Stat, StatType};
 use proxy_wasm::hostcalls::{define_metric, increment_metric, record_metric};
 use proxy_wasm::types::MetricType;
 
-/// How often a worker hands its counters to the host.
-pub const FLUSH_PERIOD: Duration = Duration::from_millis(500);
-
 pub struct Metrics {
     /// Host metric ids by `Stat::index`; `None` for stats the filter does not define.
     ids: [Option<u32>; Stat::COUNT],
-    /// Counts not yet handed to the host, by `Stat::index`.
-    pending: [Cell<u64>; Stat::COUNT],
 }
 
 impl Metrics {
@@ -42,20 +29,7 @@ impl Metrics {
                 *slot = Some(define_metric(kind, &stat.name()).unwrap_or(0));
             }
         }
-        Metrics {
-            ids,
-            pending: std::array::from_fn(|_| Cell::new(0)),
-        }
-    }
-
-    /// Hands the counts added up since the last flush to the host.
-    pub fn flush(&self) {
-        for (id, pending) in self.ids.iter().zip(&self.pending) {
-            let n = pending.take();
-            if let (Some(id), true) = (id, n > 0) {
-                increment_metric(*id, n as i64).ok();
-            }
-        }
+        Metrics { ids }
     }
 
     fn id(&self, stat: Stat) -> Option<u32> {
@@ -63,16 +37,8 @@ impl Metrics {
     }
 
     fn bump(&self, stat: Stat) {
-        match (self.id(stat), stat.stat_type()) {
-            (None, _) => {}
-            (Some(_), StatType::Counter) => {
-                if let Some(n) = self.pending.get(stat.index()) {
-                    n.set(n.get() + 1);
-                }
-            }
-            (Some(id), _) => {
-                increment_metric(id, 1).ok();
-            }
+        if let Some(id) = self.id(stat) {
+            increment_metric(id, 1).ok();
         }
     }
 

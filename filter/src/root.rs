@@ -19,7 +19,7 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 
 use crate::authorize;
-use crate::metrics::{self, Metrics};
+use crate::metrics::Metrics;
 use crate::plugin::{Authz, Plugin, Reviewer, RECENT_CAPACITY};
 use crate::request::AuthRequest;
 use crate::review;
@@ -151,23 +151,13 @@ impl RootContext for AuthRoot {
                         .map(String::from_utf8_lossy)
                         .collect::<Vec<_>>()
                 );
-                // A new configuration starts new counters: hand over the old ones first.
-                if let Some(old) = self.plugin.replace(Rc::new(plugin)) {
-                    old.metrics.flush();
-                }
-                self.set_tick_period(metrics::FLUSH_PERIOD);
+                self.plugin = Some(Rc::new(plugin));
                 true
             }
             Err(e) => {
                 log::error!("bindcar-auth: {e}; the plugin refuses to load");
                 false
             }
-        }
-    }
-
-    fn on_tick(&mut self) {
-        if let Some(plugin) = &self.plugin {
-            plugin.metrics.flush();
         }
     }
 

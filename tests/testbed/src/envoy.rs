@@ -88,10 +88,6 @@ impl EnvoyOptions {
 }
 
 /// A YAML single-quoted scalar.
-/// The longest a counter of the filter waits in its worker before Envoy sees it: the flush
-/// period (500 ms, `filter/src/metrics.rs`) and a margin for the tick to run.
-pub const FILTER_STATS_LAG: std::time::Duration = std::time::Duration::from_millis(700);
-
 pub fn yaml_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
@@ -274,11 +270,7 @@ impl Envoy {
     }
 
     /// `/stats/prometheus` text.
-    /// Envoy's stats, once the filter's workers have handed over what they counted so far:
-    /// each waits [`FILTER_STATS_LAG`] first (the filter adds counters up and flushes them on
-    /// a tick, `filter/src/metrics.rs`).
     pub fn prometheus(&self) -> Result<String> {
-        std::thread::sleep(FILTER_STATS_LAG);
         let r = crate::http::get(self.admin_port, "/stats/prometheus", &[])?;
         Ok(String::from_utf8_lossy(&r.body).into_owned())
     }

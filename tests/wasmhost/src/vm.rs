@@ -52,22 +52,6 @@ impl FilterVm {
         Self::load_with(wasm, plugin_config, |_| {})
     }
 
-    /// The root context's timer firing once (`proxy_on_tick`), as Envoy's would.
-    pub fn tick(&mut self) -> Result<()> {
-        let root = self.root;
-        self.call("on_tick", "proxy_on_tick", &[root], root)?;
-        Ok(())
-    }
-
-    /// A metric's value as the host holds it (0 if never defined or touched).
-    pub fn metric(&self, name: &str) -> i64 {
-        self.host()
-            .metrics
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or(0, |(_, v)| *v)
-    }
-
     /// The names the module exports: which callbacks Envoy will enter it for.
     pub fn exports(wasm: &[u8]) -> Result<Vec<String>> {
         let module =
