@@ -38,6 +38,9 @@ pub(crate) fn filter_cost(
     let workers = opts.envoy_workers;
     let pool = mint(api, "client", opts.token_pool);
     let pool_files = load.write_pool(dir, "pool", &pool)?;
+    // (e) reviews its tokens too: its own pool, so part 2 counts (c)'s reviews alone.
+    let authz_pool = mint(api, "authz", opts.token_pool);
+    let authz_files = load.write_pool(dir, "authz-pool", &authz_pool)?;
     let tokenreview_envoy = || {
         start_envoy(
             EnvoyOptions::filter(&tokenreview_config(api), upstream)
@@ -70,14 +73,21 @@ pub(crate) fn filter_cost(
     rss_idle.push(cold.rss_kib());
     rss_idle.push(authz.rss_kib());
 
-    for (e, id) in envoys.iter().chain([&authz]).zip(["a", "b", "c", "e"]) {
+    for (e, id) in envoys.iter().zip(["a", "b", "c"]) {
         expect_ok(e.port, &pool[0], &format!("Envoy {id}"))?;
     }
+    expect_ok(authz.port, &authz_pool[0], "Envoy e")?;
     // Warm-up: connections opened, code paths hot, and (c)'s cache filled by the pool.
     let pool_first_use = clock.secs();
-    for (e, id) in envoys.iter().chain([&authz]).zip(["a", "b", "c", "e"]) {
+    let warm_ups = [&pool_files, &pool_files, &pool_files, &authz_files];
+    for ((e, id), files) in envoys
+        .iter()
+        .chain([&authz])
+        .zip(["a", "b", "c", "e"])
+        .zip(warm_ups)
+    {
         clock.check("warm-up")?;
-        let r = load.run(e.port, ZONES, &pool_files, Some(opts.warmup()))?;
+        let r = load.run(e.port, ZONES, files, Some(opts.warmup()))?;
         say!("warm-up {id} {:.0} req/s (discarded)", r.rps);
     }
     // A pilot of (d) sizes the set of fresh tokens; its tokens then warm up each new (d).
@@ -128,7 +138,7 @@ pub(crate) fn filter_cost(
             id: "e",
             label: "Envoy + filter, TokenReview + SubjectAccessReview authorization, warm caches",
             port: authz.port,
-            tokens: vec![pool_files.clone()],
+            tokens: vec![authz_files],
         },
     ];
     let mut restarts = 0;
