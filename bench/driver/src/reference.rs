@@ -1,5 +1,5 @@
-//! Part 3: the mesh-native stack against the reference approach (bindcar calling
-//! TokenReview on every request), with no zone listed and with one.
+//! Part 3: the mesh-native stack against the reference approach (bindcar 0.7.3 itself, which
+//! calls TokenReview on every request), with no zone listed and with one.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,14 +14,15 @@ use serde_json::{json, Value};
 use crate::client::Client;
 use crate::clock::Clock;
 use crate::options::Options;
+use crate::peer::reference_binary;
 use crate::rounds::{interleave, reports, Target};
 use crate::setup::{counters, env, expect_ok, mint, start_envoy, tokenreview_config, zone_body};
 use crate::wrk::Load;
 use crate::{AUDIENCE, CACHE_TTL_SECS, NAMESPACE, ZONES};
 
-/// Part 3: the cached stack (Envoy + filter in TokenReview mode in front of bindcar with
-/// auth disabled) against the reference approach (bindcar alone, a TokenReview per request)
-/// and, for context, bindcar alone with its own verdict cache. Twice: with no zone to list
+/// Part 3: the cached stack (Envoy + filter in TokenReview mode in front of this backend with
+/// auth disabled) against the reference approach (bindcar 0.7.3 alone, a TokenReview per
+/// request) and, for context, this backend alone with its own verdict cache. Twice: with no zone to list
 /// (the answer costs bindcar next to nothing, so authentication dominates), then with one
 /// zone (bindcar asks named, over rndc, about it on every request).
 #[allow(clippy::too_many_arguments)]
@@ -36,28 +37,48 @@ pub(crate) fn reference(
     mesh: &Backend,
 ) -> Result<Value> {
     let kubeconfig = api.write_kubeconfig(dir)?.display().to_string();
-    let standalone = |cache_entries: &str| -> Result<Backend> {
-        let mut e = named.backend_env();
+    let tokenreview_env = |e: &mut Vec<(String, String)>| {
         e.extend(env(&[
-            ("BIND_AUTH_MODE", "tokenreview"),
             ("BIND_TOKEN_AUDIENCES", AUDIENCE),
             ("BIND_ALLOWED_NAMESPACES", NAMESPACE),
-            ("BIND_TOKEN_CACHE_TTL_SECS", &CACHE_TTL_SECS.to_string()),
-            ("BIND_TOKEN_CACHE_MAX_ENTRIES", cache_entries),
             ("KUBECONFIG", &kubeconfig),
             ("RATE_LIMIT_ENABLED", "false"),
             ("RUST_LOG", "warn"),
+        ]))
+    };
+    // The reference: bindcar 0.7.3 itself, which reviews every request (it has no cache). It
+    // reads the zone directory our backend writes, so it lists the same zones.
+    let reference = || -> Result<Backend> {
+        let binary = reference_binary();
+        ensure!(
+            binary.is_file(),
+            "{} is missing: run `WITH_BENCH=1 scripts/setup.sh` (installs bindcar 0.7.3)",
+            binary.display()
+        );
+        let mut e = named.backend_env();
+        tokenreview_env(&mut e);
+        Backend::try_start_binary(&binary, e, &[])
+    };
+    // Context: this backend alone, with its own verdict cache.
+    let cached_backend = || -> Result<Backend> {
+        let mut e = named.backend_env();
+        tokenreview_env(&mut e);
+        let ttl = CACHE_TTL_SECS.to_string();
+        e.extend(env(&[
+            ("BIND_AUTH_MODE", "tokenreview"),
+            ("BIND_TOKEN_CACHE_TTL_SECS", &ttl),
+            ("BIND_TOKEN_CACHE_MAX_ENTRIES", "10000"),
         ]));
         Backend::try_start(e, &[])
     };
-    say!("starting the stack's Envoy and two standalone backends");
+    say!("starting the stack's Envoy, bindcar 0.7.3 and this backend with its cache");
     let stack = start_envoy(
         EnvoyOptions::filter(&tokenreview_config(api), mesh.port())
             .with_api_server(api.https_port(), ca),
         opts.envoy_workers,
     )?;
-    let uncached = standalone("0")?;
-    let cached = standalone("10000")?;
+    let uncached = reference()?;
+    let cached = cached_backend()?;
 
     let pool = mint(api, "caller", opts.token_pool);
     let files = load.write_pool(dir, "callers", &pool)?;
@@ -75,8 +96,8 @@ pub(crate) fn reference(
     );
     for (port, what) in [
         (stack.port, "the stack"),
-        (uncached.port(), "bindcar, no cache"),
-        (cached.port(), "bindcar, cached"),
+        (uncached.port(), "bindcar 0.7.3"),
+        (cached.port(), "this backend, cached"),
     ] {
         expect_ok(port, &pool[0], what)?;
     }
@@ -92,19 +113,19 @@ pub(crate) fn reference(
     let targets = [
         Target {
             id: "reference",
-            label: "bindcar alone, TokenReview per request (cache off)",
+            label: "bindcar 0.7.3 alone, TokenReview on every request (it has no cache)",
             port: uncached.port(),
             tokens: vec![files.clone()],
         },
         Target {
             id: "stack",
-            label: "Envoy + filter (TokenReview, warm) → bindcar",
+            label: "Envoy + filter (TokenReview, warm) → this backend",
             port: stack.port,
             tokens: vec![files.clone()],
         },
         Target {
             id: "cached",
-            label: "bindcar alone, TokenReview with its own cache",
+            label: "this backend alone, TokenReview with its own cache",
             port: cached.port(),
             tokens: vec![files.clone()],
         },
@@ -142,6 +163,8 @@ pub(crate) fn reference(
     Ok(json!({
         "path": ZONES,
         "backend": "target/release/bindcar against a private named",
+        "reference": reference_binary().display().to_string(),
+        "reference_version": "0.7.3",
         "comparisons": comparisons,
     }))
 }
