@@ -17,28 +17,21 @@ impl Zones {
 
     async fn delete_locked(&self, zone: &ZoneName, actor: &str) -> Result<String, ZoneError> {
         let _guard = self.locks.lock(zone).await;
-        if self.dir.has_marker(zone).await {
-            // Created here: ours, files included (the create never replaced a file). One
-            // round trip.
-            let text = self
-                .named
-                .run(&RndcCommand::DelZone(zone.clone()))
-                .await
-                .map_err(|f| classify(zone, "delzone", f))?;
-            self.index.removed(zone);
-            self.forget(zone, true).await;
-            tracing::info!(zone = %zone, actor = %actor, "zone deleted");
-            return Ok(text);
-        }
-        // No marker: a zone of the reference bindcar is ours if BIND says so.
-        let shown = self.shown(zone).await?;
-        if !self.is_managed(zone, &shown).await? {
-            return Err(ZoneError::NotManaged {
-                zone: zone.clone(),
-                operation: "delete",
-            });
-        }
-        let owns_files = self.owns_file(zone, &shown);
+        let owns_files = if self.dir.has_marker(zone).await {
+            // Created here: ours, files included (the create never replaced a file). The
+            // delzone is the only round trip.
+            true
+        } else {
+            // No marker: a zone of the reference bindcar is ours if BIND says so.
+            let shown = self.shown(zone).await?;
+            if !self.is_managed(zone, &shown).await? {
+                return Err(ZoneError::NotManaged {
+                    zone: zone.clone(),
+                    operation: "delete",
+                });
+            }
+            self.owns_file(zone, &shown)
+        };
         let text = self
             .named
             .run(&RndcCommand::DelZone(zone.clone()))
