@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import report_sections as sections
+from report_sections import f, ratio_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -75,19 +76,6 @@ def stop_group(proc, quiet=False):
 
 
 # --- report -------------------------------------------------------------------------------
-
-
-def f(x, digits=2):
-    if x is None or (isinstance(x, float) and x != x):
-        return "n/a"
-    return f"{x:.{digits}f}"
-
-
-def ratio_cell(r):
-    """`0.93 (0.90–0.95)`: the median of per-round ratios and their range."""
-    if r["min"] == r["max"]:
-        return f(r["median"])
-    return f"{f(r['median'])} ({f(r['min'])}–{f(r['max'])})"
 
 
 def variant(section, vid):
