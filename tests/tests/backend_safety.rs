@@ -8,7 +8,6 @@ use std::time::Duration;
 use bindcar_testbed::backend::Backend;
 use bindcar_testbed::named::{Named, NamedOptions};
 use common::{eventually, primary_zone, snapshot, Client};
-use serde_json::json;
 
 const REVERSE: &str =
     "$TTL 300\n@ IN SOA ns1.example.test. admin.example.test. 1 3600 600 86400 300\n\
@@ -124,12 +123,10 @@ async fn files_orphaned_by_a_killed_backend_are_swept_and_acknowledged_zones_kep
         "no create succeeded before the kill"
     );
     // and, for certain, the files of a create killed between writing and addzone
-    std::fs::write(named.zone_dir().join("orphan.test.zone"), "half\n").unwrap();
-    std::fs::write(
-        named.zone_dir().join(".bindcar/zones/orphan.test.json"),
-        json!({"zoneName": "orphan.test", "zoneType": "primary", "createdAt": 1}).to_string(),
-    )
-    .unwrap();
+    // (the marker, then the zone file: a hard link to it)
+    let marker = named.zone_dir().join(".bindcar/zones/orphan.test.zone");
+    std::fs::write(&marker, "half\n").unwrap();
+    std::fs::hard_link(&marker, named.zone_dir().join("orphan.test.zone")).unwrap();
 
     // When the backend starts again
     let (backend, api) = start_backend(&named, &settings);
@@ -143,7 +140,7 @@ async fn files_orphaned_by_a_killed_backend_are_swept_and_acknowledged_zones_kep
                 e.ok()?
                     .file_name()
                     .to_str()?
-                    .strip_suffix(".json")
+                    .strip_suffix(".zone")
                     .map(str::to_owned)
             })
             .collect()
@@ -162,6 +159,7 @@ async fn files_orphaned_by_a_killed_backend_are_swept_and_acknowledged_zones_kep
             .collect::<Vec<_>>()
     );
     assert!(!named.zone_dir().join("orphan.test.zone").exists());
+    assert!(!marker.exists(), "the orphan's marker is swept with it");
     assert!(backend.logs().contains("orphan.test"), "{}", backend.logs());
     // and every zone that got 201 is served and listed
     let listed = api.zones().await;

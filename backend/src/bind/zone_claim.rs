@@ -1,19 +1,18 @@
 //! Claiming a zone's name in the zone directory for a create, so a create can never replace a
-//! file it does not own: the marker is written durably first (it says "ours"), then the zone
-//! file is written to a temporary name, fsynced, and hard-linked into place, which fails
-//! instead of replacing when `<zone>.zone` exists. Also: the longest zone name whose files
-//! fit the file-name limit, and the age of a marker (for the orphan sweep).
+//! file it does not own, with one new inode and two rounds of syncing: the zone's content is
+//! written to its marker (`.bindcar/zones/<zone>.zone`, created exclusively: the marker says
+//! "ours"), the marker's content and name are synced together, then the marker is hard-linked
+//! to `<zone>.zone`, which fails instead of replacing a file, and the zone directory is synced.
+//! Also: the longest zone name whose files fit the file-name limit, and the age of a marker
+//! (for the orphan sweep).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::zone_dir::{
-    blocking, ensure_state_dir, remove_if_present, unique_suffix, write_atomically, Marker,
-    ZoneDir, COMPANION_SUFFIXES,
-};
+use super::zone_dir::{blocking, ensure_state_dir, remove_if_present, ZoneDir, COMPANION_SUFFIXES};
 use super::zone_name::ZoneName;
 
 /// The file-name limit of Linux filesystems (ext4, xfs, tmpfs, overlayfs), in bytes.
@@ -49,48 +48,70 @@ pub fn check_fits(zone: &ZoneName) -> Result<(), String> {
 }
 
 impl ZoneDir {
-    /// Claims `zone` for a create: fails with `FileTaken` (writing nothing) if its zone file
-    /// exists; else writes the marker, then the zone file (`content`, for a primary) without
-    /// ever replacing a file, removes leftovers named would replay (an old journal), and
-    /// syncs both directories. Callers hold the zone's lock and know there is no marker.
-    pub async fn claim(
-        &self,
-        zone: &ZoneName,
-        marker: &Marker,
-        content: Option<String>,
-    ) -> io::Result<Claim> {
-        let marker_bytes = serde_json::to_vec_pretty(marker).map_err(io::Error::other)?;
+    /// Claims `zone` for a create: fails with `FileTaken` (writing nothing that stays) if its
+    /// zone file exists; else creates the marker holding `content` (a primary's zone file; a
+    /// secondary's marker is empty), syncs it and its name, links it to `<zone>.zone` (never
+    /// replacing a file), removes leftovers named would replay (an old journal), and syncs
+    /// the zone directory. Callers hold the zone's lock and know there is no marker.
+    ///
+    /// The order is what makes a power loss safe: the marker's name is durable before the
+    /// zone file's, so a zone file of ours is never left without its marker; the zone file is
+    /// durable before `addzone` (named's new-zone database points at it).
+    pub async fn claim(&self, zone: &ZoneName, content: Option<String>) -> io::Result<Claim> {
         let (root, state) = (self.root.clone(), self.state.clone());
-        let target = self.zone_file(zone);
-        let marker_path = self.marker_file(zone);
+        let (target, marker) = (self.zone_file(zone), self.marker_file(zone));
+        let runtime = tokio::runtime::Handle::current();
+        // One trip to the blocking pool; the marker's name is synced on a second thread while
+        // its content is written and synced on this one.
         blocking(move || {
             if fs::symlink_metadata(&target).is_ok() {
                 return Ok(Claim::FileTaken(target));
             }
             ensure_state_dir(&root, &state)?;
-            write_atomically(&state, &marker_path, &marker_bytes, 0o644)?;
-            if let Some(content) = content {
-                match link_new(&root, &target, content.as_bytes()) {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&marker)?;
+            let (sent, name_synced) = std::sync::mpsc::channel();
+            runtime.spawn_blocking(move || {
+                let _ = sent.send(File::open(&state).and_then(|dir| dir.sync_all()));
+            });
+            let claimed = (|| {
+                file.write_all(content.as_deref().unwrap_or_default().as_bytes())?;
+                file.set_permissions(fs::Permissions::from_mode(0o644))?;
+                file.sync_all()?;
+                name_synced.recv().map_err(io::Error::other)??;
+                let Some(_) = content else {
+                    return Ok(Claim::Claimed);
+                };
+                match fs::hard_link(&marker, &target) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        remove_if_present(&marker_path)?;
-                        return Ok(Claim::FileTaken(target));
+                        return Ok(Claim::FileTaken(target.clone()))
                     }
-                    Err(e) => {
-                        let _ = remove_if_present(&marker_path);
-                        return Err(e);
-                    }
+                    Err(e) => return Err(e),
                 }
+                // The name is ours now: what lies next to it is a leftover of an earlier zone
+                // of that name (a journal would be replayed into the new zone).
+                let settled = (|| {
+                    for suffix in COMPANION_SUFFIXES {
+                        let mut companion = target.clone().into_os_string();
+                        companion.push(suffix);
+                        remove_if_present(Path::new(&companion))?;
+                    }
+                    File::open(&root)?.sync_all()
+                })();
+                if let Err(e) = settled {
+                    remove_if_present(&target)?;
+                    return Err(e);
+                }
+                Ok(Claim::Claimed)
+            })();
+            if !matches!(claimed, Ok(Claim::Claimed)) {
+                // Refused or failed: nothing of this claim stays.
+                remove_if_present(&marker)?;
             }
-            // The name is ours now: what lies next to it is a leftover of an earlier zone of
-            // that name (a journal would be replayed into the new zone).
-            for suffix in COMPANION_SUFFIXES {
-                let mut companion = target.clone().into_os_string();
-                companion.push(suffix);
-                remove_if_present(std::path::Path::new(&companion))?;
-            }
-            File::open(&root)?.sync_all()?;
-            Ok(Claim::Claimed)
+            claimed
         })
         .await
     }
@@ -144,36 +165,11 @@ impl ZoneDir {
     }
 }
 
-/// Writes `content` to a temporary file, fsyncs it, and hard-links it to `target`, which fails
-/// with `AlreadyExists` rather than replace a file; the temporary name is removed either way.
-fn link_new(dir: &std::path::Path, target: &std::path::Path, content: &[u8]) -> io::Result<()> {
-    let temp = dir.join(format!(".tmp-{}", unique_suffix()));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
-        file.write_all(content)?;
-        file.set_permissions(fs::Permissions::from_mode(0o644))?;
-        file.sync_all()?;
-        fs::hard_link(&temp, target)
-    })();
-    let _ = fs::remove_file(&temp);
-    result
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::super::zone_dir::unique_suffix;
     use super::*;
-
-    fn marker(zone: &str) -> Marker {
-        Marker {
-            zone_name: zone.into(),
-            zone_type: "primary".into(),
-            created_at: 1,
-        }
-    }
 
     #[tokio::test]
     async fn claims_a_free_name_and_never_replaces_a_file() {
@@ -182,30 +178,33 @@ mod tests {
         let dir = ZoneDir::open(&path).unwrap();
         let zone = ZoneName::parse("ok.test").unwrap();
         fs::write(path.join("ok.test.zone.jnl"), "old journal").unwrap();
-        let claim = dir
-            .claim(&zone, &marker("ok.test"), Some("ours\n".into()))
-            .await
-            .unwrap();
+        let claim = dir.claim(&zone, Some("ours\n".into())).await.unwrap();
         assert_eq!(claim, Claim::Claimed);
         assert_eq!(fs::read_to_string(dir.zone_file(&zone)).unwrap(), "ours\n");
-        assert!(dir.has_marker(&zone).await);
+        assert!(dir.has_marker(&zone));
         assert!(!path.join("ok.test.zone.jnl").exists());
         assert!(dir.marker_age(&zone).await.is_some());
+        // one inode: the marker is the zone file as the create wrote it
+        use std::os::unix::fs::MetadataExt;
+        let (file, marker) = (
+            fs::metadata(dir.zone_file(&zone)).unwrap(),
+            fs::metadata(dir.marker_file(&zone)).unwrap(),
+        );
+        assert_eq!((file.ino(), file.nlink()), (marker.ino(), 2));
+        assert_eq!(file.mode() & 0o777, 0o644);
 
         let theirs = ZoneName::parse("theirs.test").unwrap();
         fs::write(dir.zone_file(&theirs), "theirs\n").unwrap();
-        let claim = dir
-            .claim(&theirs, &marker("theirs.test"), Some("ours\n".into()))
-            .await
-            .unwrap();
+        let claim = dir.claim(&theirs, Some("ours\n".into())).await.unwrap();
         assert_eq!(claim, Claim::FileTaken(dir.zone_file(&theirs)));
         assert_eq!(
             fs::read_to_string(dir.zone_file(&theirs)).unwrap(),
             "theirs\n"
         );
-        assert!(!dir.has_marker(&theirs).await);
-        // no temporary file left: the two zone files and .bindcar
+        assert!(!dir.has_marker(&theirs));
+        // nothing else written: the two zone files and .bindcar; one marker
         assert_eq!(fs::read_dir(&path).unwrap().count(), 3);
+        assert_eq!(fs::read_dir(&dir.state).unwrap().count(), 1);
         fs::remove_dir_all(path).unwrap();
     }
 

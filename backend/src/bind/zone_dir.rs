@@ -1,15 +1,13 @@
-//! The zone directory (`BIND_ZONE_DIR`): zone files written atomically, and the record of which
-//! zones this API manages (one marker per zone under `.bindcar/zones/`). Every path is built
-//! from a validated `ZoneName`, so nothing lands outside the directory.
+//! The zone directory (`BIND_ZONE_DIR`): zone files, and the record of which zones this API
+//! manages (one marker per zone, `.bindcar/zones/<zone>.zone`: for a primary, a hard link to
+//! the zone file as the create wrote it; for a secondary, an empty file). Every path is built
+//! from a validated `ZoneName`, so nothing lands outside the directory. Writing: `zone_claim`.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write as _};
-use std::os::unix::fs::PermissionsExt;
+use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
-
-use serde::{Deserialize, Serialize};
 
 use super::zone_name::ZoneName;
 
@@ -21,15 +19,6 @@ pub(super) const COMPANION_SUFFIXES: [&str; 5] = [".jnl", ".jbk", ".signed", ".s
 const STATE_DIR: &str = ".bindcar/zones";
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// What this API remembers about a zone it created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Marker {
-    pub zone_name: String,
-    pub zone_type: String,
-    pub created_at: u64,
-}
 
 #[derive(Debug, Clone)]
 pub struct ZoneDir {
@@ -83,54 +72,31 @@ impl ZoneDir {
     }
 
     pub(super) fn marker_file(&self, zone: &ZoneName) -> PathBuf {
-        self.state.join(format!("{zone}.json"))
+        self.state.join(format!("{zone}{ZONE_SUFFIX}"))
     }
 
-    /// Writes the zone file through a temporary file and a rename, so named never sees a
-    /// half-written file and a crash leaves either the old file or the new one.
-    pub async fn write_zone_file(&self, zone: &ZoneName, content: String) -> io::Result<PathBuf> {
-        let target = self.zone_file(zone);
-        let dir = self.root.clone();
-        let path = target.clone();
-        blocking(move || write_atomically(&dir, &path, content.as_bytes(), 0o644)).await?;
-        Ok(target)
-    }
-
-    /// Removes the zone file and what named keeps next to it (journal, signed copies).
-    pub async fn remove_zone_files(&self, zone: &ZoneName) -> io::Result<()> {
-        let base = self.zone_file(zone);
+    /// Removes the zone's marker and, with `zone_files`, its zone file and what named keeps
+    /// next to it (journal, signed copies), in one trip to the blocking pool.
+    pub async fn remove(&self, zone: &ZoneName, zone_files: bool) -> io::Result<()> {
+        let (base, marker) = (self.zone_file(zone), self.marker_file(zone));
         blocking(move || {
-            remove_if_present(&base)?;
-            for suffix in COMPANION_SUFFIXES {
-                let mut companion = base.clone().into_os_string();
-                companion.push(suffix);
-                remove_if_present(Path::new(&companion))?;
+            if zone_files {
+                remove_if_present(&base)?;
+                for suffix in COMPANION_SUFFIXES {
+                    let mut companion = base.clone().into_os_string();
+                    companion.push(suffix);
+                    remove_if_present(Path::new(&companion))?;
+                }
             }
-            Ok(())
+            remove_if_present(&marker)
         })
         .await
     }
 
-    pub async fn write_marker(&self, zone: &ZoneName, marker: &Marker) -> io::Result<()> {
-        let content = serde_json::to_vec_pretty(marker).map_err(io::Error::other)?;
-        let (root, dir) = (self.root.clone(), self.state.clone());
-        let path = self.marker_file(zone);
-        blocking(move || {
-            ensure_state_dir(&root, &dir)?;
-            write_atomically(&dir, &path, &content, 0o644)
-        })
-        .await
-    }
-
-    pub async fn remove_marker(&self, zone: &ZoneName) -> io::Result<()> {
-        let path = self.marker_file(zone);
-        blocking(move || remove_if_present(&path)).await
-    }
-
-    pub async fn has_marker(&self, zone: &ZoneName) -> bool {
-        tokio::fs::try_exists(self.marker_file(zone))
-            .await
-            .unwrap_or(false)
+    /// Whether the zone has a marker. One `stat` of a name the kernel keeps cached, made in
+    /// place: a trip to the blocking pool costs more than the call.
+    pub fn has_marker(&self, zone: &ZoneName) -> bool {
+        fs::symlink_metadata(self.marker_file(zone)).is_ok()
     }
 
     /// Zones this API may manage: those with a marker, plus `<zone>.zone` files (zones created
@@ -161,7 +127,7 @@ impl ZoneDir {
             for entry in markers {
                 let name = entry?.file_name();
                 let name = name.to_string_lossy();
-                if let Some(zone) = name.strip_suffix(".json") {
+                if let Some(zone) = name.strip_suffix(ZONE_SUFFIX) {
                     if let Ok(zone) = ZoneName::parse(zone) {
                         found.insert(zone, true);
                     }
@@ -196,32 +162,6 @@ pub(super) fn ensure_state_dir(root: &Path, state: &Path) -> io::Result<()> {
         ));
     }
     fs::create_dir_all(state)
-}
-
-pub(super) fn write_atomically(
-    dir: &Path,
-    target: &Path,
-    content: &[u8],
-    mode: u32,
-) -> io::Result<()> {
-    // The temporary name does not embed the target's: a long zone name must not push it
-    // past the file-name limit.
-    let temp = dir.join(format!(".tmp-{}", unique_suffix()));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
-        file.write_all(content)?;
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        file.sync_all()?;
-        fs::rename(&temp, target)?;
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
 }
 
 pub(super) fn remove_if_present(path: &Path) -> io::Result<()> {
@@ -267,42 +207,29 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn writes_atomically_and_lists_candidates() {
+    async fn lists_candidates_and_removes_files() {
         let path = scratch();
         let dir = ZoneDir::open(&path).unwrap();
+        // a zone file of the reference bindcar (no marker) and a secondary created here
         let zone = ZoneName::parse("Example.TEST.").unwrap();
-        let written = dir
-            .write_zone_file(&zone, "content\n".into())
-            .await
-            .unwrap();
-        assert_eq!(written, dir.root().join("example.test.zone"));
-        assert_eq!(fs::read_to_string(&written).unwrap(), "content\n");
-        let mode = fs::metadata(&written).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o644);
-        // no temporary file is left behind
-        let names: Vec<_> = fs::read_dir(dir.root())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names.len(), 2, "{names:?}"); // the zone file and .bindcar
+        fs::write(dir.zone_file(&zone), "content\n").unwrap();
+        assert_eq!(dir.zone_file(&zone), dir.root().join("example.test.zone"));
+        fs::write(path.join("example.test.zone.jnl"), "journal").unwrap();
         let other = ZoneName::parse("sec.test").unwrap();
-        dir.write_marker(
-            &other,
-            &Marker {
-                zone_name: "sec.test".into(),
-                zone_type: "secondary".into(),
-                created_at: 1,
-            },
-        )
-        .await
-        .unwrap();
+        dir.claim(&other, None).await.unwrap();
+        assert!(dir.has_marker(&other));
+        assert!(!dir.zone_file_exists(&other).await);
+        // not candidates: a name not in normal form, a file with another suffix
+        fs::write(path.join("Upper.test.zone"), "").unwrap();
+        fs::write(path.join("notes.txt"), "").unwrap();
         let candidates = dir.candidates().await.unwrap();
         assert_eq!(
             candidates,
             vec![(zone.clone(), false), (other.clone(), true)]
         );
-        dir.remove_zone_files(&zone).await.unwrap();
-        dir.remove_marker(&other).await.unwrap();
+        dir.remove(&zone, true).await.unwrap();
+        assert!(!path.join("example.test.zone.jnl").exists());
+        dir.remove(&other, false).await.unwrap();
         assert!(dir.candidates().await.unwrap().is_empty());
         dir.probe().await.unwrap();
         fs::remove_dir_all(path).unwrap();

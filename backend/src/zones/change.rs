@@ -17,7 +17,7 @@ impl Zones {
 
     async fn delete_locked(&self, zone: &ZoneName, actor: &str) -> Result<String, ZoneError> {
         let _guard = self.locks.lock(zone).await;
-        let owns_files = if self.dir.has_marker(zone).await {
+        let owns_files = if self.dir.has_marker(zone) {
             // Created here: ours, files included (the create never replaced a file). The
             // delzone is the only round trip.
             true
@@ -45,13 +45,8 @@ impl Zones {
 
     /// After a delzone: the zone's files (if ours) and marker go.
     async fn forget(&self, zone: &ZoneName, owns_files: bool) {
-        if owns_files {
-            if let Err(e) = self.dir.remove_zone_files(zone).await {
-                tracing::error!(zone = %zone, error = %e, "zone deleted but its files could not be removed");
-            }
-        }
-        if let Err(e) = self.dir.remove_marker(zone).await {
-            tracing::error!(zone = %zone, error = %e, "zone deleted but its marker could not be removed");
+        if let Err(e) = self.dir.remove(zone, owns_files).await {
+            tracing::error!(zone = %zone, error = %e, "zone deleted but its files could not be removed");
         }
     }
 

@@ -7,8 +7,7 @@ use super::classify::{classify_addzone, keeps_files};
 use super::error::ZoneError;
 use super::plan::CreatePlan;
 use super::service::{Presence, Zones};
-use crate::bind::zone_dir::now_secs;
-use crate::bind::{Claim, Marker, RndcCommand, ZoneName};
+use crate::bind::{Claim, RndcCommand, ZoneName};
 
 impl Zones {
     /// Creates the zone; `Ok` carries named's text.
@@ -21,7 +20,7 @@ impl Zones {
     async fn create_locked(&self, plan: &CreatePlan, actor: &str) -> Result<String, ZoneError> {
         let zone = &plan.zone;
         let _guard = self.locks.lock(zone).await;
-        if self.dir.has_marker(zone).await {
+        if self.dir.has_marker(zone) {
             // Ours already: in BIND (409), or left by a create that did not finish.
             let exists = self.index.contains(zone)
                 || matches!(self.presence(zone).await?, Presence::Present(_));
@@ -32,14 +31,9 @@ impl Zones {
             tracing::warn!(zone = %zone, "removing the files of an earlier create of this zone that BIND does not have");
             self.discard(zone, true).await;
         }
-        let marker = Marker {
-            zone_name: zone.to_string(),
-            zone_type: plan.options.zone_type.as_str().to_string(),
-            created_at: now_secs(),
-        };
         let claim = self
             .dir
-            .claim(zone, &marker, plan.zone_file.clone())
+            .claim(zone, plan.zone_file.clone())
             .await
             .map_err(|e| ZoneError::Internal(format!("writing the files of {zone}: {e}")))?;
         if let Claim::FileTaken(path) = claim {
@@ -72,13 +66,8 @@ impl Zones {
 
     /// Removes what a create wrote: the marker, and the zone file if it wrote one.
     async fn discard(&self, zone: &ZoneName, wrote_file: bool) {
-        if wrote_file {
-            if let Err(e) = self.dir.remove_zone_files(zone).await {
-                tracing::error!(zone = %zone, error = %e, "could not remove the zone file of a failed create");
-            }
-        }
-        if let Err(e) = self.dir.remove_marker(zone).await {
-            tracing::error!(zone = %zone, error = %e, "could not remove the marker of a failed create");
+        if let Err(e) = self.dir.remove(zone, wrote_file).await {
+            tracing::error!(zone = %zone, error = %e, "could not remove the files of a failed create");
         }
     }
 }

@@ -290,16 +290,12 @@ impl Harness {
             .dir()
             .root()
             .join(".bindcar/zones")
-            .join(format!("{name}.json"))
+            .join(format!("{name}.zone"))
     }
 
-    /// Puts a marker on disk, as a create through this API would.
+    /// Puts a marker on disk, as a create through this API would (a secondary's: empty).
     pub fn mark(&self, name: &str) {
-        std::fs::write(
-            self.marker(name),
-            format!("{{\"zoneName\":\"{name}\",\"zoneType\":\"primary\",\"createdAt\":1}}"),
-        )
-        .unwrap();
+        std::fs::write(self.marker(name), "").unwrap();
     }
 
     /// named shows `name` as a zone whose file is the one this API writes.

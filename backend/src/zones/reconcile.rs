@@ -211,8 +211,7 @@ impl Zones {
             Err(_) => return Sweep::Skipped,
         }
         let file = self.dir.zone_file(zone);
-        let removed = self.dir.remove_zone_files(zone).await.is_ok()
-            && self.dir.remove_marker(zone).await.is_ok();
+        let removed = self.dir.remove(zone, true).await.is_ok();
         if removed {
             self.index.removed(zone);
             tracing::warn!(zone = %zone, file = %file.display(),

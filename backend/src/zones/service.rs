@@ -93,7 +93,7 @@ impl Zones {
         zone: &ZoneName,
         shown: &ShownZone,
     ) -> Result<bool, ZoneError> {
-        if self.dir.has_marker(zone).await {
+        if self.dir.has_marker(zone) {
             return Ok(true);
         }
         let bindcar_secondary = shown.value("file").is_none()

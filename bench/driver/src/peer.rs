@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use crate::client::Client;
 use crate::clock::Clock;
+use crate::proc_cpu::{clock_ticks, cpu_ticks};
 use crate::setup::zone_body;
 use crate::stats::{median, percentile};
 use crate::ZONES;
@@ -29,13 +30,15 @@ const LIST_SAMPLES: usize = 20;
 /// One server under test with its own named.
 struct Peer {
     id: &'static str,
-    _named: Named,
+    named: Named,
     backend: Backend,
     /// Zones created so far (names `f<n>.peer.test`).
     zones: usize,
     /// Time spent creating the fill zones, and when each 1,000th create completed on it.
     fill_secs: f64,
     thousands: Vec<f64>,
+    /// CPU ticks the server and its named spent in the timed creates (burst and fills).
+    fill_cpu: [u64; 2],
 }
 
 /// The reference bindcar, installed by `make bench` (scripts/setup.sh, WITH_BENCH=1).
@@ -71,11 +74,12 @@ fn start(id: &'static str) -> Result<Peer> {
     };
     Ok(Peer {
         id,
-        _named: named,
+        named,
         backend,
         zones: 0,
         fill_secs: 0.0,
         thousands: Vec::new(),
+        fill_cpu: [0; 2],
     })
 }
 
@@ -143,6 +147,7 @@ fn fill(peer: &mut Peer, to: usize) -> Result<f64> {
     let started = Instant::now();
     let base = peer.fill_secs;
     let marks = std::sync::Mutex::new(Vec::new());
+    let cpu_before = cpu_pair(peer);
     std::thread::scope(|s| -> Result<()> {
         let handles: Vec<_> = (0..CLIENTS)
             .map(|_| {
@@ -178,12 +183,22 @@ fn fill(peer: &mut Peer, to: usize) -> Result<f64> {
         Ok(())
     })?;
     let secs = started.elapsed().as_secs_f64();
+    let cpu_after = cpu_pair(peer);
+    for k in 0..2 {
+        peer.fill_cpu[k] += cpu_after[k].saturating_sub(cpu_before[k]);
+    }
     peer.fill_secs += secs;
     peer.zones = to;
     let mut m = marks.into_inner().unwrap_or_default();
     m.sort_by_key(|(count, _)| *count);
     peer.thousands.extend(m.into_iter().map(|(_, t)| t));
     Ok((to - from) as f64 / secs)
+}
+
+/// CPU ticks so far of the server and of its named (0 where unreadable).
+fn cpu_pair(peer: &Peer) -> [u64; 2] {
+    let ticks = |pid: Option<u32>| pid.and_then(|p| cpu_ticks(p).ok()).unwrap_or(0);
+    [ticks(peer.backend.pid()), ticks(peer.named.pid())]
 }
 
 /// `GET /zones` p50 over `LIST_SAMPLES` calls; checks the count.
@@ -264,6 +279,11 @@ pub(crate) fn peer(clock: &Clock, max_zones: usize) -> Result<Value> {
         out[k].insert("first_1000_creates_per_sec".into(), first);
         out[k].insert("last_1000_creates_per_sec".into(), last);
         out[k].insert("listen_drops".into(), json!(drops[k]));
+        // CPU per create over every concurrent create (the burst and the fills): the figure
+        // the neighbours on a shared machine disturb least.
+        let us = |ticks: u64| json!(ticks as f64 / clock_ticks() * 1e6 / p.zones.max(1) as f64);
+        out[k].insert("server_cpu_us_per_create".into(), us(p.fill_cpu[0]));
+        out[k].insert("named_cpu_us_per_create".into(), us(p.fill_cpu[1]));
         report.insert(p.id.to_string(), Value::Object(out[k].clone()));
     }
     Ok(json!({

@@ -352,6 +352,11 @@ controls {{
         }
     }
 
+    /// named's process id while it runs (the bench reads its CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn dns_port(&self) -> u16 {
         self.dns_port
     }
