@@ -175,6 +175,8 @@ pub struct FakeStats {
     pub zones: Mutex<BTreeSet<ZoneName>>,
     pub down: Mutex<bool>,
     pub listings: AtomicUsize,
+    /// `/json/v1/status` requests answered.
+    pub statuses: AtomicUsize,
 }
 
 impl FakeStats {
@@ -183,13 +185,15 @@ impl FakeStats {
     }
 
     fn answer(&self, zones: bool) -> Result<StatsSnapshot, String> {
+        if zones {
+            self.listings.fetch_add(1, Ordering::SeqCst);
+        } else {
+            self.statuses.fetch_add(1, Ordering::SeqCst);
+        }
         if *self.down.lock().unwrap() {
             return Err(
                 "statistics channel 127.0.0.1:1: connection refused (is named running?)".into(),
             );
-        }
-        if zones {
-            self.listings.fetch_add(1, Ordering::SeqCst);
         }
         Ok(StatsSnapshot {
             boot_time: self.boot.lock().unwrap().clone(),
@@ -267,7 +271,8 @@ impl Harness {
         };
         let zones = Zones::new(dir, named.clone(), Metrics::new().unwrap())
             .with_stats(source)
-            .with_orphan_grace(Duration::ZERO);
+            .with_orphan_grace(Duration::ZERO)
+            .with_boot_check_ttl(Duration::ZERO);
         Harness {
             named,
             stats,

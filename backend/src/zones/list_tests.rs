@@ -147,6 +147,70 @@ async fn listing_200_zones_over_rndc_keeps_few_commands_in_flight() {
     );
 }
 
+/// As in production: one check of named's boot time serves every listing for its interval,
+/// so a burst of listings sends named one request, not one each (over the statistics channel,
+/// each request is a new TCP connection: a burst used to overflow named's listen queue).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_listings_asks_named_once_per_interval() {
+    let h = Harness::with_stats();
+    let ttl = std::time::Duration::from_millis(400);
+    let zones = std::sync::Arc::new(
+        super::Zones::new(
+            crate::bind::ZoneDir::open(&h.scratch.0).unwrap(),
+            h.named.clone(),
+            crate::metrics::Metrics::new().unwrap(),
+        )
+        .with_stats(Some(h.stats.clone()))
+        .with_boot_check_ttl(ttl),
+    );
+    h.mark("a.test");
+    h.stats.set_zones(&["a.test"]);
+    let statuses = || h.stats.statuses.load(std::sync::atomic::Ordering::SeqCst);
+    let burst = |zones: &std::sync::Arc<super::Zones>| {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..200 {
+            let zones = zones.clone();
+            set.spawn(async move { zones.list().await });
+        }
+        set
+    };
+    let mut set = burst(&zones);
+    while let Some(listed) = set.join_next().await {
+        assert_eq!(listed.unwrap().unwrap(), [Harness::zone("a.test")]);
+    }
+    assert_eq!(statuses(), 1);
+    // named goes down: within the interval, the index still answers...
+    *h.stats.down.lock().unwrap() = true;
+    assert!(zones.list().await.is_ok());
+    // ...after it, 503, and the failure too is asked once for the burst
+    tokio::time::sleep(ttl + std::time::Duration::from_millis(50)).await;
+    let mut set = burst(&zones);
+    while let Some(listed) = set.join_next().await {
+        assert!(matches!(listed.unwrap(), Err(ZoneError::Unavailable(_))));
+    }
+    assert_eq!(statuses(), 2);
+    // over rndc (no statistics channel) alike: one `status` for the burst
+    let zones = std::sync::Arc::new(
+        super::Zones::new(
+            crate::bind::ZoneDir::open(&h.scratch.0).unwrap(),
+            h.named.clone(),
+            crate::metrics::Metrics::new().unwrap(),
+        )
+        .with_boot_check_ttl(ttl),
+    );
+    h.bind_has("a.test");
+    let mut set = burst(&zones);
+    while let Some(listed) = set.join_next().await {
+        assert_eq!(listed.unwrap().unwrap(), [Harness::zone("a.test")]);
+    }
+    let sent = h.named.sent();
+    assert_eq!(
+        sent.iter().filter(|c| *c == "status").count(),
+        1,
+        "{sent:?}"
+    );
+}
+
 #[tokio::test]
 async fn young_orphans_are_left_for_the_next_round() {
     let mut h = Harness::with_stats();

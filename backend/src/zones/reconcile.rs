@@ -44,8 +44,24 @@ enum Verdict {
 
 impl Zones {
     /// When named booted, as its statistics channel (or `rndc status`) says: a new value
-    /// means named restarted and the index must be reconciled before it is trusted.
+    /// means named restarted and the index must be reconciled before it is trusted. One
+    /// answer (or failure) serves every caller for `boot_check_ttl` (1 s), and callers that come
+    /// while it is asked wait for it: at most one such request to named at a time and one per
+    /// interval, whatever the load on `GET /zones` (each request to the statistics channel is a
+    /// new TCP connection).
     pub(super) async fn named_boot(&self) -> Result<String, ZoneError> {
+        let mut last = self.boot_check.lock().await;
+        if let Some((answer, at)) = last.as_ref() {
+            if at.elapsed() < self.boot_check_ttl {
+                return answer.clone();
+            }
+        }
+        let answer = self.ask_named_boot().await;
+        *last = Some((answer.clone(), tokio::time::Instant::now()));
+        answer
+    }
+
+    async fn ask_named_boot(&self) -> Result<String, ZoneError> {
         match &self.stats {
             Some(stats) => Ok(stats
                 .status()

@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use super::classify::{classify, is_not_found, is_not_loaded};
 use super::error::ZoneError;
 use super::index::Index;
@@ -25,10 +27,18 @@ pub struct Zones {
     pub(super) stats: Option<Arc<dyn Statistics>>,
     /// One reconciliation at a time.
     pub(super) reconciling: tokio::sync::Mutex<()>,
+    /// The last check of named's boot time and when it was made, kept `boot_check_ttl` (see
+    /// `named_boot`).
+    pub(super) boot_check: tokio::sync::Mutex<Option<(Result<String, ZoneError>, Instant)>>,
+    pub(super) boot_check_ttl: Duration,
     /// A marker younger than this is never swept as an orphan (its create may still be
     /// in named's queue).
     pub(super) orphan_grace: Duration,
 }
+
+/// How long one check that named is up and has not restarted serves `GET /zones` (default):
+/// a named restart, or named going down, shows in listings within this.
+const BOOT_CHECK_TTL: Duration = Duration::from_secs(1);
 
 /// What BIND says about a zone's configuration.
 pub(super) enum Presence {
@@ -46,6 +56,8 @@ impl Zones {
             index: Index::default(),
             stats: None,
             reconciling: tokio::sync::Mutex::new(()),
+            boot_check: tokio::sync::Mutex::new(None),
+            boot_check_ttl: BOOT_CHECK_TTL,
             orphan_grace: Duration::from_secs(30),
         }
     }
@@ -58,6 +70,11 @@ impl Zones {
 
     pub fn with_orphan_grace(mut self, grace: Duration) -> Zones {
         self.orphan_grace = grace;
+        self
+    }
+
+    pub fn with_boot_check_ttl(mut self, ttl: Duration) -> Zones {
+        self.boot_check_ttl = ttl;
         self
     }
 
