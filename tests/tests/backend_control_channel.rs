@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{primary_zone, Client, Stack};
+use common::{client_sockets_to, primary_zone, Client, Stack};
 
 /// A counter or a sum of a labelled counter's series, from the text exposition.
 async fn metric(api: &Client, name: &str) -> u64 {
@@ -18,20 +18,6 @@ async fn metric(api: &Client, name: &str) -> u64 {
         .filter(|l| l[name.len()..].starts_with([' ', '{']))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
-}
-
-/// Established client sockets to 127.0.0.1:`port` (ours: named's side is the server).
-fn established_to(port: u16) -> usize {
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-    let remote = format!("0100007F:{port:04X}");
-    table
-        .lines()
-        .skip(1)
-        .filter(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            fields.len() > 3 && fields[2] == remote && fields[3] == "01"
-        })
-        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +50,7 @@ async fn sequential_commands_reuse_a_few_connections() {
         opened <= 8,
         "{opened} connections opened for {commands} commands"
     );
-    let open = established_to(stack.named.rndc_port());
+    let open = client_sockets_to(stack.named.rndc_port(), &["01"]);
     assert!((1..=8).contains(&open), "{open} connections open");
     assert!(stack.named.dig_status("seq0.test", "SOA") == "REFUSED");
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bindcar_testbed::backend::Backend;
 use bindcar_testbed::named::{Named, NamedOptions};
-use common::{eventually, primary_zone, Client};
+use common::{client_sockets_to, eventually, primary_zone, Client};
 
 /// The control channel's bound (`bind::rndc::MAX_IN_FLIGHT` in the backend).
 const RNDC_MAX_IN_FLIGHT: usize = 8;
@@ -101,25 +101,6 @@ async fn changes_outside_the_api_show_within_the_reconciliation_interval() {
     assert!(eventually(Duration::from_secs(10), || !file.exists()).await);
 }
 
-/// Client sockets to 127.0.0.1:`port` that are connecting or connected, from /proc/net/tcp,
-/// counted once each: the kernel writes the table in several reads, and a socket can show in
-/// two of them while the table changes (seen: 8 sockets listed as 16).
-fn control_connections(port: u16) -> usize {
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-    let remote = format!("0100007F:{port:04X}");
-    table
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            // 01 ESTABLISHED, 02 SYN_SENT; the local address names the socket
-            (fields.len() > 3 && fields[2] == remote && (fields[3] == "01" || fields[3] == "02"))
-                .then(|| fields[1].to_string())
-        })
-        .collect::<std::collections::HashSet<_>>()
-        .len()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_zones_listed_over_rndc_never_storm_the_control_channel() {
     let named = Named::start(NamedOptions::default());
@@ -150,7 +131,7 @@ async fn two_hundred_zones_listed_over_rndc_never_storm_the_control_channel() {
         let (stop, max) = (stop.clone(), max.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                max.fetch_max(control_connections(port), Ordering::Relaxed);
+                max.fetch_max(client_sockets_to(port, &["01", "02"]), Ordering::Relaxed);
                 std::thread::sleep(Duration::from_micros(200));
             }
         })
