@@ -168,3 +168,43 @@ async fn files_orphaned_by_a_killed_backend_are_swept_and_acknowledged_zones_kep
         assert!(listed.contains(zone), "{zone} not listed");
     }
 }
+
+/// A create makes the zone's content and its marker durable before `addzone`, and syncs the
+/// zone file's name beside it; a name lost to a power loss in that window is restored from
+/// the marker. Simulated: named restarts after the zone file's name is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_file_lost_while_named_has_the_zone_is_restored_from_its_marker() {
+    // Given a zone created through the API and served
+    let mut named = Named::start(NamedOptions::default());
+    let (backend, api) = start_backend(&named, &[]);
+    let (status, body) = api.create(&primary_zone("lost.test")).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(named.dig("www.lost.test", "A"), ["192.0.2.10"]);
+    let file = named.zone_dir().join("lost.test.zone");
+    let content = std::fs::read(&file).unwrap();
+    drop(backend);
+    // When its zone file's name is lost and named starts again without it
+    named.stop();
+    std::fs::remove_file(&file).unwrap();
+    named.start_again();
+    assert_eq!(named.dig_status("www.lost.test", "A"), "SERVFAIL");
+    // Then the backend, starting, restores the file from the marker and named serves the zone
+    let (backend, api) = start_backend(&named, &[]);
+    assert!(
+        eventually(Duration::from_secs(10), || named.dig("www.lost.test", "A")
+            == ["192.0.2.10"])
+        .await,
+        "the zone is not served again; backend log: {}",
+        backend.logs()
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), content);
+    assert!(backend.logs().contains("restored the missing zone file"));
+    assert_eq!(api.zones().await, ["lost.test"]);
+    // and the zone is ours as before: a delete removes it, its files and its marker
+    assert_eq!(api.delete("/api/v1/zones/lost.test").await.0, 200);
+    assert!(!file.exists());
+    assert!(!named
+        .zone_dir()
+        .join(".bindcar/zones/lost.test.zone")
+        .exists());
+}

@@ -35,6 +35,6 @@ pub use rndc::Rndc;
 pub use showzone::ShownZone;
 pub use stats::{Statistics, StatsChannel, StatsSnapshot};
 pub use zone_claim::Claim;
-pub use zone_dir::ZoneDir;
+pub use zone_dir::{Found, ZoneDir};
 pub use zone_file::RecordLine;
 pub use zone_name::{InvalidZoneName, ZoneName};

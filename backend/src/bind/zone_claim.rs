@@ -1,10 +1,11 @@
 //! Claiming a zone's name in the zone directory for a create, so a create can never replace a
-//! file it does not own, with one new inode and two rounds of syncing: the zone's content is
-//! written to its marker (`.bindcar/zones/<zone>.zone`, created exclusively: the marker says
-//! "ours"), the marker's content and name are synced together, then the marker is hard-linked
-//! to `<zone>.zone`, which fails instead of replacing a file, and the zone directory is synced.
-//! Also: the longest zone name whose files fit the file-name limit, and the age of a marker
-//! (for the orphan sweep).
+//! file it does not own, with one new inode: the zone's content is written to its marker
+//! (`.bindcar/zones/<zone>.zone`, created exclusively: the marker says "ours"), the marker's
+//! content and name are synced side by side, then the marker is hard-linked to `<zone>.zone`,
+//! which fails instead of replacing a file. The zone directory is synced by the caller beside
+//! `addzone` (`sync_names`); a name lost to a power loss in between is restored from the
+//! marker (`relink`). Also: the longest zone name whose files fit the file-name limit, and the
+//! age of a marker (for the orphan sweep).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
@@ -51,12 +52,13 @@ impl ZoneDir {
     /// Claims `zone` for a create: fails with `FileTaken` (writing nothing that stays) if its
     /// zone file exists; else creates the marker holding `content` (a primary's zone file; a
     /// secondary's marker is empty), syncs it and its name, links it to `<zone>.zone` (never
-    /// replacing a file), removes leftovers named would replay (an old journal), and syncs
-    /// the zone directory. Callers hold the zone's lock and know there is no marker.
+    /// replacing a file) and removes leftovers named would replay (an old journal). Callers
+    /// hold the zone's lock, know there is no marker, and call `sync_names` before they answer.
     ///
-    /// The order is what makes a power loss safe: the marker's name is durable before the
-    /// zone file's, so a zone file of ours is never left without its marker; the zone file is
-    /// durable before `addzone` (named's new-zone database points at it).
+    /// The order is what makes a power loss safe: the zone's content and the marker's name
+    /// are durable before `<zone>.zone` exists, so a zone file of ours is never left without
+    /// its marker, and what named's new-zone database will point at can always be restored
+    /// from the marker (`relink`) if its name did not reach the disk.
     pub async fn claim(&self, zone: &ZoneName, content: Option<String>) -> io::Result<Claim> {
         let (root, state) = (self.root.clone(), self.state.clone());
         let (target, marker) = (self.zone_file(zone), self.marker_file(zone));
@@ -93,14 +95,11 @@ impl ZoneDir {
                 }
                 // The name is ours now: what lies next to it is a leftover of an earlier zone
                 // of that name (a journal would be replayed into the new zone).
-                let settled = (|| {
-                    for suffix in COMPANION_SUFFIXES {
-                        let mut companion = target.clone().into_os_string();
-                        companion.push(suffix);
-                        remove_if_present(Path::new(&companion))?;
-                    }
-                    File::open(&root)?.sync_all()
-                })();
+                let settled = COMPANION_SUFFIXES.iter().try_for_each(|suffix| {
+                    let mut companion = target.clone().into_os_string();
+                    companion.push(suffix);
+                    remove_if_present(Path::new(&companion))
+                });
                 if let Err(e) = settled {
                     remove_if_present(&target)?;
                     return Err(e);
@@ -112,6 +111,30 @@ impl ZoneDir {
                 remove_if_present(&marker)?;
             }
             claimed
+        })
+        .await
+    }
+
+    /// Makes the names made in the zone directory durable (after `claim`, beside `addzone`).
+    pub async fn sync_names(&self) -> io::Result<()> {
+        let root = self.root.clone();
+        blocking(move || File::open(&root)?.sync_all()).await
+    }
+
+    /// Restores `<zone>.zone` from the marker of a primary whose zone file is gone (its name
+    /// lost to a power loss between `claim` and `sync_names`, or removed by hand): `false`,
+    /// changing nothing, if the name is taken meanwhile. Callers hold the zone's lock and
+    /// know BIND has the zone.
+    pub async fn relink(&self, zone: &ZoneName) -> io::Result<bool> {
+        let (target, marker, root) = (
+            self.zone_file(zone),
+            self.marker_file(zone),
+            self.root.clone(),
+        );
+        blocking(move || match fs::hard_link(&marker, &target) {
+            Ok(()) => File::open(&root)?.sync_all().map(|()| true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
         })
         .await
     }

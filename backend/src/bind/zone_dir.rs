@@ -20,6 +20,23 @@ const STATE_DIR: &str = ".bindcar/zones";
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// What the zone directory holds for a zone (`candidates`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// `<zone>.zone` without a marker: a zone of the reference bindcar, if BIND says so.
+    FileOnly,
+    /// A marker, with the zone file (or a secondary's, which has none).
+    Marked,
+    /// A primary's marker whose `<zone>.zone` is gone: `relink` restores it.
+    Unlinked,
+}
+
+impl Found {
+    pub fn marked(self) -> bool {
+        self != Found::FileOnly
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ZoneDir {
     pub(super) root: PathBuf,
@@ -101,7 +118,7 @@ impl ZoneDir {
 
     /// Zones this API may manage: those with a marker, plus `<zone>.zone` files (zones created
     /// by bindcar before this service took over). Callers confirm each one with BIND.
-    pub async fn candidates(&self) -> io::Result<Vec<(ZoneName, bool)>> {
+    pub async fn candidates(&self) -> io::Result<Vec<(ZoneName, Found)>> {
         let root = self.root.clone();
         let state = self.state.clone();
         blocking(move || {
@@ -113,7 +130,7 @@ impl ZoneDir {
                     // Only names already in normal form: `Example.test.zone` is not ours.
                     if let Ok(zone) = ZoneName::parse(stem) {
                         if zone.as_str() == stem {
-                            found.entry(zone).or_insert(false);
+                            found.insert(zone, Found::FileOnly);
                         }
                     }
                 }
@@ -125,13 +142,22 @@ impl ZoneDir {
                 other => other?,
             };
             for entry in markers {
-                let name = entry?.file_name();
-                let name = name.to_string_lossy();
-                if let Some(zone) = name.strip_suffix(ZONE_SUFFIX) {
-                    if let Ok(zone) = ZoneName::parse(zone) {
-                        found.insert(zone, true);
-                    }
-                }
+                let entry = entry?;
+                let name = entry.file_name();
+                let Some(zone) = name
+                    .to_string_lossy()
+                    .strip_suffix(ZONE_SUFFIX)
+                    .and_then(|z| ZoneName::parse(z).ok())
+                else {
+                    continue;
+                };
+                // A marker with content is a primary's: its zone file should be there too.
+                let mark = if found.contains_key(&zone) || entry.metadata()?.len() == 0 {
+                    Found::Marked
+                } else {
+                    Found::Unlinked
+                };
+                found.insert(zone, mark);
             }
             Ok(found.into_iter().collect())
         })
@@ -225,7 +251,10 @@ mod tests {
         let candidates = dir.candidates().await.unwrap();
         assert_eq!(
             candidates,
-            vec![(zone.clone(), false), (other.clone(), true)]
+            vec![
+                (zone.clone(), Found::FileOnly),
+                (other.clone(), Found::Marked)
+            ]
         );
         dir.remove(&zone, true).await.unwrap();
         assert!(!path.join("example.test.zone.jnl").exists());

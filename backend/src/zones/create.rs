@@ -1,7 +1,7 @@
 //! Creating a zone in one control-channel round trip: under the zone's lock, claim the name in
 //! the zone directory (marker, then the zone file, never replacing a file: a foreign
-//! `<zone>.zone` is a 409 naming it), then `addzone`; on a refusal (`already exists`
-//! included) remove what this request wrote.
+//! `<zone>.zone` is a 409 naming it), then `addzone` while the zone directory is synced; on a
+//! refusal (`already exists` included) remove what this request wrote.
 
 use super::classify::{classify_addzone, keeps_files};
 use super::error::ZoneError;
@@ -44,7 +44,24 @@ impl Zones {
             });
         }
         let command = RndcCommand::AddZone(zone.clone(), plan.options.render());
-        match self.named.run(&command).await {
+        // The zone's content is durable already (under the marker's name); the zone file's
+        // name is synced while named adds the zone, and the answer waits for both.
+        let primary = plan.zone_file.is_some();
+        let sync = async {
+            match primary {
+                true => self.dir.sync_names().await,
+                false => Ok(()),
+            }
+        };
+        let (added, synced) = tokio::join!(self.named.run(&command), sync);
+        if let (Ok(_), Err(e)) = (&added, synced) {
+            self.index.added(zone);
+            tracing::error!(zone = %zone, error = %e, "zone added, but the zone directory could not be synced");
+            return Err(ZoneError::Internal(format!(
+                "zone {zone} was added, but syncing the zone directory failed: {e}"
+            )));
+        }
+        match added {
             Ok(text) => {
                 self.index.added(zone);
                 tracing::info!(zone = %zone, zone_type = plan.options.zone_type.as_str(), actor = %actor, "zone created");

@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 use super::classify::{classify, classify_status, is_not_found, is_not_loaded};
 use super::error::ZoneError;
 use super::service::{runtime_added, Presence, Zones};
-use crate::bind::{zonestatus, RndcCommand, RndcFailure, ShownZone, ZoneName};
+use crate::bind::{zonestatus, Found, RndcCommand, RndcFailure, ShownZone, ZoneName};
 
 /// rndc lookups in flight at once when there is no statistics channel (the control channel
 /// takes at most `bind::rndc::MAX_IN_FLIGHT` anyway; this keeps API requests room next to it).
@@ -44,15 +44,18 @@ enum Verdict {
 
 impl Zones {
     /// When named booted, as its statistics channel (or `rndc status`) says: a new value
-    /// means named restarted and the index must be reconciled before it is trusted. One
-    /// answer (or failure) serves every caller for `boot_check_ttl` (1 s), and callers that come
-    /// while it is asked wait for it: at most one such request to named at a time and one per
-    /// interval, whatever the load on `GET /zones` (each request to the statistics channel is a
-    /// new TCP connection).
+    /// means named restarted and the index must be reconciled before it is trusted. Callers
+    /// that come while named is asked wait for its answer and share it, failures included, and
+    /// an answer serves every caller for `boot_check_ttl` (1 s): at most one such request to
+    /// named at a time and one per interval while named is up, whatever the load on
+    /// `GET /zones` (each request to the statistics channel is a new TCP connection). A
+    /// failure is not kept past the callers that waited for it: named back up is seen at once.
     pub(super) async fn named_boot(&self) -> Result<String, ZoneError> {
+        let arrived = tokio::time::Instant::now();
         let mut last = self.boot_check.lock().await;
         if let Some((answer, at)) = last.as_ref() {
-            if at.elapsed() < self.boot_check_ttl {
+            let fresh = answer.is_ok() && at.elapsed() < self.boot_check_ttl;
+            if fresh || *at >= arrived {
                 return answer.clone();
             }
         }
@@ -138,7 +141,13 @@ impl Zones {
         let mut managed = BTreeSet::new();
         let mut orphans = Vec::new();
         let mut to_check = Vec::new();
-        for (zone, marked) in candidates {
+        let unlinked: Vec<ZoneName> = candidates
+            .iter()
+            .filter(|(_, found)| *found == Found::Unlinked)
+            .map(|(zone, _)| zone.clone())
+            .collect();
+        for (zone, found) in candidates {
+            let marked = found.marked();
             match &in_bind {
                 Some(bind) if !bind.contains(&zone) => {
                     if marked {
@@ -174,6 +183,9 @@ impl Zones {
             if self.sweep(&zone).await == Sweep::InBind {
                 managed.insert(zone);
             }
+        }
+        for zone in unlinked.iter().filter(|z| managed.contains(*z)) {
+            self.relink(zone).await;
         }
         Ok((managed, boot))
     }
@@ -238,6 +250,25 @@ impl Zones {
             tracing::error!(zone = %zone, "could not remove the files of an orphaned zone");
             Sweep::Skipped
         }
+    }
+
+    /// A zone of ours that BIND has but whose zone file is gone (its name lost to a power loss
+    /// before it was synced, or removed by hand): the file is restored from the marker, which
+    /// holds the content the create wrote, and named loads it again.
+    async fn relink(&self, zone: &ZoneName) {
+        let _guard = self.locks.lock(zone).await;
+        let file = self.dir.zone_file(zone);
+        match self.dir.relink(zone).await {
+            Ok(true) => {}
+            Ok(false) => return, // written meanwhile
+            Err(e) => {
+                tracing::error!(zone = %zone, file = %file.display(), error = %e, "could not restore a missing zone file from its marker");
+                return;
+            }
+        }
+        let reloaded = self.named.run(&RndcCommand::Reload(zone.clone())).await;
+        tracing::warn!(zone = %zone, file = %file.display(), reloaded = ?reloaded,
+            "restored the missing zone file of a zone created through this API from its marker");
     }
 }
 
