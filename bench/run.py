@@ -95,9 +95,9 @@ def peer_table(p):
     w("| | bindcar 0.7.3 | this backend | ours vs bindcar |")
     w("|---|---|---|---|")
 
-    def lat(label, x, y):
+    def lat(label, x, y, unit="ms", digits=2):
         r = x / y if x and y else None
-        w(f"| {label} | {f(x)} ms | {f(y)} ms | {f(r)}× |")
+        w(f"| {label} | {f(x, digits)} {unit} | {f(y, digits)} {unit} | {f(r)}× |")
 
     def rate(label, x, y):
         r = y / x if x and y else None
@@ -121,6 +121,11 @@ def peer_table(p):
             first, last = x.get("first_1000_creates_per_sec"), x.get("last_1000_creates_per_sec")
             if first and last:
                 w(f"| {who}: first / last 1,000 | | | {f(first / last)} |")
+    # CPU time over all the concurrent creates: what noisy neighbours disturb least.
+    lat("server CPU per create, concurrent creates", b.get("server_cpu_us_per_create"),
+        o.get("server_cpu_us_per_create"), "µs", 0)
+    lat("its named's CPU per create", b.get("named_cpu_us_per_create"),
+        o.get("named_cpu_us_per_create"), "µs", 0)
     w(f"| ListenDrops during the runs (whole machine) | {b['listen_drops']} | {o['listen_drops']} | |")
     w("")
     return out
