@@ -123,7 +123,7 @@ impl ZoneDir {
 
     /// Restores `<zone>.zone` from the marker of a primary whose zone file is gone (its name
     /// lost to a power loss between `claim` and `sync_names`, or removed by hand): `false`,
-    /// changing nothing, if the name is taken meanwhile. Callers hold the zone's lock and
+    /// changing nothing, if the name is taken (or the marker gone) meanwhile. Callers hold the zone's lock and
     /// know BIND has the zone.
     pub async fn relink(&self, zone: &ZoneName) -> io::Result<bool> {
         let (target, marker, root) = (
@@ -133,7 +133,15 @@ impl ZoneDir {
         );
         blocking(move || match fs::hard_link(&marker, &target) {
             Ok(()) => File::open(&root)?.sync_all().map(|()| true),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            // the name taken, or the zone deleted, meanwhile
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::AlreadyExists | io::ErrorKind::NotFound
+                ) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(e),
         })
         .await
@@ -144,33 +152,6 @@ impl ZoneDir {
         tokio::fs::symlink_metadata(self.zone_file(zone))
             .await
             .is_ok()
-    }
-
-    /// Removes temporary files (`.tmp-*`, ours) older than `age` from the zone and state
-    /// directories: a process killed mid-write leaves them. Returns how many went.
-    pub async fn sweep_temporaries(&self, age: Duration) -> io::Result<usize> {
-        let dirs = [self.root.clone(), self.state.clone()];
-        blocking(move || {
-            let mut removed = 0;
-            for dir in dirs {
-                for entry in fs::read_dir(&dir)? {
-                    let entry = entry?;
-                    let is_temp = entry.file_name().to_string_lossy().starts_with(".tmp-");
-                    let old = entry
-                        .metadata()?
-                        .modified()
-                        .ok()
-                        .and_then(|m| SystemTime::now().duration_since(m).ok())
-                        .is_some_and(|a| a >= age);
-                    if is_temp && old && entry.file_type()?.is_file() {
-                        remove_if_present(&entry.path())?;
-                        removed += 1;
-                    }
-                }
-            }
-            Ok(removed)
-        })
-        .await
     }
 
     /// How long ago the zone's marker was written; `None` without a marker.

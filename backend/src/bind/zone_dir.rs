@@ -3,7 +3,7 @@
 //! the zone file as the create wrote it; for a secondary, an empty file). Every path is built
 //! from a validated `ZoneName`, so nothing lands outside the directory. Writing: `zone_claim`.
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,6 +76,8 @@ impl ZoneDir {
                 state.display()
             )
         })?;
+        upgrade_markers(&state)
+            .map_err(|e| format!("upgrading the markers in {}: {e}", state.display()))?;
         Ok(ZoneDir { root, state })
     }
 
@@ -178,6 +180,36 @@ impl ZoneDir {
     }
 }
 
+/// Markers of earlier versions (`<zone>.json`, JSON) become markers of this one: an empty
+/// `<zone>.zone` says "ours" as before (the zone file, if any, stays where it is). Returns how
+/// many were upgraded.
+fn upgrade_markers(state: &Path) -> io::Result<usize> {
+    let mut upgraded = 0;
+    for entry in fs::read_dir(state)? {
+        let path = entry?.path();
+        let Some(zone) = path
+            .file_name()
+            .and_then(|n| n.to_str()?.strip_suffix(".json"))
+            .and_then(|z| ZoneName::parse(z).ok())
+        else {
+            continue;
+        };
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(state.join(format!("{zone}{ZONE_SUFFIX}")))
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        File::open(state)?.sync_all()?;
+        fs::remove_file(&path)?;
+        upgraded += 1;
+    }
+    Ok(upgraded)
+}
+
 /// Recreates the state directory if needed, but never the zone directory itself: a vanished
 /// zone directory is an error to report, not something to paper over.
 pub(super) fn ensure_state_dir(root: &Path, state: &Path) -> io::Result<()> {
@@ -261,6 +293,21 @@ mod tests {
         dir.remove(&other, false).await.unwrap();
         assert!(dir.candidates().await.unwrap().is_empty());
         dir.probe().await.unwrap();
+        fs::remove_dir_all(path).unwrap();
+    }
+
+    #[tokio::test]
+    async fn markers_of_earlier_versions_are_upgraded_at_open() {
+        let path = scratch();
+        let state = path.join(STATE_DIR);
+        fs::create_dir_all(&state).unwrap();
+        fs::write(state.join("sec.test.json"), r#"{"zoneName":"sec.test"}"#).unwrap();
+        fs::write(state.join("a..b.json"), "not a zone name").unwrap();
+        let dir = ZoneDir::open(&path).unwrap();
+        let sec = ZoneName::parse("sec.test").unwrap();
+        assert!(dir.has_marker(&sec));
+        assert!(!state.join("sec.test.json").exists());
+        assert_eq!(dir.candidates().await.unwrap(), vec![(sec, Found::Marked)]);
         fs::remove_dir_all(path).unwrap();
     }
 

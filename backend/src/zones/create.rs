@@ -46,11 +46,11 @@ impl Zones {
         let command = RndcCommand::AddZone(zone.clone(), plan.options.render());
         // The zone's content is durable already (under the marker's name); the zone file's
         // name is synced while named adds the zone, and the answer waits for both.
-        let primary = plan.zone_file.is_some();
         let sync = async {
-            match primary {
-                true => self.dir.sync_names().await,
-                false => Ok(()),
+            if plan.zone_file.is_some() {
+                self.dir.sync_names().await
+            } else {
+                Ok(()) // a secondary: no zone file, its marker is synced
             }
         };
         let (added, synced) = tokio::join!(self.named.run(&command), sync);

@@ -170,14 +170,6 @@ impl Zones {
                 _ => {}
             }
         }
-        match self.dir.sweep_temporaries(self.orphan_grace).await {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(
-                files = n,
-                "removed temporary files left by an interrupted write"
-            ),
-            Err(e) => tracing::warn!(error = %e, "could not sweep temporary files"),
-        }
         for zone in orphans {
             // BIND may have added it since its list was taken (a create that just finished).
             if self.sweep(&zone).await == Sweep::InBind {
