@@ -3,7 +3,8 @@
 //! of open connections; `control_conn`: one connection; `isccc`: the wire format), the closed
 //! set of commands (`command`), reading its answers (`showzone`, `zonestatus`), the zone
 //! statement options and the `addzone`/`modzone` blocks (`options`, `showzone`), zone files
-//! (`zone_file`), the zone directory and its markers (`zone_dir`), named.conf tokens
+//! (`zone_file`), the zone directory and its markers (`zone_dir`; `dir_sync`: its fsyncs shared
+//! by concurrent creates), named.conf tokens
 //! (`conf_tokens`), and `ZoneName`, which every command and path is built from.
 //!
 //! RFC 2136 updates and AXFR with TSIG (`update`: the `DnsChannel` seam and `TsigDns`),
@@ -16,6 +17,7 @@ pub mod channel;
 pub mod command;
 pub mod conf_tokens;
 pub mod control_conn;
+pub mod dir_sync;
 pub mod isccc;
 pub mod options;
 pub mod rndc;

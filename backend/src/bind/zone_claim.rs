@@ -7,7 +7,7 @@
 //! marker (`relink`). Also: the longest zone name whose files fit the file-name limit, and the
 //! age of a marker (for the orphan sweep).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write as _};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -60,7 +60,11 @@ impl ZoneDir {
     /// its marker, and what named's new-zone database will point at can always be restored
     /// from the marker (`relink`) if its name did not reach the disk.
     pub async fn claim(&self, zone: &ZoneName, content: Option<String>) -> io::Result<Claim> {
-        let (root, state) = (self.root.clone(), self.state.clone());
+        let (root, state, state_sync) = (
+            self.root.clone(),
+            self.state.clone(),
+            self.state_sync.clone(),
+        );
         let (target, marker) = (self.zone_file(zone), self.marker_file(zone));
         let runtime = tokio::runtime::Handle::current();
         // One trip to the blocking pool; the marker's name is synced on a second thread while
@@ -76,7 +80,7 @@ impl ZoneDir {
                 .open(&marker)?;
             let (sent, name_synced) = std::sync::mpsc::channel();
             runtime.spawn_blocking(move || {
-                let _ = sent.send(File::open(&state).and_then(|dir| dir.sync_all()));
+                let _ = sent.send(state_sync.sync());
             });
             let claimed = (|| {
                 file.write_all(content.as_deref().unwrap_or_default().as_bytes())?;
@@ -117,8 +121,8 @@ impl ZoneDir {
 
     /// Makes the names made in the zone directory durable (after `claim`, beside `addzone`).
     pub async fn sync_names(&self) -> io::Result<()> {
-        let root = self.root.clone();
-        blocking(move || File::open(&root)?.sync_all()).await
+        let root_sync = self.root_sync.clone();
+        blocking(move || root_sync.sync()).await
     }
 
     /// Restores `<zone>.zone` from the marker of a primary whose zone file is gone (its name
@@ -126,13 +130,13 @@ impl ZoneDir {
     /// changing nothing, if the name is taken (or the marker gone) meanwhile. Callers hold the zone's lock and
     /// know BIND has the zone.
     pub async fn relink(&self, zone: &ZoneName) -> io::Result<bool> {
-        let (target, marker, root) = (
+        let (target, marker, root_sync) = (
             self.zone_file(zone),
             self.marker_file(zone),
-            self.root.clone(),
+            self.root_sync.clone(),
         );
         blocking(move || match fs::hard_link(&marker, &target) {
-            Ok(()) => File::open(&root)?.sync_all().map(|()| true),
+            Ok(()) => root_sync.sync().map(|()| true),
             // the name taken, or the zone deleted, meanwhile
             Err(e)
                 if matches!(

@@ -7,8 +7,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::dir_sync::DirSync;
 use super::zone_name::ZoneName;
 
 /// Suffix of the zone files (bindcar's convention: `<zone>.zone`).
@@ -41,6 +43,9 @@ impl Found {
 pub struct ZoneDir {
     pub(super) root: PathBuf,
     pub(super) state: PathBuf,
+    /// fsyncs of the two directories, shared by concurrent creates.
+    pub(super) root_sync: Arc<DirSync>,
+    pub(super) state_sync: Arc<DirSync>,
 }
 
 impl ZoneDir {
@@ -78,7 +83,12 @@ impl ZoneDir {
         })?;
         upgrade_markers(&state)
             .map_err(|e| format!("upgrading the markers in {}: {e}", state.display()))?;
-        Ok(ZoneDir { root, state })
+        Ok(ZoneDir {
+            root_sync: Arc::new(DirSync::new(root.clone())),
+            state_sync: Arc::new(DirSync::new(state.clone())),
+            root,
+            state,
+        })
     }
 
     pub fn root(&self) -> &Path {
