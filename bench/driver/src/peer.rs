@@ -195,6 +195,31 @@ fn fill(peer: &mut Peer, to: usize) -> Result<f64> {
     Ok((to - from) as f64 / secs)
 }
 
+/// What one round of durability costs on this disk, next to the servers: a 300-byte file just
+/// written in `dir` and its directory fsynced side by side (what a create of ours waits for
+/// before `addzone`, and bindcar 0.7.3 does not do). Median ms of 100.
+fn fsync_round_ms(dir: &std::path::Path) -> Result<f64> {
+    use std::io::Write as _;
+    let scratch = dir.join("fsync-probe");
+    std::fs::create_dir_all(&scratch)?;
+    let mut times = Vec::new();
+    for i in 0..100 {
+        let mut file = std::fs::File::create(scratch.join(format!("f{i}")))?;
+        file.write_all(&[b'x'; 300])?;
+        let started = Instant::now();
+        let dir_synced = std::thread::scope(|s| {
+            let dir = s.spawn(|| std::fs::File::open(&scratch)?.sync_all());
+            file.sync_all()?;
+            dir.join()
+                .map_err(|_| std::io::Error::other("fsync thread"))?
+        });
+        dir_synced?;
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    std::fs::remove_dir_all(&scratch)?;
+    Ok(median(&times))
+}
+
 /// CPU ticks so far of the server and of its named (0 where unreadable).
 fn cpu_pair(peer: &Peer) -> [u64; 2] {
     let ticks = |pid: Option<u32>| pid.and_then(|p| cpu_ticks(p).ok()).unwrap_or(0);
@@ -247,6 +272,8 @@ pub(crate) fn peer(clock: &Clock, max_zones: usize) -> Result<Value> {
         Ok(())
     };
     phase("sequential", &mut peers, &mut |p| sequential(p))?;
+    let fsync_ms = fsync_round_ms(peers[1].named.zone_dir())?;
+    say!("peer: one fsync round (file and directory side by side) on this disk: {fsync_ms:.3} ms");
     phase("list_0", &mut peers, &mut |p| list(p))?;
     phase("fill_100", &mut peers, &mut |p| Ok(json!(fill(p, 100)?)))?;
     phase("list_100", &mut peers, &mut |p| list(p))?;
@@ -295,6 +322,7 @@ pub(crate) fn peer(clock: &Clock, max_zones: usize) -> Result<Value> {
         "burst_creates": BURST,
         "max_zones": max_zones,
         "listen_drops_total": listen_drops().saturating_sub(drops_before),
+        "fsync_round_ms": fsync_ms,
         "servers": report,
     }))
 }
