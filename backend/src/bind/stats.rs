@@ -84,44 +84,18 @@ impl StatsChannel {
         &self.authority
     }
 
+    /// One GET, asked again once on a new connection if named closed the first one without
+    /// an answer (seen right after an `addzone`, while named pauses its network work); the
+    /// request only reads.
     async fn get(&self, path: &str) -> Result<Bytes, String> {
         let work = async {
-            let stream = tokio::net::TcpStream::connect(&self.authority)
-                .await
-                .map_err(|e| match e.kind() {
-                    std::io::ErrorKind::ConnectionRefused => format!(
-                        "statistics channel {}: connection refused (is named running?)",
-                        self.authority
-                    ),
-                    _ => format!("statistics channel {}: {e}", self.authority),
-                })?;
-            let _ = stream.set_nodelay(true);
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| format!("statistics channel {}: {e}", self.authority))?;
-            let driver = tokio::spawn(conn);
-            let request = hyper::Request::get(path)
-                .header(hyper::header::HOST, &self.authority)
-                .body(Empty::<Bytes>::new())
-                .map_err(|e| e.to_string())?;
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| format!("statistics channel {}: {e}", self.authority))?;
-            if !response.status().is_success() {
-                driver.abort();
-                return Err(format!(
-                    "statistics channel {}{path}: HTTP {} (is named built with JSON statistics?)",
-                    self.authority,
-                    response.status()
-                ));
+            match self.get_once(path).await {
+                Err(Fetch::Lost(_)) => self.get_once(path).await,
+                other => other,
             }
-            let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
-                .collect()
-                .await
-                .map_err(|e| format!("statistics channel {}{path}: {e}", self.authority))?;
-            driver.abort();
-            Ok(body.to_bytes())
+            .map_err(|e| match e {
+                Fetch::Lost(e) | Fetch::Failed(e) => e,
+            })
         };
         tokio::time::timeout(self.timeout, work)
             .await
@@ -133,6 +107,61 @@ impl StatsChannel {
                 )
             })?
     }
+
+    async fn get_once(&self, path: &str) -> Result<Bytes, Fetch> {
+        let stream = tokio::net::TcpStream::connect(&self.authority)
+            .await
+            .map_err(|e| {
+                Fetch::Failed(match e.kind() {
+                    std::io::ErrorKind::ConnectionRefused => format!(
+                        "statistics channel {}: connection refused (is named running?)",
+                        self.authority
+                    ),
+                    _ => format!("statistics channel {}: {e}", self.authority),
+                })
+            })?;
+        let _ = stream.set_nodelay(true);
+        let lost =
+            |e: hyper::Error| Fetch::Lost(format!("statistics channel {}: {e}", self.authority));
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(lost)?;
+        let driver = tokio::spawn(conn);
+        let request = hyper::Request::get(path)
+            .header(hyper::header::HOST, &self.authority)
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| Fetch::Failed(e.to_string()))?;
+        let response = sender.send_request(request).await.map_err(lost);
+        let response = match response {
+            Ok(response) => response,
+            Err(e) => {
+                driver.abort();
+                return Err(e);
+            }
+        };
+        if !response.status().is_success() {
+            driver.abort();
+            return Err(Fetch::Failed(format!(
+                "statistics channel {}{path}: HTTP {} (is named built with JSON statistics?)",
+                self.authority,
+                response.status()
+            )));
+        }
+        let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
+            .collect()
+            .await
+            .map_err(|e| {
+                Fetch::Failed(format!("statistics channel {}{path}: {e}", self.authority))
+            });
+        driver.abort();
+        Ok(body?.to_bytes())
+    }
+}
+
+/// Why a GET failed: `Lost` (named closed the connection without an answer) is asked again.
+enum Fetch {
+    Lost(String),
+    Failed(String),
 }
 
 /// Reads a statistics document; with `zones`, the zones of every view but named's own `_bind`.
@@ -187,6 +216,50 @@ mod tests {
         let status = parse(br#"{"boot-time":"x"}"#, false).unwrap();
         assert_eq!(status.zones, None);
         assert!(parse(b"<html>", true).is_err());
+    }
+
+    /// A server on loopback that reads each request and, per connection in turn, closes
+    /// without an answer (`false`) or answers a status document (`true`).
+    async fn server(script: Vec<bool>) -> (String, tokio::task::JoinHandle<usize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let mut served = 0;
+            for answer in script {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 1024];
+                let _ = conn.read(&mut buf).await;
+                served += 1;
+                if answer {
+                    let body = r#"{"boot-time":"booted"}"#;
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    conn.write_all(reply.as_bytes()).await.unwrap();
+                }
+            }
+            served
+        });
+        (url, task)
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_without_an_answer_is_asked_again_once() {
+        let (url, task) = server(vec![false, true]).await;
+        let channel = StatsChannel::new(&url, Duration::from_secs(2)).unwrap();
+        assert_eq!(channel.status().await.unwrap().boot_time, "booted");
+        assert_eq!(task.await.unwrap(), 2);
+        // twice closed: the error, after two connections
+        let (url, task) = server(vec![false, false]).await;
+        let channel = StatsChannel::new(&url, Duration::from_secs(2)).unwrap();
+        let error = channel.status().await.unwrap_err();
+        assert!(
+            error.starts_with("statistics channel 127.0.0.1:"),
+            "{error}"
+        );
+        assert_eq!(task.await.unwrap(), 2);
     }
 
     #[test]
