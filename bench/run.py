@@ -87,27 +87,43 @@ def peer_table(p):
     b, o = p["servers"]["bindcar"], p["servers"]["ours"]
     out = []
     w = out.append
+    rounds = p.get("ratios") or {}
+    if rounds:
+        how = (f"sequential = {p['sequential_rounds']} rounds of "
+               f"{p['sequential_iterations'] // p['sequential_rounds']} operations each over one "
+               f"keep-alive connection, then {p['burst_rounds']} rounds of {p['burst_creates']} "
+               f"creates at {p['clients']} clients, the two servers in alternating order each "
+               f"round; where there are rounds the ratio is the median of per-round ratios (range "
+               f"in brackets), the figures pooled over the rounds")
+    else:
+        how = (f"sequential = {p['sequential_iterations']} operations over one keep-alive "
+               f"connection; {p['clients']} clients for creates")
     w(f"**6. Against bindcar {p['reference_version']}**, each on its own fresh named, phases "
-      f"alternated, {p['auth']}; sequential = {p['sequential_iterations']} operations over one "
-      f"keep-alive connection; {p['clients']} clients for creates. Ratio: > 1 means ours is "
-      f"better (bindcar's time / ours, or our rate / bindcar's).")
+      f"alternated, {p['auth']}; {how}. Ratio: > 1 means ours is better (bindcar's time / ours, "
+      f"or our rate / bindcar's).")
     w("")
     w("| | bindcar 0.7.3 | this backend | ours vs bindcar |")
     w("|---|---|---|---|")
 
-    def lat(label, x, y, unit="ms", digits=2):
-        r = x / y if x and y else None
-        w(f"| {label} | {f(x, digits)} {unit} | {f(y, digits)} {unit} | {f(r)}× |")
+    def rounds_cell(r):
+        return f"{f(r['median'])}× ({f(r['min'])}–{f(r['max'])})"
 
-    def rate(label, x, y):
-        r = y / x if x and y else None
-        w(f"| {label} | {f(x, 0)} | {f(y, 0)} | {f(r)}× |")
+    def lat(label, x, y, unit="ms", digits=2, per_round=None):
+        r = rounds_cell(per_round) if per_round else f"{f(x / y if x and y else None)}×"
+        w(f"| {label} | {f(x, digits)} {unit} | {f(y, digits)} {unit} | {r} |")
+
+    def rate(label, x, y, per_round=None):
+        r = rounds_cell(per_round) if per_round else f"{f(y / x if x and y else None)}×"
+        w(f"| {label} | {f(x, 0)} | {f(y, 0)} | {r} |")
 
     for op in ("create", "status", "delete"):
         for q in ("p50", "p99"):
-            lat(f"{op} {q}", b["sequential"][op][f"{q}_ms"], o["sequential"][op][f"{q}_ms"])
-    rate(f"creates per second, {p['clients']} clients ({p['burst_creates']})",
-         b["creates_per_sec_8_clients"], o["creates_per_sec_8_clients"])
+            lat(f"{op} {q}", b["sequential"][op][f"{q}_ms"], o["sequential"][op][f"{q}_ms"],
+                per_round=rounds.get(f"{op}_{q}"))
+    per = " a round" if rounds else ""
+    rate(f"creates per second, {p['clients']} clients ({p['burst_creates']}{per})",
+         b["creates_per_sec_8_clients"], o["creates_per_sec_8_clients"],
+         rounds.get("creates_per_sec_8_clients"))
     for n in (100, 1000, 10000):
         k = f"list_{n}"
         if k in b and k in o:

@@ -18,13 +18,17 @@ use crate::client::Client;
 use crate::clock::Clock;
 use crate::proc_cpu::{clock_ticks, cpu_ticks};
 use crate::setup::zone_body;
-use crate::stats::{median, percentile};
+use crate::stats::{median, percentile, ratio};
 use crate::ZONES;
 
 const TOKEN: &str = "bench-shared-secret-0123456789";
 const CLIENTS: usize = 8;
-const SEQUENTIAL: usize = 100;
-const BURST: usize = 300;
+/// Sequential operations per server and round, over `ROUNDS` rounds in alternating order.
+const SEQUENTIAL: usize = 40;
+const ROUNDS: usize = 5;
+/// Creates at 8 clients per server and round, over `BURST_ROUNDS` rounds.
+const BURST: usize = 150;
+const BURST_ROUNDS: usize = 4;
 const LIST_SAMPLES: usize = 20;
 
 /// One server under test with its own named.
@@ -103,12 +107,13 @@ fn summary(t: &[f64]) -> Value {
     json!({"n": t.len(), "p50_ms": median(t), "p99_ms": percentile(t, 99.0)})
 }
 
-/// 100 × (create, status, delete) over one keep-alive connection.
-fn sequential(peer: &Peer) -> Result<Value> {
+/// `SEQUENTIAL` × (create, status, delete) over one keep-alive connection, after 5 not
+/// timed; the times of each operation, ms.
+fn sequential(peer: &Peer, round: usize) -> Result<[Vec<f64>; 3]> {
     let mut client = Client::with_token(peer.backend.port(), TOKEN);
     let mut times: [Vec<f64>; 3] = Default::default();
     for i in 0..SEQUENTIAL + 5 {
-        let zone = format!("seq{i}.peer.test");
+        let zone = format!("seq{round}-{i}.peer.test");
         let steps = [
             ("POST", ZONES.to_string(), Some(zone_body(&zone)), 201),
             ("GET", format!("{ZONES}/{zone}/status"), None, 200),
@@ -128,11 +133,16 @@ fn sequential(peer: &Peer) -> Result<Value> {
             }
         }
     }
-    Ok(json!({
-        "create": summary(&times[0]),
-        "status": summary(&times[1]),
-        "delete": summary(&times[2]),
-    }))
+    Ok(times)
+}
+
+/// The servers in the order of round `round`: bindcar first in even rounds, ours in odd ones.
+fn order(round: usize) -> [usize; 2] {
+    if round.is_multiple_of(2) {
+        [0, 1]
+    } else {
+        [1, 0]
+    }
 }
 
 /// Creates zones until the peer has `to`, at 8 clients; returns creates per second.
@@ -248,45 +258,111 @@ fn list(peer: &Peer) -> Result<Value> {
     Ok(json!({"zones": peer.zones, "p50_ms": median(&times), "p99_ms": percentile(&times, 99.0)}))
 }
 
+/// What the part reports per server (bindcar, ours), and the ListenDrops during its phases.
+#[derive(Default)]
+struct Record {
+    out: [serde_json::Map<String, Value>; 2],
+    drops: [u64; 2],
+}
+
+impl Record {
+    fn drops_during<T>(&mut self, k: usize, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let before = listen_drops();
+        let v = f()?;
+        self.drops[k] += listen_drops().saturating_sub(before);
+        Ok(v)
+    }
+}
+
 /// The whole part; `max_zones` is 1,000 or 10,000.
 pub(crate) fn peer(clock: &Clock, max_zones: usize) -> Result<Value> {
     clock.check("bindcar 0.7.3 comparison")?;
     say!("peer: starting bindcar 0.7.3 and this backend, each on its own named");
     let mut peers = [start("bindcar")?, start("ours")?];
-    let mut out: [serde_json::Map<String, Value>; 2] = Default::default();
+    let mut rec = Record::default();
     let drops_before = listen_drops();
-    let mut drops = [0u64; 2];
     // Each phase runs on bindcar, then on ours.
-    let mut phase = |name: &str,
-                     peers: &mut [Peer; 2],
-                     f: &mut dyn FnMut(&mut Peer) -> Result<Value>|
+    let phase = |rec: &mut Record,
+                 name: &str,
+                 peers: &mut [Peer; 2],
+                 f: &mut dyn FnMut(&mut Peer) -> Result<Value>|
      -> Result<()> {
         for (k, p) in peers.iter_mut().enumerate() {
             clock.check(name)?;
-            let before = listen_drops();
-            let v = f(p)?;
-            drops[k] += listen_drops().saturating_sub(before);
+            let v = rec.drops_during(k, || f(p))?;
             say!("peer: {name} {}: {v}", p.id);
-            out[k].insert(name.to_string(), v);
+            rec.out[k].insert(name.to_string(), v);
         }
         Ok(())
     };
-    phase("sequential", &mut peers, &mut |p| sequential(p))?;
+    // Sequential operations, then creates at 8 clients: rounds in alternating order, each
+    // ratio taken within its round (bindcar's p50 / ours; our rate / bindcar's).
+    let mut pooled: [[Vec<f64>; 3]; 2] = Default::default();
+    let mut per_round: [Vec<f64>; 3] = Default::default();
+    for round in 0..ROUNDS {
+        clock.check("sequential")?;
+        let mut p50 = [[f64::NAN; 3]; 2];
+        for k in order(round) {
+            let times = rec.drops_during(k, || sequential(&peers[k], round))?;
+            for op in 0..3 {
+                p50[k][op] = median(&times[op]);
+                pooled[k][op].extend(&times[op]);
+            }
+        }
+        for op in 0..3 {
+            per_round[op].push(p50[0][op] / p50[1][op]);
+        }
+    }
+    let mut ratios = serde_json::Map::new();
+    for (op, name) in ["create", "status", "delete"].into_iter().enumerate() {
+        ratios.insert(format!("{name}_p50"), json!(ratio(per_round[op].clone())));
+    }
+    for (k, p) in peers.iter().enumerate() {
+        let v = json!({
+            "create": summary(&pooled[k][0]),
+            "status": summary(&pooled[k][1]),
+            "delete": summary(&pooled[k][2]),
+        });
+        say!("peer: sequential {}: {v}", p.id);
+        rec.out[k].insert("sequential".into(), v);
+    }
     let fsync_ms = fsync_round_ms(peers[1].named.zone_dir())?;
     say!("peer: one fsync round (file and directory side by side) on this disk: {fsync_ms:.3} ms");
-    phase("list_0", &mut peers, &mut |p| list(p))?;
-    phase("fill_100", &mut peers, &mut |p| Ok(json!(fill(p, 100)?)))?;
-    phase("list_100", &mut peers, &mut |p| list(p))?;
-    phase("creates_per_sec_8_clients", &mut peers, &mut |p| {
-        Ok(json!(fill(p, 100 + BURST)?))
+    phase(&mut rec, "list_0", &mut peers, &mut |p| list(p))?;
+    phase(&mut rec, "fill_100", &mut peers, &mut |p| {
+        Ok(json!(fill(p, 100)?))
     })?;
-    phase("fill_1000", &mut peers, &mut |p| Ok(json!(fill(p, 1000)?)))?;
-    phase("list_1000", &mut peers, &mut |p| list(p))?;
+    phase(&mut rec, "list_100", &mut peers, &mut |p| list(p))?;
+    let mut rates: [Vec<f64>; 2] = Default::default();
+    let mut rate_ratios = Vec::new();
+    for round in 0..BURST_ROUNDS {
+        clock.check("creates at 8 clients")?;
+        let mut rate = [f64::NAN; 2];
+        for k in order(round) {
+            let to = peers[k].zones + BURST;
+            rate[k] = rec.drops_during(k, || fill(&mut peers[k], to))?;
+            rates[k].push(rate[k]);
+        }
+        rate_ratios.push(rate[1] / rate[0]);
+    }
+    for (k, p) in peers.iter().enumerate() {
+        say!("peer: creates_per_sec_8_clients {}: {:?}", p.id, rates[k]);
+        rec.out[k].insert("creates_per_sec_8_clients".into(), json!(median(&rates[k])));
+        rec.out[k].insert("creates_per_sec_8_clients_rounds".into(), json!(rates[k]));
+    }
+    ratios.insert(
+        "creates_per_sec_8_clients".into(),
+        json!(ratio(rate_ratios)),
+    );
+    phase(&mut rec, "fill_1000", &mut peers, &mut |p| {
+        Ok(json!(fill(p, 1000)?))
+    })?;
+    phase(&mut rec, "list_1000", &mut peers, &mut |p| list(p))?;
     if max_zones >= 10_000 {
-        phase("fill_10000", &mut peers, &mut |p| {
+        phase(&mut rec, "fill_10000", &mut peers, &mut |p| {
             Ok(json!(fill(p, 10_000)?))
         })?;
-        phase("list_10000", &mut peers, &mut |p| list(p))?;
+        phase(&mut rec, "list_10000", &mut peers, &mut |p| list(p))?;
     }
     let mut report = serde_json::Map::new();
     for (k, p) in peers.iter().enumerate() {
@@ -303,23 +379,27 @@ pub(crate) fn peer(clock: &Clock, max_zones: usize) -> Result<Value> {
         } else {
             Value::Null
         };
-        out[k].insert("first_1000_creates_per_sec".into(), first);
-        out[k].insert("last_1000_creates_per_sec".into(), last);
-        out[k].insert("listen_drops".into(), json!(drops[k]));
+        let out = &mut rec.out[k];
+        out.insert("first_1000_creates_per_sec".into(), first);
+        out.insert("last_1000_creates_per_sec".into(), last);
+        out.insert("listen_drops".into(), json!(rec.drops[k]));
         // CPU per create over every concurrent create (the burst and the fills): the figure
         // the neighbours on a shared machine disturb least.
         let us = |ticks: u64| json!(ticks as f64 / clock_ticks() * 1e6 / p.zones.max(1) as f64);
-        out[k].insert("server_cpu_us_per_create".into(), us(p.fill_cpu[0]));
-        out[k].insert("named_cpu_us_per_create".into(), us(p.fill_cpu[1]));
-        report.insert(p.id.to_string(), Value::Object(out[k].clone()));
+        out.insert("server_cpu_us_per_create".into(), us(p.fill_cpu[0]));
+        out.insert("named_cpu_us_per_create".into(), us(p.fill_cpu[1]));
+        report.insert(p.id.to_string(), Value::Object(out.clone()));
     }
     Ok(json!({
         "reference": reference_binary().display().to_string(),
         "reference_version": "0.7.3",
         "auth": "shared secret (BIND_API_TOKEN) on both",
         "clients": CLIENTS,
-        "sequential_iterations": SEQUENTIAL,
+        "sequential_iterations": SEQUENTIAL * ROUNDS,
+        "sequential_rounds": ROUNDS,
         "burst_creates": BURST,
+        "burst_rounds": BURST_ROUNDS,
+        "ratios": ratios,
         "max_zones": max_zones,
         "listen_drops_total": listen_drops().saturating_sub(drops_before),
         "fsync_round_ms": fsync_ms,
