@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::isccc::{self, CodecError, Key, Reply};
+use super::now_secs;
 
 /// How an exchange failed, and whether named can have seen the command.
 #[derive(Debug)]
@@ -51,13 +52,6 @@ fn next_serial() -> u32 {
         .unwrap_or(1);
     let _ = SERIAL.compare_exchange(0, seed | 1, Ordering::Relaxed, Ordering::Relaxed);
     SERIAL.fetch_add(1, Ordering::Relaxed) & 0x7fff_ffff
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl Connection {

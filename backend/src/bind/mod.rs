@@ -40,3 +40,12 @@ pub use zone_claim::Claim;
 pub use zone_dir::{Found, ZoneDir};
 pub use zone_file::RecordLine;
 pub use zone_name::{InvalidZoneName, ZoneName};
+
+/// Seconds since the Unix epoch (0 if the clock is before it): the time the control channel
+/// and TSIG sign with.
+pub(crate) fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

@@ -14,6 +14,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigner};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::now_secs;
 use super::zone_name::ZoneName;
 
 /// One change in the update section. Names are absolute (`www.example.test.`), `rdata` is
@@ -182,13 +183,6 @@ fn rand_id() -> u16 {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     (nanos ^ (nanos >> 16)) as u16
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// The real client: TCP to `server`, every message signed with the key.
