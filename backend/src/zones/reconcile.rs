@@ -141,12 +141,11 @@ impl Zones {
         let mut managed = BTreeSet::new();
         let mut orphans = Vec::new();
         let mut to_check = Vec::new();
-        let unlinked: Vec<ZoneName> = candidates
-            .iter()
-            .filter(|(_, found)| *found == Found::Unlinked)
-            .map(|(zone, _)| zone.clone())
-            .collect();
+        let mut unlinked = Vec::new();
         for (zone, found) in candidates {
+            if found == Found::Unlinked {
+                unlinked.push(zone.clone());
+            }
             let marked = found.marked();
             match &in_bind {
                 Some(bind) if !bind.contains(&zone) => {
