@@ -9,13 +9,14 @@ def f(x, digits=2):
     return f"{x:.{digits}f}"
 
 
-def ratio_cell(r):
-    """`0.93 (0.90–0.95)`: the median of per-round ratios and their range."""
+def ratio_cell(r, unit=""):
+    """`0.93 (0.90–0.95)`: the median of per-round ratios and their range (`unit` after the
+    median: `0.93× (0.90–0.95)`)."""
     if r is None:
         return "n/a"
     if r["min"] == r["max"]:
-        return f(r["median"])
-    return f"{f(r['median'])} ({f(r['min'])}–{f(r['max'])})"
+        return f"{f(r['median'])}{unit}"
+    return f"{f(r['median'])}{unit} ({f(r['min'])}–{f(r['max'])})"
 
 
 def range_cell(r, digits=1):

@@ -105,15 +105,12 @@ def peer_table(p):
     w("| | bindcar 0.7.3 | this backend | ours vs bindcar |")
     w("|---|---|---|---|")
 
-    def rounds_cell(r):
-        return f"{f(r['median'])}× ({f(r['min'])}–{f(r['max'])})"
-
     def lat(label, x, y, unit="ms", digits=2, per_round=None):
-        r = rounds_cell(per_round) if per_round else f"{f(x / y if x and y else None)}×"
+        r = ratio_cell(per_round, "×") if per_round else f"{f(x / y if x and y else None)}×"
         w(f"| {label} | {f(x, digits)} {unit} | {f(y, digits)} {unit} | {r} |")
 
     def rate(label, x, y, per_round=None):
-        r = rounds_cell(per_round) if per_round else f"{f(y / x if x and y else None)}×"
+        r = ratio_cell(per_round, "×") if per_round else f"{f(y / x if x and y else None)}×"
         w(f"| {label} | {f(x, 0)} | {f(y, 0)} | {r} |")
 
     for op in ("create", "status", "delete"):
