@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
-use bindcar_testbed::envoy::{workspace_root, yaml_quote, EnvoyOptions};
+use anyhow::Result;
+use bindcar_testbed::envoy::{artifact, yaml_quote, EnvoyOptions};
 use bindcar_testbed::tokenreview::TokenReviewServer;
 
 use crate::setup::{basic_config, tokenreview_config};
@@ -27,16 +27,12 @@ pub(crate) struct Variant {
 
 /// `dist/bindcar_noop_filter.wasm` (or `BINDCAR_NOOP_WASM`), built by `make bench`.
 pub(crate) fn noop_wasm() -> Result<PathBuf> {
-    let p = std::env::var_os("BINDCAR_NOOP_WASM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("dist/bindcar_noop_filter.wasm"));
-    if !p.exists() {
-        bail!(
-            "no-op filter not found at {} (`make bench` builds it: see bench/noop-filter)",
-            p.display()
-        );
-    }
-    Ok(p)
+    artifact(
+        "BINDCAR_NOOP_WASM",
+        "dist/bindcar_noop_filter.wasm",
+        "no-op filter",
+        "`make bench` builds it: see bench/noop-filter",
+    )
 }
 
 /// Our basic mode in Lua: strip the identity headers, let the exempt paths through, require

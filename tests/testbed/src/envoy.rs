@@ -22,27 +22,34 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_default()
 }
 
-pub fn envoy_bin() -> Result<PathBuf> {
-    let p = std::env::var_os("ENVOY_BIN")
+/// A file the runs need: `$var`, else `default` under the workspace; an error naming `what`
+/// and how to get it (`hint`) when it is not there.
+pub fn artifact(var: &str, default: &str, what: &str, hint: &str) -> Result<PathBuf> {
+    let p = std::env::var_os(var)
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".venv/bin/envoy"));
+        .unwrap_or_else(|| workspace_root().join(default));
     if !p.exists() {
-        bail!(
-            "Envoy not found at {} (set ENVOY_BIN, or run `make setup`)",
-            p.display()
-        );
+        bail!("{what} not found at {} ({hint})", p.display());
     }
     Ok(p)
 }
 
+pub fn envoy_bin() -> Result<PathBuf> {
+    artifact(
+        "ENVOY_BIN",
+        ".venv/bin/envoy",
+        "Envoy",
+        "set ENVOY_BIN, or run `make setup`",
+    )
+}
+
 pub fn wasm_path() -> Result<PathBuf> {
-    let p = std::env::var_os("BINDCAR_WASM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("dist/bindcar_auth_filter.wasm"));
-    if !p.exists() {
-        bail!("filter not found at {} (run `make wasm`)", p.display());
-    }
-    Ok(p)
+    artifact(
+        "BINDCAR_WASM",
+        "dist/bindcar_auth_filter.wasm",
+        "filter",
+        "run `make wasm`",
+    )
 }
 
 /// What to put in front of what.
