@@ -73,11 +73,21 @@ impl ZoneDir {
             if fs::symlink_metadata(&target).is_ok() {
                 return Ok(Claim::FileTaken(target));
             }
-            ensure_state_dir(&root, &state)?;
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&marker)?;
+            let create = || {
+                OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&marker)
+            };
+            let mut file = match create() {
+                // the state directory is gone (removed by hand): made again, unless the zone
+                // directory itself is gone too
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    ensure_state_dir(&root, &state)?;
+                    create()?
+                }
+                opened => opened?,
+            };
             let (sent, name_synced) = std::sync::mpsc::channel();
             runtime.spawn_blocking(move || {
                 let _ = sent.send(state_sync.sync());
@@ -213,7 +223,16 @@ mod tests {
         // nothing else written: the two zone files and .bindcar; one marker
         assert_eq!(fs::read_dir(&path).unwrap().count(), 3);
         assert_eq!(fs::read_dir(&dir.state).unwrap().count(), 1);
-        fs::remove_dir_all(path).unwrap();
+        // the state directory removed by hand is made again; a vanished zone directory is an
+        // error, and nothing is made in its place
+        fs::remove_dir_all(&dir.state).unwrap();
+        let again = ZoneName::parse("again.test").unwrap();
+        assert_eq!(dir.claim(&again, None).await.unwrap(), Claim::Claimed);
+        assert!(dir.has_marker(&again));
+        fs::remove_dir_all(&path).unwrap();
+        let gone = ZoneName::parse("gone.test").unwrap();
+        assert!(dir.claim(&gone, Some("x\n".into())).await.is_err());
+        assert!(!path.exists());
     }
 
     #[test]
