@@ -231,7 +231,7 @@ pub struct Cli {
     #[arg(long, env = "KUBE_API_SERVER")]
     pub kube_api_server: Option<String>,
 
-    /// TokenReview: file holding the bearer token bindcar uses to call the API server (re-read on rotation).
+    /// TokenReview: file holding the bearer token bindcar uses to call the API server (read at each call, whitespace trimmed).
     #[arg(long, env = "KUBE_TOKEN_PATH")]
     pub kube_token_path: Option<PathBuf>,
 
