@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimit;
+use crate::serve;
 use crate::zones::Zones;
 
 /// Builds the application state (no network call: named may come up later).
@@ -62,6 +63,15 @@ pub fn build_state(config: &Config) -> Result<Arc<AppState>, String> {
 
 pub async fn run(config: Config) -> Result<(), String> {
     let state = build_state(&config)?;
+    let fd_limit = serve::fd_budget::raise_limit();
+    let connections = serve::fd_budget::fit(config.connections, fd_limit)?;
+    if connections.max_connections < config.connections.max_connections {
+        tracing::warn!(
+            fd_limit,
+            max_connections = connections.max_connections,
+            "BIND_API_MAX_CONNECTIONS lowered to fit the file-descriptor limit"
+        );
+    }
     let listener = TcpListener::bind((config.address.as_str(), config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.address, config.port))?;
@@ -83,19 +93,25 @@ pub async fn run(config: Config) -> Result<(), String> {
         auth_mode = config.auth.mode(),
         docs = config.enable_docs,
         rate_limit = ?config.rate_limit,
+        connections = ?connections,
+        fd_limit,
         auth_mode_reason = config.auth_reason,
         nsupdate_server = %config.update.server,
         nsupdate_key = config.update.key_name.as_str(),
         version = env!("CARGO_PKG_VERSION"),
         "bindcar listening"
     );
-    // The peer address is the rate limiter's key.
-    let app = http::router_with_docs(state, config.enable_docs)
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    let metrics = state.metrics.clone();
+    let app = http::router_with_docs(state, config.enable_docs);
+    serve::serve(
+        listener,
+        serve::PlainTcp,
+        app,
+        connections,
+        metrics,
+        shutdown_signal(),
+    )
+    .await;
     reconciler.abort();
     tracing::info!("bindcar stopped");
     Ok(())

@@ -239,6 +239,31 @@ pub struct Cli {
     #[arg(long, env = "KUBE_CA_CERT_PATH")]
     pub kube_ca_cert_path: Option<PathBuf>,
 
+    /// Connections: at most this many client connections open at once (standalone; see
+    /// "Connections" in the README). At the cap, the connection that has waited longest
+    /// without a request in progress is closed for a new one [default: 1024, lowered to fit
+    /// the file-descriptor limit].
+    #[arg(long, env = "BIND_API_MAX_CONNECTIONS")]
+    pub max_connections: Option<u32>,
+
+    /// Connections: at most this many open at once from one client address (an IPv6 /64)
+    /// [default: 256, or BIND_API_MAX_CONNECTIONS if lower].
+    #[arg(long, env = "BIND_API_MAX_CONNECTIONS_PER_CLIENT")]
+    pub max_connections_per_client: Option<u32>,
+
+    /// Connections: seconds a client has to send a complete request head (from connecting,
+    /// or from the first byte of a later request on the same connection).
+    #[arg(long, env = "BIND_API_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// Connections: seconds a client has to send a whole request body, from the end of its head (408 beyond).
+    #[arg(long, env = "BIND_API_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+
+    /// Connections: seconds a kept-alive connection may stay idle between requests.
+    #[arg(long, env = "BIND_API_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+
     /// Rate limiting of the API routes, per client address.
     #[arg(long, env = "RATE_LIMIT_ENABLED", value_name = "RATE_LIMIT_ENABLED", value_parser = parse_bool,
           action = ArgAction::Set, default_value = "true", num_args = 0..=1, default_missing_value = "true")]
@@ -310,6 +335,11 @@ mod tests {
             "RATE_LIMIT_REQUESTS",
             "RATE_LIMIT_PERIOD_SECS",
             "RATE_LIMIT_BURST",
+            "BIND_API_MAX_CONNECTIONS",
+            "BIND_API_MAX_CONNECTIONS_PER_CLIENT",
+            "BIND_API_HEADER_TIMEOUT_SECS",
+            "BIND_API_BODY_TIMEOUT_SECS",
+            "BIND_API_IDLE_TIMEOUT_SECS",
             "KUBECONFIG",
             "RUST_LOG",
             "--i-know-this-is-insecure",

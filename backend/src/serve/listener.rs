@@ -1,0 +1,236 @@
+//! The accept loop and one task per connection (HTTP/1.1, hyper).
+//!
+//! Each accepted connection is admitted or refused (`admission`), then served in its own task
+//! beside its watchdog (`Conn::watchdog`): whichever ends first ends the connection, so a
+//! connection is closed when its phase's deadline passes (no head in time, idle too long) or
+//! it is evicted, and never while a request is being served. A refused connection gets a 503
+//! written without waiting (best effort) and is closed at once, so refusing costs no
+//! descriptor for longer than the accept. `Transport` is the seam for TLS: it turns the
+//! accepted TCP stream into the stream HTTP is read from, in the connection's task, under
+//! the header timeout.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tower_service::Service;
+
+use super::admission::{Admission, Refusal, Ticket};
+use super::body_deadline::DeadlineBody;
+use super::phase::Timeouts;
+use super::watched_io::Watched;
+use crate::config::ConnectionSettings;
+use crate::metrics::Metrics;
+
+/// Turns an accepted TCP connection into the byte stream HTTP is served on.
+pub trait Transport: Send + Sync + 'static {
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+
+    /// Runs in the connection's task, before its first request, under the header timeout
+    /// (a TLS handshake that stalls is shed like a slow head).
+    fn establish(&self, tcp: TcpStream) -> impl Future<Output = io::Result<Self::Io>> + Send;
+}
+
+/// Plain HTTP over TCP.
+pub struct PlainTcp;
+
+impl Transport for PlainTcp {
+    type Io = TcpStream;
+
+    fn establish(&self, tcp: TcpStream) -> impl Future<Output = io::Result<TcpStream>> + Send {
+        std::future::ready(Ok(tcp))
+    }
+}
+
+/// The answer a refused connection gets, written without waiting (the client may not read).
+const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+connection: close\r\ncontent-length: 79\r\n\r\n\
+{\"error\":\"Service Unavailable\",\"message\":\"Too many connections; retry later.\"}\n";
+
+/// Serves `router` on `listener` until `shutdown` resolves, then lets requests in progress
+/// finish (connections still obey their deadlines) and returns.
+pub async fn serve<T: Transport>(
+    listener: TcpListener,
+    transport: T,
+    router: Router,
+    settings: ConnectionSettings,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()>,
+) {
+    let transport = Arc::new(transport);
+    let admission = Admission::new(settings.max_connections, settings.max_per_client);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // Every connection task holds a receiver; `closed()` says they are all gone.
+    let (done_tx, done_rx) = watch::channel(());
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept_failed(&e).await;
+                    continue;
+                }
+            },
+        };
+        let ticket = match admission.admit(peer, Instant::now()) {
+            Ok(ticket) => ticket,
+            Err(refusal) => {
+                refuse(tcp, peer, refusal, &metrics);
+                continue;
+            }
+        };
+        metrics.connection_opened();
+        let task = Connection {
+            ticket,
+            peer,
+            router: router.clone(),
+            settings,
+            metrics: metrics.clone(),
+            stop: stop_rx.clone(),
+        };
+        let transport = transport.clone();
+        let done = done_rx.clone();
+        tokio::spawn(async move {
+            task.run(tcp, transport.as_ref()).await;
+            drop(done);
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    drop(done_rx);
+    done_tx.closed().await;
+}
+
+/// Errors of one connection (reset before accept) are skipped; others (EMFILE) are waited
+/// out briefly rather than spun on.
+async fn accept_failed(e: &io::Error) {
+    if matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "accept error");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+fn refuse(tcp: TcpStream, peer: SocketAddr, refusal: Refusal, metrics: &Metrics) {
+    metrics.connection_closed(refusal.label());
+    tracing::debug!(peer = %peer, reason = refusal.label(), "connection refused");
+    let _ = tcp.try_write(REFUSED);
+}
+
+struct Connection {
+    ticket: Ticket,
+    peer: SocketAddr,
+    router: Router,
+    settings: ConnectionSettings,
+    metrics: Metrics,
+    stop: watch::Receiver<bool>,
+}
+
+impl Connection {
+    async fn run<T: Transport>(self, tcp: TcpStream, transport: &T) {
+        let conn = self.ticket.conn().clone();
+        let timeouts = Timeouts {
+            header: self.settings.header_timeout,
+            idle: self.settings.idle_timeout,
+        };
+        let (peer, metrics) = (self.peer, self.metrics.clone());
+        tokio::select! {
+            () = self.serve(tcp, transport) => {}
+            why = conn.watchdog(timeouts) => {
+                metrics.connection_closed(why.label());
+                tracing::debug!(peer = %peer, reason = why.label(), "connection closed");
+            }
+        }
+        metrics.connection_gone();
+    }
+
+    async fn serve<T: Transport>(self, tcp: TcpStream, transport: &T) {
+        let Connection {
+            ticket,
+            peer,
+            router,
+            settings,
+            mut stop,
+            ..
+        } = self;
+        let io = match transport.establish(tcp).await {
+            Ok(io) => io,
+            Err(e) => {
+                tracing::debug!(peer = %peer, error = %e, "connection not established");
+                return;
+            }
+        };
+        let conn = ticket.conn().clone();
+        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+            conn.request_started();
+            let (conn, mut router) = (conn.clone(), router.clone());
+            let (mut parts, body) = request.into_parts();
+            parts.extensions.insert(ConnectInfo(peer));
+            let request =
+                Request::from_parts(parts, DeadlineBody::new(body, settings.body_timeout));
+            async move {
+                let response = router.call(request).await;
+                conn.request_finished(Instant::now());
+                Ok::<_, Infallible>(match response {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                })
+            }
+        });
+        let io = TokioIo::new(Watched::new(io, ticket.conn().clone()));
+        let http = http1::Builder::new().serve_connection(io, service);
+        tokio::pin!(http);
+        tokio::select! {
+            result = http.as_mut() => log_end(peer, result),
+            _ = async { stop.wait_for(|stopping| *stopping).await.map(|_| ()) } => {
+                http.as_mut().graceful_shutdown();
+                log_end(peer, http.await);
+            }
+        }
+        drop(ticket);
+    }
+}
+
+fn log_end(peer: SocketAddr, result: Result<(), hyper::Error>) {
+    if let Err(e) = result {
+        tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn the_refusal_is_a_complete_response() {
+        let text = std::str::from_utf8(REFUSED).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(body.len(), length);
+        serde_json::from_str::<serde_json::Value>(body).unwrap();
+    }
+}
