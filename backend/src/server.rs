@@ -53,7 +53,8 @@ pub fn build_state(config: &Config) -> Result<Arc<AppState>, String> {
     Ok(Arc::new(AppState {
         zones: Zones::new(dir, Arc::new(rndc), metrics.clone())
             .with_stats(stats)
-            .with_orphan_grace(grace),
+            .with_orphan_grace(grace)
+            .with_max_records_per_type(update.max_records_per_type),
         metrics,
         auth,
         rate_limit: config.rate_limit.as_ref().map(RateLimit::new),

@@ -140,6 +140,11 @@ pub struct Cli {
     #[arg(long, env = "NSUPDATE_TIMEOUT_SECS", default_value_t = 10)]
     pub nsupdate_timeout_secs: u64,
 
+    /// named's max-records-per-type (0: no limit): RRset replaces with more distinct values
+    /// are refused before anything is sent, and an add to a full RRset is a 409 saying so.
+    #[arg(long, env = "BIND_MAX_RECORDS_PER_TYPE", default_value_t = 100)]
+    pub max_records_per_type: u32,
+
     /// named's statistics channel, http://host:port (statistics-channels in named.conf): zone
     /// listings in one request. Unset: listings ask over rndc, a few zones at a time.
     #[arg(long, env = "BIND_STATS_URL")]
@@ -335,6 +340,7 @@ mod tests {
             "RATE_LIMIT_REQUESTS",
             "RATE_LIMIT_PERIOD_SECS",
             "RATE_LIMIT_BURST",
+            "BIND_MAX_RECORDS_PER_TYPE",
             "BIND_API_MAX_CONNECTIONS",
             "BIND_API_MAX_CONNECTIONS_PER_CLIENT",
             "BIND_API_HEADER_TIMEOUT_SECS",
