@@ -413,11 +413,18 @@ async fn the_reviewer_token_file_is_trimmed_and_reread_when_it_changes() {
         .await;
     assert_eq!(status, 200, "{body}\n{}", stack.backend.logs());
 
-    // A broken file (empty) fails closed, and fixing it is picked up the same way
+    // A broken file (empty, or gone) fails closed, and fixing it is picked up the same way
     std::fs::write(&token_file, "\n").expect("write token");
     let (status, _) = stack
         .client
         .with_token(Some(&caller(4)))
+        .get("/api/v1/zones")
+        .await;
+    assert_eq!(status, 503);
+    std::fs::remove_file(&token_file).expect("remove token");
+    let (status, _) = stack
+        .client
+        .with_token(Some(&caller(6)))
         .get("/api/v1/zones")
         .await;
     assert_eq!(status, 503);
