@@ -57,9 +57,9 @@ impl Zones {
         Ok(text)
     }
 
-    /// After a delzone: the zone's files (if ours) and marker go.
+    /// After a delzone: the zone's files (if ours) go, and its marker becomes a tombstone.
     async fn forget(&self, zone: &ZoneName, owns_files: bool) {
-        if let Err(e) = self.dir.remove(zone, owns_files).await {
+        if let Err(e) = self.dir.retire(zone, owns_files).await {
             tracing::error!(zone = %zone, error = %e, "zone deleted but its files could not be removed");
         }
     }

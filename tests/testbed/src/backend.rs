@@ -47,14 +47,27 @@ pub fn binary() -> Result<PathBuf> {
         }
         return Ok(path);
     }
+    debug_binary("bindcar", "cargo build -p bindcar")
+}
+
+/// bindcar with its crash points compiled in (`bindcar::failpoints`), for the
+/// fault-injection tests.
+pub fn failpoints_binary() -> Result<PathBuf> {
+    debug_binary(
+        "bindcar-failpoints",
+        "cargo build -p bindcar --features failpoints --bin bindcar-failpoints",
+    )
+}
+
+fn debug_binary(name: &str, build: &str) -> Result<PathBuf> {
     let workspace = crate::envoy::workspace_root();
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| workspace.join("target"));
-    let path = target.join("debug").join("bindcar");
+    let path = target.join("debug").join(name);
     if !path.is_file() {
         bail!(
-            "the bindcar binary is missing at {}: run `cargo build -p bindcar` first, or set BINDCAR_BIN",
+            "the {name} binary is missing at {}: run `{build}` first (make test does)",
             path.display()
         );
     }
@@ -234,6 +247,23 @@ impl Backend {
             let _ = file.read_to_string(&mut text);
         }
         text
+    }
+
+    /// Waits for bindcar to exit by itself (a crash point killed it): its status, or `None`
+    /// if it still runs after `timeout` (then it is left running).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let child = self.child.as_mut()?;
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Sends SIGTERM and waits for the exit (graceful shutdown).

@@ -338,6 +338,12 @@ controls {{
         }
     }
 
+    /// Kills named with SIGKILL (no shutdown of its own) and waits for it: a crash. Its
+    /// state stays for `start_again`.
+    pub fn crash(&mut self) {
+        self.kill();
+    }
+
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
             Some(child) => matches!(child.try_wait(), Ok(None)),
