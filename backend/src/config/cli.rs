@@ -15,8 +15,8 @@ Other environment variables:
 Boolean variables accept true/false, 1/0 or yes/no (any case); anything else is a startup error.
 
 Rate limiting (API routes only, per client address; RATE_LIMIT_ENABLED=false turns it off):
-  RATE_LIMIT_REQUESTS per RATE_LIMIT_PERIOD_SECS, replenished evenly (100 per 60 s = one every
-  0.6 s), with at most RATE_LIMIT_BURST requests back to back; beyond that 429 with retry-after.
+  RATE_LIMIT_REQUESTS per RATE_LIMIT_PERIOD_SECS, replenished evenly (600 per 60 s = one every
+  0.1 s), with at most RATE_LIMIT_BURST requests back to back; beyond that 429 with retry-after.
 
 Authentication modes (API routes; /api/v1/health, /api/v1/ready and /metrics are always open):
   DISABLE_AUTH=true            no authentication here (the mesh authenticates; x-remote-user is logged)
@@ -245,15 +245,16 @@ pub struct Cli {
     pub rate_limit_enabled: bool,
 
     /// Rate limiting: requests a client may make per RATE_LIMIT_PERIOD_SECS (replenished evenly).
-    #[arg(long, env = "RATE_LIMIT_REQUESTS", default_value_t = 100)]
+    #[arg(long, env = "RATE_LIMIT_REQUESTS", default_value_t = 600)]
     pub rate_limit_requests: u32,
 
     /// Rate limiting: the period, in seconds, over which RATE_LIMIT_REQUESTS are allowed.
     #[arg(long, env = "RATE_LIMIT_PERIOD_SECS", default_value_t = 60)]
     pub rate_limit_period_secs: u64,
 
-    /// Rate limiting: requests a client may send back to back before the steady rate applies.
-    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 10)]
+    /// Rate limiting: requests a client may send back to back before the steady rate applies
+    /// (50, as bindcar 0.9.0: bindy replays every zone at once when a BIND pod restarts).
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 50)]
     pub rate_limit_burst: u32,
 }
 

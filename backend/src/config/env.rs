@@ -344,7 +344,7 @@ mod tests {
         let limit = rate_limit_settings(&cli(&[])).unwrap().unwrap();
         assert_eq!(
             (limit.requests.get(), limit.period, limit.burst.get()),
-            (100, Duration::from_secs(60), 10)
+            (600, Duration::from_secs(60), 50)
         );
         for off in ["false", "0", "no", "NO", "False"] {
             let settings = rate_limit_settings(&cli(&["--rate-limit-enabled", off])).unwrap();

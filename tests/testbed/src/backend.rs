@@ -67,7 +67,7 @@ pub const UNSET: &str = "\0unset";
 
 /// The clean environment every child starts from; `env` entries override it. Rate limiting
 /// is off by default here: every test client is 127.0.0.1, and many tests send more than the
-/// default burst of 10 in a row (`backend_limits.rs` tests it on, and with its default).
+/// default burst of 50 in a row (`backend_limits.rs` tests it on, and with its default).
 fn environment(env: &[(String, String)], port: u16) -> Vec<(String, String)> {
     let mut all: Vec<(String, String)> = vec![
         (
