@@ -12,6 +12,7 @@ use super::cli::{AuthModeArg, AuthzModeArg, Cli};
 use super::guards;
 use super::rndc_conf;
 use super::settings::{AuthSettings, Config, KubeSource, RateLimitSettings, TokenReviewSettings};
+use super::tls;
 
 fn list(raw: &str) -> Vec<String> {
     raw.split(',')
@@ -42,8 +43,15 @@ impl Config {
         }
         let (auth, auth_reason) = auth_settings(cli)?;
         let rate_limit = rate_limit_settings(cli)?;
+        let tls = tls::resolve(&tls::TlsVars {
+            cert: cli.tls_cert.as_deref(),
+            key: cli.tls_key.as_deref(),
+            client_ca: cli.tls_client_ca.as_deref(),
+            allowed_clients: &cli.tls_allowed_clients,
+            reload_secs: cli.tls_reload_interval,
+        })?;
         let allow_insecure = cli.allow_insecure_auth || cli.i_know_this_is_insecure;
-        guards::check_listen_posture(&cli.address, &auth, allow_insecure)?;
+        guards::check_listen_posture(&cli.address, &auth, tls.as_ref(), allow_insecure)?;
         let update = super::update::resolve(cli, &rndc)?;
         Ok(Config {
             address: cli.address.clone(),
@@ -58,6 +66,7 @@ impl Config {
             rate_limit,
             auth_reason,
             update,
+            tls,
         })
     }
 }
