@@ -60,9 +60,20 @@ pub enum ZoneError {
     /// named cannot be reached on its control channel; the text says why.
     #[error("cannot reach named's control channel: {0}")]
     Unavailable(String),
-    /// named did not answer in time.
+    /// named did not answer in time (a command that only reads).
     #[error("BIND did not answer within {} seconds", .0.as_secs())]
     Timeout(Duration),
+    /// A change was sent to named and no usable answer came back (`why`): named may have
+    /// carried it out. What the request wrote stays; the reconciliation settles the zone
+    /// against what BIND has (whole or absent).
+    #[error("the outcome of '{command}' on zone {zone} is unknown: {why}")]
+    OutcomeUnknown {
+        zone: ZoneName,
+        command: &'static str,
+        why: String,
+        /// No answer within the time limit (else: the answer was lost).
+        timed_out: bool,
+    },
     /// Anything else (disk, an unexpected answer); the cause is logged, not shown.
     #[error("internal error: {0}")]
     Internal(String),
