@@ -159,7 +159,10 @@ fn imports_point_one_way() {
         "metrics is a leaf: {graph:?}"
     );
     // The transport knows its configuration and nothing of what it carries.
-    assert!(imports("server", "tls") && imports("tls", "config"), "{graph:?}");
+    assert!(
+        imports("server", "tls") && imports("tls", "config"),
+        "{graph:?}"
+    );
     for upper in ["http", "auth", "zones", "bind", "server"] {
         assert!(!imports("tls", upper), "tls imports {upper}: {graph:?}");
     }
