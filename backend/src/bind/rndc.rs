@@ -200,7 +200,10 @@ impl Rndc {
 fn read_only(command: &RndcCommand) -> bool {
     matches!(
         command,
-        RndcCommand::Status | RndcCommand::ZoneStatus(_) | RndcCommand::ShowZone(_)
+        RndcCommand::Status
+            | RndcCommand::ZoneStatus(_)
+            | RndcCommand::ShowZone(_)
+            | RndcCommand::DnssecStatus(_)
     )
 }
 

@@ -8,6 +8,7 @@
 
 pub mod api_types;
 pub mod auth;
+pub mod dnssec;
 pub mod docs;
 pub mod error;
 pub mod extract;
