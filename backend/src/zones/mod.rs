@@ -33,6 +33,8 @@ pub use read::{ZoneStatus, ZoneSummary};
 pub use service::Zones;
 
 #[cfg(test)]
+mod dnssec_tests;
+#[cfg(test)]
 pub mod fake;
 #[cfg(test)]
 pub mod fake_dns;
