@@ -22,6 +22,10 @@ pub mod state;
 pub mod zones;
 
 #[cfg(test)]
+mod contract_tests;
+#[cfg(test)]
+mod dnssec_tests;
+#[cfg(test)]
 mod limits_tests;
 #[cfg(test)]
 mod openapi_tests;
