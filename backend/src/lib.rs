@@ -14,6 +14,8 @@
 pub mod auth;
 pub mod bind;
 pub mod config;
+#[cfg(feature = "failpoints")]
+pub mod failpoints;
 pub mod http;
 pub mod metrics;
 pub mod rate_limit;

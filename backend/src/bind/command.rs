@@ -82,6 +82,11 @@ impl RndcCommand {
         }
     }
 
+    /// Whether the command only reads: sending it twice, or losing its answer, changes nothing.
+    pub fn reads_only(&self) -> bool {
+        is_read(self.label())
+    }
+
     /// The text sent as `_data.type`, exactly as the rndc binary would send it.
     pub fn line(&self) -> String {
         match self {
@@ -104,4 +109,12 @@ impl RndcCommand {
             | RndcCommand::Retransfer(zone) => format!("{} {zone}", self.label()),
         }
     }
+}
+
+/// Whether the command of this label only reads (`RndcCommand::label`).
+pub fn is_read(label: &str) -> bool {
+    matches!(
+        label,
+        "status" | "zonestatus" | "showzone" | "dnssec-status"
+    )
 }

@@ -70,12 +70,14 @@ pub struct ZoneRecord {
 pub enum DnsFailure {
     /// named answered with this rcode (`REFUSED`, `NOTAUTH`, `NXRRSET`...); `tsig` is the TSIG
     /// error it reported (`BADKEY`, `BADSIG`, `BADTIME`), if any.
-    Rcode {
-        rcode: String,
-        tsig: Option<String>,
-    },
-    /// Cannot connect, or the connection broke.
+    Rcode { rcode: String, tsig: Option<String> },
+    /// Cannot connect, or the connection broke before the message was written whole: nothing
+    /// reached named.
     Unavailable(String),
+    /// The message was written and the connection broke before its answer came back: named
+    /// may have applied it.
+    Lost(String),
+    /// The message was written and no answer came within the time limit.
     Timeout(Duration),
     /// An answer that cannot be trusted or read (bad TSIG on it, garbage).
     Protocol(String),
@@ -239,6 +241,7 @@ impl TsigDns {
         let bytes = message
             .to_vec()
             .map_err(|e| DnsFailure::Protocol(format!("encoding: {e}")))?;
+        let written = std::sync::atomic::AtomicBool::new(false);
         let work = async {
             let mut stream = TcpStream::connect(&self.server)
                 .await
@@ -248,7 +251,10 @@ impl TsigDns {
                 .map_err(|_| DnsFailure::Protocol("update larger than 64 KiB".into()))?;
             let mut framed = length.to_be_bytes().to_vec();
             framed.extend_from_slice(&bytes);
-            stream.write_all(&framed).await.map_err(broken)?;
+            stream.write_all(&framed).await.map_err(|e| {
+                DnsFailure::Unavailable(format!("connection to the DNS server broke: {e}"))
+            })?;
+            written.store(true, std::sync::atomic::Ordering::SeqCst);
             let mut verifier = verifier;
             let mut answers = Vec::new();
             let mut soas = 0usize;
@@ -278,9 +284,17 @@ impl TsigDns {
                 }
             }
         };
-        tokio::time::timeout(self.timeout, work)
-            .await
-            .map_err(|_| DnsFailure::Timeout(self.timeout))?
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(answers) => answers,
+            Err(_) if written.load(std::sync::atomic::Ordering::SeqCst) => {
+                Err(DnsFailure::Timeout(self.timeout))
+            }
+            Err(_) => Err(DnsFailure::Unavailable(format!(
+                "{}: cannot connect within {} s",
+                self.server,
+                self.timeout.as_secs()
+            ))),
+        }
     }
 }
 
@@ -324,8 +338,11 @@ pub fn zone_records(answers: &[Message]) -> Vec<ZoneRecord> {
     records
 }
 
+/// The connection broke after the message was written.
 fn broken(e: std::io::Error) -> DnsFailure {
-    DnsFailure::Unavailable(format!("connection to the DNS server broke: {e}"))
+    DnsFailure::Lost(format!(
+        "the connection to the DNS server broke before its answer came: {e}"
+    ))
 }
 
 impl DnsChannel for TsigDns {

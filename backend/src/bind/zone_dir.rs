@@ -117,6 +117,8 @@ impl ZoneDir {
                     remove_if_present(Path::new(&companion))?;
                 }
             }
+            // The marker goes last: until then the reconciliation knows the rest was ours.
+            fail::fail_point!("delete.after_files");
             remove_if_present(&marker)
         })
         .await

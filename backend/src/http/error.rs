@@ -54,6 +54,9 @@ pub enum ApiError {
     /// named did not answer in time.
     #[error("BIND did not answer within {0} seconds")]
     BindTimeout(u64),
+    /// A change reached named and its answer did not come back: named may have made it.
+    #[error("{message}")]
+    OutcomeUnknown { message: String, timed_out: bool },
     /// The credential was refused (body from the shared policy).
     #[error("{message}")]
     Unauthorized { message: String, body: String },
@@ -95,7 +98,11 @@ impl ApiError {
             ApiError::BindUnavailable(_) | ApiError::AuthUnavailable { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            ApiError::BindTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::BindTimeout(_)
+            | ApiError::OutcomeUnknown {
+                timed_out: true, ..
+            } => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::OutcomeUnknown { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Dns { status, .. } => {
@@ -127,6 +134,7 @@ impl IntoResponse for ApiError {
             ApiError::Internal(cause) => tracing::error!(cause = %cause, "returning 500"),
             ApiError::BindUnavailable(_)
             | ApiError::BindTimeout(_)
+            | ApiError::OutcomeUnknown { .. }
             | ApiError::AuthUnavailable { .. } => {
                 tracing::warn!(status = status.as_u16(), error = %self, "dependency unavailable")
             }
@@ -236,9 +244,9 @@ impl From<ZoneError> for ApiError {
                 String::new(),
             ),
             ZoneError::NotInEffect { zone, why } => ApiError::BindUnavailable(format!(
-                "the DNSSEC change of zone {zone} is stored in BIND but not in effect yet (reconfig \
-                 failed: {why}); BIND applies it at its next reconfig or restart, and the same PATCH \
-                 again applies it now"
+                "the DNSSEC change of zone {zone} is stored in BIND but may not be in effect yet \
+                 (reconfig: {why}); BIND applies it at its next reconfig or restart, and the same \
+                 PATCH again applies it now"
             )),
             ZoneError::CreateRejected { zone, err, bind } => ApiError::BindRejected {
                 message: format!("BIND rejected zone {zone}: {err}{}", names_hint(&err, &bind)),
@@ -261,6 +269,21 @@ impl From<ZoneError> for ApiError {
                 "cannot reach named's control channel: {why}. Nothing was changed; retry when named is back"
             )),
             ZoneError::Timeout(t) => ApiError::BindTimeout(t.as_secs()),
+            ZoneError::OutcomeUnknown {
+                zone,
+                command,
+                why,
+                timed_out,
+            } => ApiError::OutcomeUnknown {
+                message: format!(
+                    "The outcome of '{command}' on zone {zone} is unknown: the command reached \
+                     named, but {why}. named may have carried it out. Nothing this request wrote \
+                     was removed, and the API settles the zone against what BIND has; retry the \
+                     request (a create that took effect then answers 409 'already exists', a \
+                     delete that took effect 404)"
+                ),
+                timed_out,
+            },
             ZoneError::Internal(cause) => ApiError::Internal(cause),
         }
     }

@@ -144,7 +144,8 @@ pub fn apply(shown: &mut ShownZone, plan: &ModifyPlan) -> bool {
 fn dns_failure(zone: &ZoneName, failure: DnsFailure) -> ZoneError {
     match failure {
         DnsFailure::Timeout(t) => ZoneError::Timeout(t),
-        DnsFailure::Unavailable(why) => {
+        // A query changes nothing: a lost answer is the server being unavailable.
+        DnsFailure::Unavailable(why) | DnsFailure::Lost(why) => {
             ZoneError::Unavailable(format!("DNS server (reading the DNSKEY RRset): {why}"))
         }
         DnsFailure::Rcode { rcode, .. } => ZoneError::Refused {

@@ -33,6 +33,13 @@ pub fn timeout() -> Answer {
     Err(RndcFailure::Timeout(Duration::from_secs(10)))
 }
 
+/// The command was sent; named's answer never came back (connection closed).
+pub fn lost() -> Answer {
+    Err(RndcFailure::Lost(
+        "named closed the control connection (named restarting, or the rndc key/algorithm does not match named's controls key)".into(),
+    ))
+}
+
 pub fn unavailable() -> Answer {
     Err(RndcFailure::Unavailable(
         "connection refused (is named running?)".into(),

@@ -113,14 +113,18 @@ impl Zones {
         }
     }
 
-    /// Reconciles now, then every `every`, for ever; failures are logged and retried.
+    /// Reconciles now, then every `every`, and one grace after a change whose outcome is
+    /// unknown (its files may be swept only then), for ever; failures are logged and retried.
     pub async fn reconcile_forever(&self, every: Duration) {
         loop {
             match self.reconcile().await {
                 Ok(()) => tracing::debug!(zones = self.index.len(), "reconciled with BIND"),
                 Err(e) => tracing::warn!(error = %e, "reconciliation with BIND failed; will retry"),
             }
-            tokio::time::sleep(every).await;
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = self.settle.notified() => tokio::time::sleep(self.orphan_grace).await,
+            }
         }
     }
 
