@@ -157,8 +157,8 @@ pub async fn zone_status(
         ZoneStatus::Loaded(text) => Ok(Json(ZoneStatusResponse {
             success: true,
             message: format!("Zone {zone} status retrieved"),
+            dnssec: state.zones.signing(&zone, &text).await,
             details: Some(text),
-            dnssec: state.zones.signing(&zone).await,
         })),
         ZoneStatus::NotLoaded(bind) => Err(ApiError::ZoneNotLoaded { zone, bind }),
     }

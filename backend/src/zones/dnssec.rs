@@ -12,7 +12,7 @@ use super::plan::{ModifyPlan, PolicyChange};
 use super::service::Zones;
 use crate::bind::dnssec::{self, CheckdsOutcome, DnssecStatus, Ds, SigningState};
 use crate::bind::update::{DnsChannel, DnsFailure};
-use crate::bind::{DsState, RndcCommand, ShownZone, ZoneName};
+use crate::bind::{zonestatus, DsState, RndcCommand, ShownZone, ZoneName};
 
 impl Zones {
     /// `rndc dnssec -status` of the zone.
@@ -25,9 +25,13 @@ impl Zones {
         Ok(dnssec::parse_status(&text))
     }
 
-    /// The zone's signing state for `GET …/status`: `None` for a zone without a policy, and
-    /// when it cannot be read (logged): the status answer never fails for want of it.
-    pub async fn signing(&self, zone: &ZoneName) -> Option<DnssecStatus> {
+    /// The zone's signing state for `GET …/status`, given its `rndc zonestatus` text: `None`
+    /// for a zone without a policy, and when it cannot be read (logged): the status answer
+    /// never fails for want of it. A zone whose status shows no policy costs no second command.
+    pub async fn signing(&self, zone: &ZoneName, zonestatus: &str) -> Option<DnssecStatus> {
+        if !zonestatus::may_have_policy(zonestatus) {
+            return None;
+        }
         match self.signing_state(zone).await {
             Ok(SigningState::Policy(status)) => Some(status),
             Ok(SigningState::NoPolicy) => None,

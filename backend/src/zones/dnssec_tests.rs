@@ -266,7 +266,18 @@ async fn the_status_block_is_best_effort() {
         .answer_once("dnssec-status ok.test", ok(STATUS_SIGNED));
     h.named.answer_once("dnssec-status ok.test", ok(NO_POLICY));
     h.named.answer_once("dnssec-status ok.test", timeout());
-    assert_eq!(h.zones.signing(&zone).await.unwrap().keys[0].tag, 38453);
-    assert_eq!(h.zones.signing(&zone).await, None);
-    assert_eq!(h.zones.signing(&zone).await, None);
+    let maintained = "secure: yes\nkey maintenance: automatic\n";
+    assert_eq!(
+        h.zones.signing(&zone, maintained).await.unwrap().keys[0].tag,
+        38453
+    );
+    assert_eq!(h.zones.signing(&zone, maintained).await, None);
+    assert_eq!(h.zones.signing(&zone, maintained).await, None);
+    // a zone whose zonestatus shows no policy costs no dnssec -status
+    let sent = h.named.sent().len();
+    assert_eq!(
+        h.zones.signing(&zone, "secure: no\ndynamic: no\n").await,
+        None
+    );
+    assert_eq!(h.named.sent().len(), sent);
 }
