@@ -24,6 +24,8 @@ fn backend_for(named: &Named) -> (Backend, Client) {
     env.push(("DISABLE_AUTH".into(), "true".into()));
     // The DNSKEY query of `/ds` goes where the records API sends its updates.
     env.push(("NSUPDATE_PORT".into(), named.dns_port().to_string()));
+    // bindcar's key directory: accepted, and not read (no such directory here)
+    env.push(("BIND_KEY_DIR".into(), "/nonexistent/bind-keys".into()));
     let backend = Backend::start(env);
     let client = Client::new(backend.base_url(), None);
     (backend, client)
