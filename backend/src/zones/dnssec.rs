@@ -123,8 +123,11 @@ pub fn apply(shown: &mut ShownZone, plan: &ModifyPlan) -> bool {
                 "dnssec-policy",
                 Some(format!("dnssec-policy \"{}\"", policy.as_str())),
             );
-            let dynamic =
-                shown.get("allow-update").is_some() || shown.get("update-policy").is_some();
+            // A secondary takes no updates whatever it says (bindy gives its secondaries an
+            // allow-update): it is signed inline.
+            let primary = matches!(shown.value("type").as_deref(), Some("primary" | "master"));
+            let dynamic = primary
+                && (shown.get("allow-update").is_some() || shown.get("update-policy").is_some());
             if plan.inline_signing.is_none() && shown.get("inline-signing").is_none() && !dynamic {
                 shown.set("inline-signing", Some("inline-signing yes".into()));
             }
@@ -195,6 +198,14 @@ mod tests {
             shown("zone \"a.test\" { type primary; file \"/z/a\"; allow-update { key \"k\"; }; };");
         apply(&mut dynamic, &policy("default"));
         assert!(dynamic.get("inline-signing").is_none());
+        let mut secondary = shown(
+            "zone \"a.test\" { type secondary; primaries { 192.0.2.1; }; allow-update { key \"k\"; }; };",
+        );
+        apply(&mut secondary, &policy("default"));
+        assert_eq!(
+            secondary.get("inline-signing").map(|s| s.text.as_str()),
+            Some("inline-signing yes")
+        );
         let mut stated =
             shown("zone \"a.test\" { type primary; file \"/z/a\"; inline-signing no; };");
         apply(&mut stated, &policy("insecure"));

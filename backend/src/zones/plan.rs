@@ -88,7 +88,7 @@ pub fn plan_create(
         .transpose()?;
     // A secondary takes `allow-update { key }` too (bindy always sends updateKeyName): BIND
     // 9.18 accepts it on a secondary, forwards nothing, and the zone transfers as usual.
-    let dynamic = update_key.is_some();
+    let dynamic = update_key.is_some() && request.zone_type == ZoneType::Primary;
     let options = ZoneOptions {
         zone_type: request.zone_type,
         file: dir.zone_file(&zone),
