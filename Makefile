@@ -22,7 +22,7 @@ wasm: setup
 	@echo "built $(WASM) ($$(stat -c %s $(WASM)) bytes)"
 
 build: setup
-	cargo build --release -p bindcar
+	cargo build --release -p bindcar@0.1
 	@echo "built target/release/bindcar"
 
 lint: setup
@@ -42,14 +42,14 @@ test: wasm lint test-wasm
 	$(MAKE) fuzz-smoke
 
 run: wasm
-	cargo build -p bindcar -p bindcar-devstack --bins
+	cargo build -p bindcar@0.1 -p bindcar-devstack --bins
 	target/debug/devstack --mode $(MODE)
 
 bench: wasm
 	WITH_BENCH=1 scripts/setup.sh
 	scripts/cargo-wasm.sh wasm32-wasip1 build --profile wasm-release -p bindcar-noop-filter
 	@cp $(WASM_OUT)/bindcar_noop_filter.wasm $(NOOP_WASM)
-	cargo build --release -p bindcar -p bindcar-bench
+	cargo build --release -p bindcar@0.1 -p bindcar-bench
 	.venv/bin/python bench/run.py
 
 # Every parser that sees outside bytes under libFuzzer (tests/fuzz/README.md): FUZZ_SECONDS

@@ -8,12 +8,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hickory_proto::dnssec::rdata::DNSSECRData;
+use hickory_proto::dnssec::PublicKey as _;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode, UpdateMessage};
 use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigner};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::dnssec::Dnskey;
 use super::now_secs;
 use super::zone_name::ZoneName;
 
@@ -89,6 +92,8 @@ pub trait DnsChannel: Send + Sync + 'static {
     fn key_name(&self) -> &str;
     fn update<'a>(&'a self, update: &'a Update) -> DnsReply<'a, ()>;
     fn transfer<'a>(&'a self, zone: &'a ZoneName) -> DnsReply<'a, Vec<ZoneRecord>>;
+    /// The DNSKEY RRset named serves at the zone's apex (empty when it serves none).
+    fn dnskeys<'a>(&'a self, zone: &'a ZoneName) -> DnsReply<'a, Vec<Dnskey>>;
 }
 
 /// named's name for an rcode (`NOERROR`, `REFUSED`, ...).
@@ -361,6 +366,32 @@ impl DnsChannel for TsigDns {
             Ok(zone_records(&answers))
         })
     }
+
+    fn dnskeys<'a>(&'a self, zone: &'a ZoneName) -> DnsReply<'a, Vec<Dnskey>> {
+        Box::pin(async move {
+            let name = parse_name(&fqdn(zone)).map_err(DnsFailure::Protocol)?;
+            let mut message = Message::new(rand_id(), MessageType::Query, OpCode::Query);
+            message.add_query(Query::query(name, RecordType::DNSKEY));
+            let answers = self.exchange(message, false).await?;
+            Ok(dnskeys(&answers))
+        })
+    }
+}
+
+/// The DNSKEY records among the answers.
+pub fn dnskeys(answers: &[Message]) -> Vec<Dnskey> {
+    answers
+        .iter()
+        .flat_map(|m| m.answers.iter())
+        .filter_map(|r| match &r.data {
+            RData::DNSSEC(DNSSECRData::DNSKEY(key)) => Some(Dnskey {
+                flags: key.flags(),
+                algorithm: u8::from(key.public_key().algorithm()),
+                public_key: key.public_key().public_bytes().to_vec(),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Deleting a zone and changing its transfer/notify/update lists: only zones this API
-//! created, under the zone's lock.
+//! Deleting a zone and changing its configuration (transfer/notify/update lists, primaries,
+//! DNSSEC: `dnssec::apply`): only zones this API created, under the zone's lock.
 
 use super::classify::{classify, classify_modzone, keeps_files};
 use super::error::ZoneError;
@@ -99,6 +99,15 @@ impl Zones {
         if let Some(list) = &plan.allow_update {
             shown.set_list("allow-update", list);
         }
+        if let Some(list) = &plan.primaries {
+            if !matches!(shown.value("type").as_deref(), Some("secondary" | "slave")) {
+                return Err(ZoneError::PrimariesOfPrimary(zone.clone()));
+            }
+            // `masters` is the old spelling of the same statement (bindcar 0.7 zones).
+            shown.set("masters", None);
+            shown.set_list("primaries", list);
+        }
+        let dnssec_changed = self.apply_dnssec(zone, &mut shown, plan).await?;
         let command = RndcCommand::ModZone(zone.clone(), shown.render_block());
         fail::fail_point!("modify.before_modzone");
         // An unknown outcome leaves nothing of ours to settle: BIND has the old or the new
@@ -109,6 +118,23 @@ impl Zones {
             .await
             .map_err(|f| classify_modzone(zone, f))?;
         fail::fail_point!("modify.after_modzone");
+        if dnssec_changed {
+            // named 9.18 stores a changed dnssec-policy on modzone but applies it only when it
+            // reads its configuration again.
+            self.named
+                .run(&RndcCommand::Reconfig)
+                .await
+                .map_err(|f| ZoneError::NotInEffect {
+                    zone: zone.clone(),
+                    why: classify(zone, "reconfig", f).to_string(),
+                })?;
+        }
+        if plan.primaries.is_some() {
+            self.named
+                .run(&RndcCommand::Retransfer(zone.clone()))
+                .await
+                .map_err(|f| classify(zone, "retransfer", f))?;
+        }
         tracing::info!(zone = %zone, actor = %actor, change = ?plan, "zone modified");
         Ok(text)
     }

@@ -103,17 +103,23 @@ pub fn keeps_files(error: &ZoneError) -> bool {
     matches!(error, ZoneError::OutcomeUnknown { .. })
 }
 
-/// What a failed `modzone` means: any refusal but `not found` is about the new configuration.
+/// What a failed `modzone` means: any refusal but the zone's own `not found` is about the new
+/// configuration (a `dnssec-policy` or key it names that named.conf lacks is `not found` too,
+/// with `configure_zone failed` as its detail).
 pub fn classify_modzone(zone: &ZoneName, failure: RndcFailure) -> ZoneError {
     if let Some(unknown) = outcome_unknown(zone, "modzone", &failure) {
         return unknown;
     }
     match failure {
-        RndcFailure::Refused { err, text } if err != "not found" => ZoneError::ModifyRejected {
-            zone: zone.clone(),
-            bind: join(&err, &text),
-            err,
-        },
+        RndcFailure::Refused { err, text }
+            if err != "not found" || text.contains("configure_zone failed") =>
+        {
+            ZoneError::ModifyRejected {
+                zone: zone.clone(),
+                bind: join(&err, &text),
+                err,
+            }
+        }
         other => classify(zone, "modzone", other),
     }
 }
@@ -369,6 +375,15 @@ mod tests {
         assert_eq!(
             classify_modzone(&z, refused("not found", "")),
             ZoneError::NotFound(z.clone())
+        );
+        // named 9.18 on a dnssec-policy named.conf does not define
+        assert_eq!(
+            classify_modzone(&z, refused("not found", "configure_zone failed: not found")),
+            ZoneError::ModifyRejected {
+                zone: z.clone(),
+                err: "not found".into(),
+                bind: "not found: configure_zone failed: not found".into()
+            }
         );
         assert!(is_not_loaded(&refused("zone not loaded", "")));
         assert!(!is_not_loaded(&refused("not found", "")));

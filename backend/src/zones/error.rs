@@ -57,6 +57,27 @@ pub enum ZoneError {
     /// named refused a command for a reason this service does not classify.
     #[error("BIND refused '{command}': {bind}")]
     Refused { command: &'static str, bind: String },
+    /// `dnssecPolicy: none` while the zone still serves DNSKEY records: removing the policy
+    /// now would take the zone dark for validating resolvers. Nothing was sent.
+    #[error("zone {0} still serves DNSKEY records")]
+    StillSigned(ZoneName),
+    /// The zone has no `dnssec-policy` (`/ds`, `checkds`).
+    #[error("zone {0} has no dnssec-policy")]
+    NoPolicy(ZoneName),
+    /// `checkds` of a key tag the zone does not have.
+    #[error("zone {zone} has no key with tag {tag}")]
+    NoSuchKey { zone: ZoneName, tag: u16 },
+    /// `checkds` refused for another reason (named's text).
+    #[error("BIND refused checkds on zone {zone}: {bind}")]
+    CheckdsRefused { zone: ZoneName, bind: String },
+    /// `primaries` in a PATCH of a zone that is not a secondary. Nothing was sent.
+    #[error("zone {0} is not a secondary")]
+    PrimariesOfPrimary(ZoneName),
+    /// `modzone` stored a DNSSEC change but the `reconfig` that puts it in effect failed or
+    /// its answer was lost (`why`): named may serve the zone as before until its next reconfig
+    /// or restart. The same PATCH again is harmless.
+    #[error("zone {zone}: DNSSEC change stored but maybe not in effect: {why}")]
+    NotInEffect { zone: ZoneName, why: String },
     /// named cannot be reached on its control channel; the text says why.
     #[error("cannot reach named's control channel: {0}")]
     Unavailable(String),

@@ -354,7 +354,7 @@ async fn modify_replaces_the_lists_and_keeps_the_rest() {
     let plan = plan_modify(&ModifyZoneRequest {
         also_notify: Some(vec!["192.0.2.7:5353".into()]),
         allow_transfer: Some(vec![]),
-        allow_update: None,
+        ..ModifyZoneRequest::default()
     })
     .unwrap();
     h.zones

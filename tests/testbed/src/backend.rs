@@ -10,7 +10,7 @@
 //! ```
 //!
 //! The binary is `$BINDCAR_BIN`, else `<workspace>/target/debug/bindcar` (or under
-//! `$CARGO_TARGET_DIR`); build it with `cargo build -p bindcar`. The child gets a clean
+//! `$CARGO_TARGET_DIR`); build it with `cargo build --bin bindcar`. The child gets a clean
 //! environment (PATH, HOME, RUST_LOG=info, BIND_API_ADDRESS=127.0.0.1, a free API_PORT,
 //! RATE_LIMIT_ENABLED=false) plus the given variables, which win (a value of [`UNSET`] removes
 //! the variable). It is killed when the `Backend` is dropped. [`Backend::start_https`] starts

@@ -453,6 +453,13 @@ controls {{
             .collect()
     }
 
+    /// The answer section as dig prints it (`+noall +answer`): whole records, one a line, in
+    /// the form `dnssec-dsfromkey -f` reads.
+    pub fn dig_answer(&self, name: &str, rtype: &str) -> String {
+        let output = self.dig_raw(&["+noall", "+answer", name, rtype]);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// The response code dig reports (`NOERROR`, `NXDOMAIN`, `REFUSED`, `SERVFAIL`...).
     pub fn dig_status(&self, name: &str, rtype: &str) -> String {
         let output = self.dig_raw(&[name, rtype]);
