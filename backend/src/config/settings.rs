@@ -32,6 +32,8 @@ pub struct Config {
     pub update: super::update::UpdateSettings,
     /// Limits of the API's client connections.
     pub connections: ConnectionSettings,
+    /// `None`: plain HTTP.
+    pub tls: Option<super::tls::TlsSettings>,
 }
 
 /// Limits of the client connections (`BIND_API_MAX_CONNECTIONS*`, `BIND_API_*_TIMEOUT_SECS`).

@@ -1,4 +1,5 @@
-//! The accept loop and one task per connection (HTTP/1.1, hyper).
+//! The accept loop and one task per connection (HTTP/1.1, and HTTP/2 where the client asks
+//! for it: ALPN `h2` over TLS, or prior knowledge).
 //!
 //! Each accepted connection is admitted or refused (`admission`), then served in its own task
 //! beside its watchdog (`Conn::watchdog`): whichever ends first ends the connection, so a
@@ -7,7 +8,9 @@
 //! written without waiting (best effort) and is closed at once, so refusing costs no
 //! descriptor for longer than the accept. `Transport` is the seam for TLS: it turns the
 //! accepted TCP stream into the stream HTTP is read from, in the connection's task, under
-//! the header timeout.
+//! the header timeout and the caps (a stalled handshake is shed like a stalled head).
+//! Requests in flight are capped at `BIND_API_MAX_CONNECTIONS` too (an HTTP/2 connection
+//! carries several), which keeps the descriptor budget true: one per request toward named.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -19,12 +22,12 @@ use std::time::Duration;
 use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::Request;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
 use tower_service::Service;
 
@@ -38,10 +41,17 @@ use crate::metrics::Metrics;
 /// Turns an accepted TCP connection into the byte stream HTTP is served on.
 pub trait Transport: Send + Sync + 'static {
     type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// What the transport learnt of the peer (a client certificate's name), added to every
+    /// request's extensions (beside `ConnectInfo<SocketAddr>`, which every request gets).
+    type Info: Clone + Send + Sync + 'static;
 
     /// Runs in the connection's task, before its first request, under the header timeout
     /// (a TLS handshake that stalls is shed like a slow head).
-    fn establish(&self, tcp: TcpStream) -> impl Future<Output = io::Result<Self::Io>> + Send;
+    fn establish(
+        &self,
+        tcp: TcpStream,
+        peer: SocketAddr,
+    ) -> impl Future<Output = io::Result<(Self::Io, Self::Info)>> + Send;
 }
 
 /// Plain HTTP over TCP.
@@ -49,9 +59,14 @@ pub struct PlainTcp;
 
 impl Transport for PlainTcp {
     type Io = TcpStream;
+    type Info = ();
 
-    fn establish(&self, tcp: TcpStream) -> impl Future<Output = io::Result<TcpStream>> + Send {
-        std::future::ready(Ok(tcp))
+    fn establish(
+        &self,
+        tcp: TcpStream,
+        _peer: SocketAddr,
+    ) -> impl Future<Output = io::Result<(TcpStream, ())>> + Send {
+        std::future::ready(Ok((tcp, ())))
     }
 }
 
@@ -72,6 +87,9 @@ pub async fn serve<T: Transport>(
 ) {
     let transport = Arc::new(transport);
     let admission = Admission::new(settings.max_connections, settings.max_per_client);
+    let requests = Arc::new(Semaphore::new(
+        usize::try_from(settings.max_connections).unwrap_or(usize::MAX),
+    ));
     let (stop_tx, stop_rx) = watch::channel(false);
     // Every connection task holds a receiver; `closed()` says they are all gone.
     let (done_tx, done_rx) = watch::channel(());
@@ -102,6 +120,7 @@ pub async fn serve<T: Transport>(
             settings,
             metrics: metrics.clone(),
             stop: stop_rx.clone(),
+            requests: requests.clone(),
         };
         let transport = transport.clone();
         let done = done_rx.clone();
@@ -142,6 +161,8 @@ struct Connection {
     settings: ConnectionSettings,
     metrics: Metrics,
     stop: watch::Receiver<bool>,
+    /// Requests in flight, all connections together.
+    requests: Arc<Semaphore>,
 }
 
 impl Connection {
@@ -169,10 +190,11 @@ impl Connection {
             router,
             settings,
             mut stop,
+            requests,
             ..
         } = self;
-        let io = match transport.establish(tcp).await {
-            Ok(io) => io,
+        let (io, info) = match transport.establish(tcp, peer).await {
+            Ok(established) => established,
             Err(e) => {
                 tracing::debug!(peer = %peer, error = %e, "connection not established");
                 return;
@@ -181,13 +203,16 @@ impl Connection {
         let conn = ticket.conn().clone();
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             conn.request_started();
-            let (conn, mut router) = (conn.clone(), router.clone());
+            let (conn, mut router, requests) = (conn.clone(), router.clone(), requests.clone());
             let (mut parts, body) = request.into_parts();
             parts.extensions.insert(ConnectInfo(peer));
+            parts.extensions.insert(info.clone());
             let request =
                 Request::from_parts(parts, DeadlineBody::new(body, settings.body_timeout));
             async move {
+                let permit = requests.acquire_owned().await;
                 let response = router.call(request).await;
+                drop(permit);
                 conn.request_finished(Instant::now());
                 Ok::<_, Infallible>(match response {
                     Ok(response) => response,
@@ -196,7 +221,8 @@ impl Connection {
             }
         });
         let io = TokioIo::new(Watched::new(io, ticket.conn().clone()));
-        let http = http1::Builder::new().serve_connection(io, service);
+        let builder = auto::Builder::new(TokioExecutor::new());
+        let http = builder.serve_connection(io, service);
         tokio::pin!(http);
         tokio::select! {
             result = http.as_mut() => log_end(peer, result),
@@ -209,7 +235,7 @@ impl Connection {
     }
 }
 
-fn log_end(peer: SocketAddr, result: Result<(), hyper::Error>) {
+fn log_end(peer: SocketAddr, result: Result<(), Box<dyn std::error::Error + Send + Sync>>) {
     if let Err(e) = result {
         tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
     }

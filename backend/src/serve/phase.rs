@@ -1,5 +1,5 @@
 //! One connection's phase, shared by its byte stream (`watched_io`: the first bytes of a new
-//! request arrived), its service (a request is being served, or its response is ready) and its
+//! request arrived), its service (requests being served, or their responses ready) and its
 //! watchdog (when to give up on it). One atomic word, so reading it costs no lock: the
 //! admission scans every connection's phase when it must shed one.
 
@@ -16,7 +16,8 @@ pub enum Phase {
     /// Waiting for (the rest of) a request head, since this instant: the connection opened,
     /// or the first bytes of a later request arrived.
     Head(Instant),
-    /// A request is being served (its head is complete); its body has its own deadline.
+    /// Requests are being served (their heads complete; HTTP/2 carries several at once);
+    /// a body has its own deadline.
     Busy,
     /// Between requests since this instant (its last response was ready).
     Idle(Instant),
@@ -58,8 +59,11 @@ pub fn deadline(phase: Phase, timeouts: Timeouts) -> Option<(Instant, Shed)> {
     }
 }
 
-const BUSY: u64 = u64::MAX;
-const IDLE_BIT: u64 = 1 << 63;
+/// The phase word: requests in flight (an HTTP/2 connection carries several at once) in the
+/// top 16 bits; with none, an idle flag and milliseconds since `epoch` below.
+const IN_FLIGHT_SHIFT: u32 = 48;
+const IDLE_BIT: u64 = 1 << 47;
+const MILLIS: u64 = IDLE_BIT - 1;
 
 /// One open connection.
 pub struct Conn {
@@ -84,62 +88,65 @@ impl Conn {
             evicted: AtomicBool::new(false),
             wake: Notify::new(),
         };
-        conn.phase
-            .store(conn.encode(Phase::Head(now)), Ordering::Release);
+        conn.phase.store(conn.millis(now), Ordering::Release);
         conn
     }
 
-    fn encode(&self, phase: Phase) -> u64 {
-        let millis = |at: Instant| {
-            u64::try_from(at.saturating_duration_since(self.epoch).as_millis())
-                .unwrap_or(IDLE_BIT - 1)
-                .min(IDLE_BIT - 1)
-        };
-        match phase {
-            Phase::Head(at) => millis(at),
-            Phase::Idle(at) => millis(at) | IDLE_BIT,
-            Phase::Busy => BUSY,
-        }
+    fn millis(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_millis())
+            .unwrap_or(MILLIS)
+            .min(MILLIS)
     }
 
     pub fn phase(&self) -> Phase {
         let word = self.phase.load(Ordering::Acquire);
-        let at = |bits: u64| self.epoch + Duration::from_millis(bits);
-        if word == BUSY {
+        let at = self.epoch + Duration::from_millis(word & MILLIS);
+        if word >> IN_FLIGHT_SHIFT > 0 {
             Phase::Busy
         } else if word & IDLE_BIT != 0 {
-            Phase::Idle(at(word & !IDLE_BIT))
+            Phase::Idle(at)
         } else {
-            Phase::Head(at(word))
+            Phase::Head(at)
         }
+    }
+
+    /// Changes the phase word with `change` (a compare-and-swap loop); true if it changed.
+    fn update(&self, change: impl FnMut(u64) -> Option<u64>) -> bool {
+        self.phase
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, change)
+            .is_ok()
     }
 
     /// Bytes arrived: an idle connection is now receiving a request head, and the header
     /// timeout runs from now (a head in progress keeps its start).
     pub fn bytes_arrived(&self, now: Instant) {
-        let word = self.phase.load(Ordering::Acquire);
-        if word != BUSY && word & IDLE_BIT != 0 {
-            let head = self.encode(Phase::Head(now));
-            // Lost to a concurrent change (a request started): nothing to do.
-            if self
-                .phase
-                .compare_exchange(word, head, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                self.wake.notify_one();
-            }
+        let head = self.millis(now);
+        let started = self
+            .update(|word| (word >> IN_FLIGHT_SHIFT == 0 && word & IDLE_BIT != 0).then_some(head));
+        if started {
+            self.wake.notify_one();
         }
     }
 
     /// A request head is complete and the service runs.
     pub fn request_started(&self) {
-        self.phase.store(BUSY, Ordering::Release);
+        self.update(|word| {
+            let in_flight = (word >> IN_FLIGHT_SHIFT).saturating_add(1).min(0xffff);
+            Some(in_flight << IN_FLIGHT_SHIFT)
+        });
     }
 
-    /// The response is ready: the connection is idle from now.
+    /// A response is ready: with no other request in flight, the connection is idle from now.
     pub fn request_finished(&self, now: Instant) {
-        self.phase
-            .store(self.encode(Phase::Idle(now)), Ordering::Release);
+        let idle = self.millis(now) | IDLE_BIT;
+        self.update(|word| {
+            let in_flight = (word >> IN_FLIGHT_SHIFT).saturating_sub(1);
+            Some(if in_flight == 0 {
+                idle
+            } else {
+                in_flight << IN_FLIGHT_SHIFT
+            })
+        });
         self.wake.notify_one();
     }
 
@@ -222,6 +229,19 @@ mod tests {
         let next = epoch + Duration::from_secs(30);
         c.bytes_arrived(next);
         assert_eq!(c.phase(), Phase::Head(next));
+    }
+
+    #[test]
+    fn a_connection_with_several_requests_in_flight_is_busy_until_the_last_ends() {
+        let epoch = Instant::now();
+        let c = conn(epoch);
+        c.request_started();
+        c.request_started();
+        c.request_finished(epoch + Duration::from_secs(1));
+        assert_eq!(c.phase(), Phase::Busy);
+        let done = epoch + Duration::from_secs(2);
+        c.request_finished(done);
+        assert_eq!(c.phase(), Phase::Idle(done));
     }
 
     #[tokio::test(start_paused = true)]
