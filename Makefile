@@ -28,7 +28,7 @@ build: setup
 lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy -p bindcar --features failpoints --all-targets -- -D warnings
+	cargo clippy -p bindcar@0.1 --features failpoints --all-targets -- -D warnings
 	scripts/cargo-wasm.sh wasm32-wasip1 clippy --profile wasm-release -p bindcar-auth-filter -p bindcar-policy -- -D warnings
 
 # The policy tests again, compiled to wasm32 and run under Node.
@@ -37,7 +37,7 @@ test-wasm: setup
 
 test: wasm lint test-wasm
 	cargo build --workspace --bins
-	cargo build -p bindcar --features failpoints --bin bindcar-failpoints
+	cargo build -p bindcar@0.1 --features failpoints --bin bindcar-failpoints
 	cargo test --workspace --no-fail-fast
 	$(MAKE) fuzz-smoke
 

@@ -57,7 +57,7 @@ pub fn binary() -> Result<PathBuf> {
 pub fn failpoints_binary() -> Result<PathBuf> {
     debug_binary(
         "bindcar-failpoints",
-        "cargo build -p bindcar --features failpoints --bin bindcar-failpoints",
+        "cargo build -p bindcar@0.1 --features failpoints --bin bindcar-failpoints",
     )
 }
 
