@@ -432,8 +432,16 @@ async fn health_is_answered_through_a_20000_connection_slowloris() {
         HELD + 1_000
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    // Defaults (1024 connections, 256 per client), a short header timeout to see it act
-    let backend = backend(dir.path(), &[("BIND_API_HEADER_TIMEOUT_SECS", "3")]);
+    // Standalone (a shared secret, not DISABLE_AUTH) with the default caps (1024
+    // connections, 256 per client) and a short header timeout to see it act
+    let backend = backend(
+        dir.path(),
+        &[
+            ("DISABLE_AUTH", "false"),
+            ("BIND_API_TOKEN", "s3cret"),
+            ("BIND_API_HEADER_TIMEOUT_SECS", "3"),
+        ],
+    );
     let to = server(&backend);
     let pid = backend.pid().expect("bindcar runs");
     let budget = 1024 * 2 + 256;

@@ -249,15 +249,16 @@ pub struct Cli {
     #[arg(long, env = "KUBE_CA_CERT_PATH")]
     pub kube_ca_cert_path: Option<PathBuf>,
 
-    /// Connections: at most this many client connections open at once (standalone; see
-    /// "Connections" in the README). At the cap, the connection that has waited longest
-    /// without a request in progress is closed for a new one [default: 1024, lowered to fit
-    /// the file-descriptor limit].
+    /// Connections: at most this many client connections open at once (see "Connections" in
+    /// the README). At the cap, the connection that has waited longest without a request in
+    /// progress is closed for a new one; when all are serving requests, new connections wait
+    /// [default: 1024, lowered to fit the file-descriptor limit].
     #[arg(long, env = "BIND_API_MAX_CONNECTIONS")]
     pub max_connections: Option<u32>,
 
     /// Connections: at most this many open at once from one client address (an IPv6 /64)
-    /// [default: 256, or BIND_API_MAX_CONNECTIONS if lower].
+    /// [default: 256, or BIND_API_MAX_CONNECTIONS if lower; with DISABLE_AUTH=true, behind the
+    /// mesh's sidecar, BIND_API_MAX_CONNECTIONS].
     #[arg(long, env = "BIND_API_MAX_CONNECTIONS_PER_CLIENT")]
     pub max_connections_per_client: Option<u32>,
 

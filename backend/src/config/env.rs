@@ -82,9 +82,14 @@ fn connection_settings(cli: &Cli) -> Result<ConnectionSettings, String> {
     let max_connections = cli
         .max_connections
         .unwrap_or(ConnectionSettings::DEFAULT_MAX_CONNECTIONS);
-    let max_per_client = cli
-        .max_connections_per_client
-        .unwrap_or(ConnectionSettings::DEFAULT_MAX_PER_CLIENT.min(max_connections));
+    // Behind the mesh every connection comes from the sidecar: one client, whose share is
+    // the whole.
+    let default_per_client = if cli.disable_auth {
+        max_connections
+    } else {
+        ConnectionSettings::DEFAULT_MAX_PER_CLIENT.min(max_connections)
+    };
+    let max_per_client = cli.max_connections_per_client.unwrap_or(default_per_client);
     for (name, value) in [
         ("BIND_API_MAX_CONNECTIONS", u64::from(max_connections)),
         (
@@ -501,6 +506,11 @@ mod tests {
             .connections;
         assert!(c.max_connections_explicit);
         assert_eq!((c.max_connections, c.max_per_client), (100, 100));
+        // behind the mesh (DISABLE_AUTH) the sidecar is the only client
+        let c = config(&["--address", "127.0.0.1", "--disable-auth"])
+            .unwrap()
+            .connections;
+        assert_eq!((c.max_connections, c.max_per_client), (1024, 1024));
         for (flag, name) in [
             ("--max-connections", "BIND_API_MAX_CONNECTIONS"),
             (

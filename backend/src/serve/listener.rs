@@ -95,15 +95,21 @@ pub async fn serve<T: Transport>(
     let (done_tx, done_rx) = watch::channel(());
     tokio::pin!(shutdown);
     loop {
-        let (tcp, peer) = tokio::select! {
+        // No room (every connection serving a request, or waiting for less than the grace):
+        // new connections stay in the listen queue until there is.
+        let accepted = tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    accept_failed(&e).await;
-                    continue;
-                }
+            () = admission.wait_for_room() => tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => accepted,
             },
+        };
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                accept_failed(&e).await;
+                continue;
+            }
         };
         let ticket = match admission.admit(peer, Instant::now()) {
             Ok(ticket) => ticket,
@@ -193,6 +199,8 @@ impl Connection {
             requests,
             ..
         } = self;
+        // A handshake waits on the client.
+        ticket.conn().waiting_on_client(true);
         let (io, info) = match transport.establish(tcp, peer).await {
             Ok(established) => established,
             Err(e) => {
@@ -200,6 +208,7 @@ impl Connection {
                 return;
             }
         };
+        ticket.conn().waiting_on_client(false);
         let conn = ticket.conn().clone();
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             conn.request_started();

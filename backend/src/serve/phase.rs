@@ -5,6 +5,7 @@
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -73,20 +74,32 @@ pub struct Conn {
     /// Every instant is kept as milliseconds since this one.
     epoch: Instant,
     phase: AtomicU64,
+    /// Whether the last read found nothing to read: this side is waiting on the client (not
+    /// the other way round: a connection whose bytes this process has not read yet, under
+    /// load, is not one to shed).
+    starved: AtomicBool,
+    /// Whether bytes of the awaited head have arrived (a head begun and stalled is a
+    /// slowloris's mark; a connection that has sent nothing yet may be a slow client).
+    head_begun: AtomicBool,
     evicted: AtomicBool,
     /// Wakes the watchdog when the deadline may have moved or the connection was evicted.
     wake: Notify,
+    /// Tells the listener a request ended (the admission's: there may be room again).
+    room: Arc<Notify>,
 }
 
 impl Conn {
-    pub fn new(id: u64, client: IpAddr, epoch: Instant, now: Instant) -> Conn {
+    pub fn new(id: u64, client: IpAddr, epoch: Instant, now: Instant, room: Arc<Notify>) -> Conn {
         let conn = Conn {
             id,
             client,
             epoch,
             phase: AtomicU64::new(0),
+            starved: AtomicBool::new(false),
+            head_begun: AtomicBool::new(false),
             evicted: AtomicBool::new(false),
             wake: Notify::new(),
+            room,
         };
         conn.phase.store(conn.millis(now), Ordering::Release);
         conn
@@ -120,6 +133,9 @@ impl Conn {
     /// Bytes arrived: an idle connection is now receiving a request head, and the header
     /// timeout runs from now (a head in progress keeps its start).
     pub fn bytes_arrived(&self, now: Instant) {
+        if self.phase.load(Ordering::Acquire) >> IN_FLIGHT_SHIFT == 0 {
+            self.head_begun.store(true, Ordering::Release);
+        }
         let head = self.millis(now);
         let started = self
             .update(|word| (word >> IN_FLIGHT_SHIFT == 0 && word & IDLE_BIT != 0).then_some(head));
@@ -130,6 +146,7 @@ impl Conn {
 
     /// A request head is complete and the service runs.
     pub fn request_started(&self) {
+        self.head_begun.store(false, Ordering::Release);
         self.update(|word| {
             let in_flight = (word >> IN_FLIGHT_SHIFT).saturating_add(1).min(0xffff);
             Some(in_flight << IN_FLIGHT_SHIFT)
@@ -148,6 +165,25 @@ impl Conn {
             })
         });
         self.wake.notify_one();
+        self.room.notify_one();
+    }
+
+    /// Whether this side is waiting on the client (a read found nothing, or a handshake is
+    /// waiting for it).
+    pub fn waiting_on_client(&self, waiting: bool) {
+        self.starved.store(waiting, Ordering::Release);
+    }
+
+    /// The phase of a connection that waits on its client without a request in progress
+    /// (the ones that may be shed for another), and whether bytes of its head have come.
+    pub fn stalled(&self) -> Option<(Phase, bool)> {
+        match self.phase() {
+            Phase::Busy => None,
+            waiting => self
+                .starved
+                .load(Ordering::Acquire)
+                .then(|| (waiting, self.head_begun.load(Ordering::Acquire))),
+        }
     }
 
     /// Asks the connection's task to close it.
@@ -192,7 +228,13 @@ mod tests {
     };
 
     fn conn(epoch: Instant) -> Conn {
-        Conn::new(1, IpAddr::V4(Ipv4Addr::LOCALHOST), epoch, epoch)
+        Conn::new(
+            1,
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            epoch,
+            epoch,
+            Arc::new(Notify::new()),
+        )
     }
 
     #[test]
@@ -260,7 +302,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_busy_connection_is_not_timed_out_and_eviction_wakes_the_watchdog() {
-        let c = std::sync::Arc::new(conn(Instant::now()));
+        let c = Arc::new(conn(Instant::now()));
         c.request_started();
         let watched = tokio::spawn({
             let c = c.clone();
@@ -274,7 +316,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_first_bytes_after_idling_bring_the_deadline_forward() {
-        let c = std::sync::Arc::new(conn(Instant::now()));
+        let c = Arc::new(conn(Instant::now()));
         c.request_finished(Instant::now());
         let watched = tokio::spawn({
             let c = c.clone();

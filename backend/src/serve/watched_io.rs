@@ -1,5 +1,6 @@
 //! The connection's byte stream, telling its phase when bytes arrive (the first bytes of a new
-//! request start its header timeout). Writes pass through untouched.
+//! request start its header timeout) and whether a read found nothing (this side waits on the
+//! client). Writes pass through untouched.
 
 use std::io;
 use std::pin::Pin;
@@ -30,8 +31,13 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.conn.bytes_arrived(Instant::now());
+        match polled {
+            Poll::Ready(Ok(())) if buf.filled().len() > before => {
+                self.conn.waiting_on_client(false);
+                self.conn.bytes_arrived(Instant::now());
+            }
+            Poll::Pending => self.conn.waiting_on_client(true),
+            _ => {}
         }
         polled
     }
