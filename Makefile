@@ -11,7 +11,7 @@ WASM_BUILT := $(WASM_OUT)/bindcar_auth_filter.wasm
 NOOP_WASM := dist/bindcar_noop_filter.wasm
 MODE ?= basic
 
-.PHONY: setup wasm build test test-wasm lint run bench clean-run oci oci-pin fuzz fuzz-smoke
+.PHONY: setup wasm build test test-wasm lint run run-bins bench clean-run oci oci-pin fuzz fuzz-smoke
 
 setup:
 	@scripts/setup.sh
@@ -39,9 +39,13 @@ test: wasm lint test-wasm
 	cargo test --workspace --no-fail-fast
 	$(MAKE) fuzz-smoke
 
-run: wasm
-	cargo build -p bindcar -p bindcar-devstack --bins
+# MODE=basic (default), tokenreview or authz (`target/debug/devstack --help`). The stack is
+# the one command of the recipe, so make's own signals reach it (devstack.rs, MakeParent).
+run: wasm run-bins
 	target/debug/devstack --mode $(MODE)
+
+run-bins:
+	cargo build -p bindcar -p bindcar-devstack --bins
 
 bench: wasm
 	WITH_BENCH=1 scripts/setup.sh
