@@ -115,7 +115,18 @@ impl Backend {
         env: Vec<(String, String)>,
         args: &[&str],
     ) -> Result<Backend> {
-        let binary = binary.to_path_buf();
+        let mut command = vec![binary.display().to_string()];
+        command.extend(args.iter().map(|a| a.to_string()));
+        Backend::try_start_command(&command, env)
+    }
+
+    /// The same with a whole command line (`command[0]` the program): a launcher that ends
+    /// by exec'ing bindcar in place (`chroot`, `unshare`), so the child is bindcar itself.
+    pub fn try_start_command(command: &[String], env: Vec<(String, String)>) -> Result<Backend> {
+        let (binary, args) = command
+            .split_first()
+            .context("an empty command line")?;
+        let binary = PathBuf::from(binary);
         let dir = tempfile::Builder::new()
             .prefix("bindcar-backend-")
             .tempdir()?;

@@ -12,5 +12,6 @@ pub mod envoy;
 pub mod http;
 pub mod named;
 pub mod ports;
+pub mod registry;
 pub mod tokenreview;
 pub mod upstream;

@@ -48,6 +48,7 @@ mod kubernetes;
 mod named_conf;
 mod pieces;
 mod pod;
+mod service_accounts;
 
 use istio::*;
 use istio_api::*;
