@@ -89,9 +89,9 @@ pub async fn run(config: Config) -> Result<(), String> {
         version = env!("CARGO_PKG_VERSION"),
         "bindcar listening"
     );
-    // The peer address is the rate limiter's key.
+    // The peer address is the rate limiter's key; Linkerd mode also needs the local one.
     let app = http::router_with_docs(state, config.enable_docs)
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        .into_make_service_with_connect_info::<http::conn::Connection>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

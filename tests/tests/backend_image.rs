@@ -127,7 +127,8 @@ fn blob(layout: &Path, digest: &str) -> Vec<u8> {
 
 /// The manifest, config and layer of a one-image layout.
 fn read_layout(layout: &Path) -> (Vec<u8>, Value, Vec<u8>) {
-    let index: Value = serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let index: Value =
+        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
     let manifest = blob(layout, index["manifests"][0]["digest"].as_str().unwrap());
     let m: Value = serde_json::from_slice(&manifest).unwrap();
     let config: Value =
@@ -135,7 +136,11 @@ fn read_layout(layout: &Path) -> (Vec<u8>, Value, Vec<u8>) {
     let layers = m["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 1, "{m}");
     assert_eq!(layers[0]["mediaType"], MT_LAYER);
-    (manifest, config, blob(layout, layers[0]["digest"].as_str().unwrap()))
+    (
+        manifest,
+        config,
+        blob(layout, layers[0]["digest"].as_str().unwrap()),
+    )
 }
 
 fn gunzip(bytes: &[u8]) -> Vec<u8> {
@@ -238,8 +243,14 @@ fn the_image_is_reproducible_and_holds_only_what_the_binary_needs() {
     assert_eq!(c["User"], "10053:10053");
     assert_eq!(c["Entrypoint"], json!(["/usr/local/bin/bindcar"]));
     assert_eq!(c["ExposedPorts"], json!({"8080/tcp": {}}));
-    assert_eq!((config["os"].as_str(), config["architecture"].as_str()), (Some("linux"), Some("amd64")));
-    assert!(config.get("created").is_none() && config.get("history").is_none(), "{config}");
+    assert_eq!(
+        (config["os"].as_str(), config["architecture"].as_str()),
+        (Some("linux"), Some("amd64"))
+    );
+    assert!(
+        config.get("created").is_none() && config.get("history").is_none(),
+        "{config}"
+    );
 
     // gzip without time or name; tar entries sorted, owned by 0, time 0, no owner names.
     assert_eq!(&layer[..4], &[0x1f, 0x8b, 8, 0]);
@@ -254,19 +265,31 @@ fn the_image_is_reproducible_and_holds_only_what_the_binary_needs() {
     let expected: Vec<(String, u32)> = ROOTFS.iter().map(|(n, m)| (n.to_string(), *m)).collect();
     assert_eq!(listed, expected);
     for e in &entries {
-        assert_eq!((e.ids, e.mtime, e.owners.as_str()), ((0, 0), 0, ""), "{}", e.name);
+        assert_eq!(
+            (e.ids, e.mtime, e.owners.as_str()),
+            ((0, 0), 0, ""),
+            "{}",
+            e.name
+        );
     }
     let binary_bytes = fs::read(&binary).unwrap();
     let in_image = &entries.last().unwrap().data;
-    assert!(in_image == &binary_bytes, "usr/local/bin/bindcar is not {IMAGE_BIN}");
+    assert!(
+        in_image == &binary_bytes,
+        "usr/local/bin/bindcar is not {IMAGE_BIN}"
+    );
     let passwd = String::from_utf8_lossy(&entries[3].data).to_string();
     assert!(passwd.contains("bindcar:x:10053:10053:"), "{passwd}");
     // Statically linked: no interpreter, no libraries to find (ldd's word for it).
     let ldd = Command::new("ldd").arg(&binary).output().unwrap();
-    let said = String::from_utf8_lossy(&ldd.stdout).to_string() + &String::from_utf8_lossy(&ldd.stderr);
+    let said =
+        String::from_utf8_lossy(&ldd.stdout).to_string() + &String::from_utf8_lossy(&ldd.stderr);
     assert!(said.contains("not a dynamic executable"), "ldd: {said}");
     let size = layer.len();
-    eprintln!("image {digest}: layer {size} bytes gzip, binary {} bytes", binary_bytes.len());
+    eprintln!(
+        "image {digest}: layer {size} bytes gzip, binary {} bytes",
+        binary_bytes.len()
+    );
 
     // A dynamically linked binary is refused: its root filesystem would lack the libraries.
     let r = builder(&["digest", "/bin/sh"]);
@@ -280,7 +303,11 @@ fn pull(registry: &Registry, tag: &str, expected: &str) -> (Value, Vec<u8>) {
     let path = format!("/v2/{REPO}/manifests/{tag}");
     let r = get(registry.port, &path, &[("accept", accept)]).unwrap();
     assert_eq!(r.status, 200, "{path}: {}\n{}", r.text(), registry.log());
-    assert_eq!(sha256_digest(&r.body), expected, "the registry serves another manifest");
+    assert_eq!(
+        sha256_digest(&r.body),
+        expected,
+        "the registry serves another manifest"
+    );
     assert_eq!(r.header("docker-content-digest"), Some(expected));
     let m: Value = serde_json::from_slice(&r.body).unwrap();
     let fetch = |d: &Value| {
@@ -353,14 +380,25 @@ fn pushed_pulled_and_unpacked_the_image_runs_against_a_real_named() {
         .status()
         .unwrap();
     assert!(chown.success());
-    let entrypoint: Vec<String> = serde_json::from_value(config["config"]["Entrypoint"].clone()).unwrap();
+    let entrypoint: Vec<String> =
+        serde_json::from_value(config["config"]["Entrypoint"].clone()).unwrap();
     // A private mount namespace: the bind mount dies with the process. Each step execs the
     // next, so the child the test holds is bindcar itself.
     let script = r#"mkdir -p "$2$1" && mount --bind "$1" "$2$1" && root=$2 user=$3 && shift 3 && exec chroot --userspec="$user" "$root" "$@""#;
-    let mut command: Vec<String> = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut command: Vec<String> = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        script,
+        "sh",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     command.push(zone_dir.display().to_string());
     command.push(rootfs.display().to_string());
     command.push(user.clone());
@@ -370,10 +408,16 @@ fn pushed_pulled_and_unpacked_the_image_runs_against_a_real_named() {
     env.retain(|(k, _)| k != "NSUPDATE_SERVER");
     env.extend([
         ("API_PORT".to_string(), port.to_string()),
-        ("BIND_API_TOKEN".to_string(), "image-test-secret".to_string()),
+        (
+            "BIND_API_TOKEN".to_string(),
+            "image-test-secret".to_string(),
+        ),
         // A name, not an address: resolved by the static glibc from /etc/hosts.
         ("NSUPDATE_SERVER".to_string(), "localhost".to_string()),
-        ("PATH".to_string(), std::env::var("PATH").unwrap_or_default()),
+        (
+            "PATH".to_string(),
+            std::env::var("PATH").unwrap_or_default(),
+        ),
     ]);
     let backend = Backend::try_start_command(&command, env).unwrap_or_else(|e| panic!("{e:#}"));
 
@@ -391,9 +435,17 @@ fn pushed_pulled_and_unpacked_the_image_runs_against_a_real_named() {
             .unwrap()
             .to_string()
     };
-    assert_eq!((ids("Uid:"), ids("Gid:")), (uid.to_string(), gid.to_string()));
+    assert_eq!(
+        (ids("Uid:"), ids("Gid:")),
+        (uid.to_string(), gid.to_string())
+    );
     let exe = fs::metadata(format!("/proc/{pid}/exe")).unwrap();
-    assert_eq!(exe.ino(), fs::metadata(rootfs.join("usr/local/bin/bindcar")).unwrap().ino());
+    assert_eq!(
+        exe.ino(),
+        fs::metadata(rootfs.join("usr/local/bin/bindcar"))
+            .unwrap()
+            .ino()
+    );
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

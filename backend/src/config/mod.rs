@@ -11,4 +11,6 @@ pub mod settings;
 pub mod update;
 
 pub use cli::Cli;
-pub use settings::{AuthSettings, Config, KubeSource, RateLimitSettings, TokenReviewSettings};
+pub use settings::{
+    AuthSettings, Config, KubeSource, LinkerdSettings, RateLimitSettings, TokenReviewSettings,
+};

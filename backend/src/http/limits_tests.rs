@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
+
+use super::conn::Connection;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
@@ -58,7 +60,9 @@ async fn send(app: &Router, method: Method, uri: &str, peer: &str, token: Option
     }
     let mut request = request.body(Body::empty()).unwrap();
     let peer: SocketAddr = peer.parse().unwrap();
-    request.extensions_mut().insert(ConnectInfo(peer));
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(Connection { peer, local: None }));
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let retry_after = response

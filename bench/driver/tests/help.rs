@@ -13,9 +13,21 @@ fn help_prints_every_flag() {
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
     for flag in [
-        "--rounds", "--duration", "--warmup", "--connections", "--threads", "--workers",
-        "--latency-ms", "--pool", "--ops", "--budget", "--out", "--quick", "--records-only",
-        "--peer-zones", "--only",
+        "--rounds",
+        "--duration",
+        "--warmup",
+        "--connections",
+        "--threads",
+        "--workers",
+        "--latency-ms",
+        "--pool",
+        "--ops",
+        "--budget",
+        "--out",
+        "--quick",
+        "--records-only",
+        "--peer-zones",
+        "--only",
     ] {
         assert!(text.contains(flag), "{flag} missing from:\n{text}");
     }

@@ -183,7 +183,11 @@ fn commands(banner: &[String]) -> (Vec<String>, Vec<String>) {
 
 fn sh(exports: &[String], cmd: &str) -> String {
     let script = format!("{}\n{cmd}", exports.join("\n"));
-    let out = Command::new("bash").arg("-c").arg(&script).output().unwrap();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{cmd}: {out:?}");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
@@ -196,7 +200,14 @@ fn make() -> Command {
     let mut cmd = Command::new("make");
     // The stack's binaries and the module are built already (make test builds them): -o
     // keeps make from building them again inside a test.
-    cmd.args(["--no-print-directory", "-o", "wasm", "-o", "run-bins", "run"]);
+    cmd.args([
+        "--no-print-directory",
+        "-o",
+        "wasm",
+        "-o",
+        "run-bins",
+        "run",
+    ]);
     cmd
 }
 
@@ -220,7 +231,12 @@ fn make_run_serves_zones_and_records_as_printed_and_stops_on_sigint_to_make() {
         .iter()
         .find(|l| l.contains("named, statistics channel"))
         .unwrap_or_else(|| panic!("no statistics channel in the banner:\n{text}"));
-    let stats_port: u16 = stats_line.split_whitespace().next().unwrap().parse().unwrap();
+    let stats_port: u16 = stats_line
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let zones = bindcar_testbed::http::get(stats_port, "/json/v1/zones", &[]).unwrap();
     assert_eq!(zones.status, 200, "{zones:?}");
 
@@ -267,7 +283,10 @@ fn make_run_serves_zones_and_records_as_printed_and_stops_on_sigint_to_make() {
     stack.signal(libc::SIGINT);
     stack.wait_stopped(Duration::from_secs(30));
     let rest = stack.seen.join("\n");
-    assert!(rest.contains("make was interrupted (SIGINT): stopping everything"), "{rest}");
+    assert!(
+        rest.contains("make was interrupted (SIGINT): stopping everything"),
+        "{rest}"
+    );
 }
 
 fn devstack_bin() -> PathBuf {
@@ -315,10 +334,18 @@ fn help_lists_every_mode() {
     let out = Command::new(devstack_bin()).arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--mode basic", "--mode tokenreview", "--mode authz", "--help"] {
+    for flag in [
+        "--mode basic",
+        "--mode tokenreview",
+        "--mode authz",
+        "--help",
+    ] {
         assert!(text.contains(flag), "{flag}: {text}");
     }
-    let out = Command::new(devstack_bin()).arg("--bogus").output().unwrap();
+    let out = Command::new(devstack_bin())
+        .arg("--bogus")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage: devstack"));
 }

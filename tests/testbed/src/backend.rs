@@ -123,9 +123,7 @@ impl Backend {
     /// The same with a whole command line (`command[0]` the program): a launcher that ends
     /// by exec'ing bindcar in place (`chroot`, `unshare`), so the child is bindcar itself.
     pub fn try_start_command(command: &[String], env: Vec<(String, String)>) -> Result<Backend> {
-        let (binary, args) = command
-            .split_first()
-            .context("an empty command line")?;
+        let (binary, args) = command.split_first().context("an empty command line")?;
         let binary = PathBuf::from(binary);
         let dir = tempfile::Builder::new()
             .prefix("bindcar-backend-")

@@ -45,6 +45,8 @@ mod callout;
 mod istio;
 mod istio_api;
 mod kubernetes;
+mod linkerd;
+mod linkerd_api;
 mod named_conf;
 mod pieces;
 mod pod;

@@ -146,7 +146,10 @@ fn a_records_path_off_named_port_is_caught() {
     };
     // The shipped bug of issue 22: no NSUPDATE_PORT, so 53.
     let e = records_path_error(&without(&["NSUPDATE_PORT"]), &conf).unwrap();
-    assert!(e.contains("127.0.0.1:53") && e.contains("NSUPDATE_PORT=5353"), "{e}");
+    assert!(
+        e.contains("127.0.0.1:53") && e.contains("NSUPDATE_PORT=5353"),
+        "{e}"
+    );
     let mut elsewhere = good.clone();
     for v in elsewhere.env.as_mut().unwrap() {
         if v.name == "NSUPDATE_SERVER" {

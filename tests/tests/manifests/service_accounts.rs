@@ -10,7 +10,11 @@ fn accounts(dirs: &[PathBuf]) -> (BTreeSet<String>, Vec<(String, String)>) {
     let mut named = Vec::new();
     for d in dirs {
         let out = kubectl_kustomize(d);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         for doc in yaml_docs(&String::from_utf8_lossy(&out.stdout)).unwrap() {
             let what = key_of(&doc);
             if doc["kind"] == "ServiceAccount" {
@@ -69,7 +73,10 @@ fn every_service_account_named_is_created() {
     let (created, _) = accounts(&shipped);
     assert!(created.contains("dns-system/external-dns"), "{created:?}");
     let left = dangling(&shipped);
-    assert!(left.is_empty(), "named but not created by envoy/kubernetes: {left:?}");
+    assert!(
+        left.is_empty(),
+        "named but not created by envoy/kubernetes: {left:?}"
+    );
     // Without serviceaccount-external-dns.yaml (as shipped before issue 22), the check names
     // the binding and the WasmPlugin that refer to it.
     let tmp = tempfile::tempdir().unwrap();

@@ -15,9 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use bindcar_testbed::envoy::{envoy_bin, wasm_path, workspace_root};
 use bindcar_testbed::named::{Named, NamedOptions};
-use bindcar_testbed::tokenreview::{
-    MintRequest, RbacRule, ServerOptions, TokenReviewServer,
-};
+use bindcar_testbed::tokenreview::{MintRequest, RbacRule, ServerOptions, TokenReviewServer};
 
 const ENVOY_PORT: u16 = 10000;
 const ENVOY_ADMIN: u16 = 9901;
@@ -340,7 +338,8 @@ impl MakeParent {
 
     /// make took a SIGINT (or is gone: then PDEATHSIG has told us already).
     fn interrupted(&self) -> bool {
-        unsafe { libc::getppid() } != self.pid || Self::catches_sigint(self.pid) != Some(true)
+        let parent = unsafe { libc::getppid() };
+        parent != self.pid || Self::catches_sigint(self.pid) != Some(true)
     }
 }
 
@@ -379,7 +378,9 @@ fn write_authz_config(run_dir: &Path) -> Result<String> {
     let mut doc: serde_json::Value = serde_norway::from_str(&fs::read_to_string(base)?)
         .with_context(|| format!("reading {base}"))?;
     let filters = doc
-        .pointer_mut("/static_resources/listeners/0/filter_chains/0/filters/0/typed_config/http_filters")
+        .pointer_mut(
+            "/static_resources/listeners/0/filter_chains/0/filters/0/typed_config/http_filters",
+        )
         .and_then(|f| f.as_array_mut())
         .with_context(|| format!("{base}: no http_filters on the first listener"))?;
     let wasm = filters
@@ -395,7 +396,11 @@ fn write_authz_config(run_dir: &Path) -> Result<String> {
     *value = serde_json::Value::String(plugin.to_string());
     let path = run_dir.join("envoy-authz.yaml");
     fs::write(&path, serde_norway::to_string(&doc)?)?;
-    Ok(path.strip_prefix(workspace_root()).unwrap_or(&path).display().to_string())
+    Ok(path
+        .strip_prefix(workspace_root())
+        .unwrap_or(&path)
+        .display()
+        .to_string())
 }
 
 /// One call the writer may make and one the viewer may not, made now and shown as sent.
@@ -461,7 +466,9 @@ fn print_banner(mode: Mode, tokens: Option<&Tokens>, named: &Named, config: &str
         Mode::TokenReview => "TokenReview",
         Mode::Authz => "TokenReview + SubjectAccessReview",
     };
-    println!("\nbindcar stack is up ({mode_name} mode; Envoy config {config}). Listening on 127.0.0.1:");
+    println!(
+        "\nbindcar stack is up ({mode_name} mode; Envoy config {config}). Listening on 127.0.0.1:"
+    );
     println!("  {ENVOY_PORT}   Envoy + bindcar auth filter  (the API: use this)");
     println!("  {ENVOY_ADMIN}    Envoy admin                  (stats: /stats/prometheus)");
     println!("  {BACKEND_PORT}   bindcar backend              (behind Envoy, auth disabled: the filter does it)");
@@ -484,7 +491,10 @@ fn print_banner(mode: Mode, tokens: Option<&Tokens>, named: &Named, config: &str
             println!("\nA token it accepts ({}, audience bindcar):", user(WRITER));
             println!("  export TOKEN={}", t.writer);
             if mode == Mode::Authz {
-                println!("A token of a ServiceAccount that may only read ({}):", user(VIEWER));
+                println!(
+                    "A token of a ServiceAccount that may only read ({}):",
+                    user(VIEWER)
+                );
                 println!("  export VIEWER_TOKEN={}", t.viewer);
             }
             println!("A token it refuses (namespace default is not allowed):");
@@ -502,12 +512,16 @@ fn print_banner(mode: Mode, tokens: Option<&Tokens>, named: &Named, config: &str
     println!("\nTry:");
     println!("  curl -i {e}/api/v1/health");
     println!("  curl -s {auth} {e}/api/v1/zones");
-    println!("  curl -s -X POST {auth} {json} \\\n       -d '{create}' \\\n       {e}/api/v1/zones");
+    println!(
+        "  curl -s -X POST {auth} {json} \\\n       -d '{create}' \\\n       {e}/api/v1/zones"
+    );
     println!("  dig @127.0.0.1 -p {DNS_PORT} www.demo.test A +short");
     println!("\nRecords (RFC 2136 updates signed with key {key}; dig shows each change at once):");
     println!("  curl -s -X POST {auth} {json} -d '{{\"name\":\"api\",\"type\":\"A\",\"value\":\"192.0.2.20\",\"ttl\":300}}' {z}/records");
     println!("  curl -s {auth} '{z}/records?name=api'");
     println!("  curl -s -X PUT {auth} {json} -d '{{\"ttl\":300,\"values\":[\"192.0.2.21\",\"192.0.2.22\"]}}' {z}/rrsets/api/A");
     println!("  dig @127.0.0.1 -p {DNS_PORT} api.demo.test A +short");
-    println!("  curl -s -X DELETE {auth} {json} -d '{{\"name\":\"api\",\"type\":\"A\"}}' {z}/records");
+    println!(
+        "  curl -s -X DELETE {auth} {json} -d '{{\"name\":\"api\",\"type\":\"A\"}}' {z}/records"
+    );
 }
