@@ -70,8 +70,8 @@ fuzz-smoke: setup
 # - The backend (dist/oci-backend): the bindcar binary, statically linked, and the few files a
 #   non-root process needs (scripts/oci-backend.py says which and why). Built with the
 #   `image` profile for the explicit target, so the flags touch neither build scripts nor
-#   target/release; the registry path is remapped so that the binary, hence the digest, is
-#   the same wherever CARGO_HOME is.
+#   target/release; the checkout's and the registry's paths are remapped so that the binary,
+#   hence the digest, is the same wherever the clone and CARGO_HOME are.
 # `oci-pin` writes both digests where they are pinned; the tests fail on a stale pin.
 OCI_TAG ?= 0.1.0
 OCI_PINNED := envoy/istio/wasmplugin.yaml envoy/istio/README.md
@@ -81,7 +81,7 @@ BACKEND_PINNED := envoy/kubernetes/deployment.yaml
 CARGO_HOME ?= $(HOME)/.cargo
 
 image-bin:
-	RUSTFLAGS="-C target-feature=+crt-static --remap-path-prefix=$(CARGO_HOME)=/cargo" \
+	RUSTFLAGS="-C target-feature=+crt-static --remap-path-prefix=$(CURDIR)=/src --remap-path-prefix=$(CARGO_HOME)=/cargo" \
 	  cargo build --profile image --target $(IMAGE_TARGET) -p bindcar
 	@echo "built $(IMAGE_BIN) ($$(stat -c %s $(IMAGE_BIN)) bytes, static)"
 

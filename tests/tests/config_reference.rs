@@ -45,7 +45,11 @@ fn first_cells((file, heading): (&str, &str)) -> Vec<String> {
 
 /// Every `code` span of a cell.
 fn spans(cell: &str) -> Vec<String> {
-    cell.split('`').skip(1).step_by(2).map(str::to_string).collect()
+    cell.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
 }
 
 fn documented_variables() -> BTreeSet<String> {
@@ -135,7 +139,10 @@ fn documented_keys() -> BTreeSet<String> {
 fn the_plugin_table_lists_exactly_the_keys_the_filter_takes() {
     let code = keys_in_code();
     let docs = documented_keys();
-    assert!(code.contains("tokenReview.audiences") && code.contains("mode"), "{code:?}");
+    assert!(
+        code.contains("tokenReview.audiences") && code.contains("mode"),
+        "{code:?}"
+    );
     // An object's own row is optional (`throttle` has one: any of its keys turns it on).
     let objects: BTreeSet<String> = code
         .iter()

@@ -4,9 +4,10 @@
 //! stack stopped by a SIGINT sent to make alone (not to its process group, as a supervisor or
 //! `kill -INT` does).
 //!
-//! The stack uses make run's fixed ports (10000, 9901, 18080, 15353, 19953, 16443): a
-//! `make run` already running makes these tests fail, saying so. They run one at a time.
-//! Needs `dist/bindcar_auth_filter.wasm` (`make wasm`) and `target/debug/bindcar`
+//! Each stack runs on make run's ports moved by one `DEVSTACK_PORT_OFFSET` where all of them
+//! are free, so a `make run` (or another test's stack) elsewhere on the machine is no
+//! obstacle; the stacks of this file run one at a time. Needs
+//! `dist/bindcar_auth_filter.wasm` (`make wasm`) and `target/debug/bindcar`
 //! (`cargo build -p bindcar`), as `make test` builds them first; named, dig and Envoy as for
 //! every end-to-end test.
 
@@ -22,23 +23,24 @@ use std::time::{Duration, Instant};
 
 use bindcar_testbed::envoy::workspace_root;
 
+/// make run's ports: Envoy, its admin, the backend, named's DNS and control channel, the
+/// TokenReview server.
 const PORTS: [u16; 6] = [10000, 9901, 18080, 15353, 19953, 16443];
 static ONE_STACK: Mutex<()> = Mutex::new(());
 
-fn ports_free() -> Vec<u16> {
-    PORTS
-        .iter()
-        .copied()
-        .filter(|p| TcpListener::bind(("127.0.0.1", *p)).is_err())
-        .collect()
+fn free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// An offset (below the ephemeral range) at which every port of the stack is free.
+fn free_offset() -> u16 {
+    (1..=12u16)
+        .map(|k| k * 1000)
+        .find(|off| PORTS.iter().all(|p| free(p + off)))
+        .expect("no offset with all six ports free")
 }
 
 fn require_prerequisites() {
-    let busy = ports_free();
-    assert!(
-        busy.is_empty(),
-        "ports {busy:?} are in use: stop the running `make run` first"
-    );
     let root = workspace_root();
     for (file, how) in [
         ("dist/bindcar_auth_filter.wasm", "make wasm"),
@@ -53,10 +55,13 @@ struct Stack {
     child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
+    offset: u16,
 }
 
 impl Stack {
     fn start(mut cmd: Command) -> Stack {
+        let offset = free_offset();
+        cmd.env("DEVSTACK_PORT_OFFSET", offset.to_string());
         // Its own process group: no signal of ours reaches it by accident, and a SIGINT we
         // send goes to exactly one process.
         use std::os::unix::process::CommandExt;
@@ -86,6 +91,7 @@ impl Stack {
             child,
             lines,
             seen: Vec::new(),
+            offset,
         }
     }
 
@@ -111,6 +117,19 @@ impl Stack {
         }
     }
 
+    /// make run's `port` in this stack.
+    fn port(&self, port: u16) -> u16 {
+        port + self.offset
+    }
+
+    fn busy(&self) -> Vec<u16> {
+        PORTS
+            .iter()
+            .map(|p| self.port(*p))
+            .filter(|p| !free(*p))
+            .collect()
+    }
+
     fn signal(&self, sig: i32) {
         assert_eq!(unsafe { libc::kill(self.child.id() as i32, sig) }, 0);
     }
@@ -132,13 +151,13 @@ impl Stack {
         // The children are stopped before devstack exits; give the kernel a moment to let
         // go of the listening sockets of processes that just exited.
         let end = Instant::now() + Duration::from_secs(10);
-        while !ports_free().is_empty() && Instant::now() < end {
+        while !self.busy().is_empty() && Instant::now() < end {
             std::thread::sleep(Duration::from_millis(100));
         }
         assert!(
-            ports_free().is_empty(),
+            self.busy().is_empty(),
             "ports {:?} still in use after the stack stopped",
-            ports_free()
+            self.busy()
         );
         status
     }
@@ -220,11 +239,14 @@ fn make_run_serves_zones_and_records_as_printed_and_stops_on_sigint_to_make() {
     let text = banner.join("\n");
 
     // Swagger UI and the statistics channel, where the banner says.
+    let backend = stack.port(18080);
     assert!(
-        text.contains("Swagger UI (the API reference): http://127.0.0.1:18080/api/v1/docs/"),
+        text.contains(&format!(
+            "Swagger UI (the API reference): http://127.0.0.1:{backend}/api/v1/docs/"
+        )),
         "{text}"
     );
-    let docs = bindcar_testbed::http::get(18080, "/api/v1/docs/", &[]).unwrap();
+    let docs = bindcar_testbed::http::get(backend, "/api/v1/docs/", &[]).unwrap();
     assert_eq!(docs.status, 200, "Swagger UI: {docs:?}");
     assert!(docs.text().contains("swagger"), "{}", docs.text());
     let stats_line = banner
@@ -314,14 +336,17 @@ fn authz_mode_shows_an_allowed_and_a_denied_call() {
     );
     // The printed tokens work as printed.
     let (_, exports) = commands(&banner);
+    let envoy = stack.port(10000);
     let viewer = sh(
         &exports,
-        "curl -s -o /dev/null -w '%{http_code}' -H \"Authorization: Bearer $VIEWER_TOKEN\" http://127.0.0.1:10000/api/v1/zones",
+        &format!("curl -s -o /dev/null -w '%{{http_code}}' -H \"Authorization: Bearer $VIEWER_TOKEN\" http://127.0.0.1:{envoy}/api/v1/zones"),
     );
     assert_eq!(viewer, "200", "the viewer may list");
     let bad = sh(
         &exports,
-        "curl -s -H \"Authorization: Bearer $BAD_TOKEN\" http://127.0.0.1:10000/api/v1/zones",
+        &format!(
+            "curl -s -H \"Authorization: Bearer $BAD_TOKEN\" http://127.0.0.1:{envoy}/api/v1/zones"
+        ),
     );
     assert!(bad.contains("unauthorized namespace: default"), "{bad}");
     stack.signal(libc::SIGTERM);

@@ -73,7 +73,7 @@ fn the_pieces_fit_together_and_nothing_of_istio_is_left() {
     // The pod: injected, never on the host's network (there the check of the identity
     // header's origin could not tell the proxy from any process of the node).
     let deployment: Deployment = typed(one(&docs, "Deployment"));
-    let template = &deployment.spec.as_ref().unwrap().template;
+    let template = &deployment.spec.template;
     let meta = template.metadata.as_ref().unwrap();
     assert_eq!(
         meta.annotations.as_ref().unwrap()["linkerd.io/inject"],

@@ -10,6 +10,7 @@
 
 use super::*;
 
+#[allow(dead_code)] // read by serde: unknown fields are what is checked
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Meta {
@@ -38,6 +39,7 @@ pub(crate) enum Operator {
     DoesNotExist,
 }
 
+#[allow(dead_code)] // read by serde: unknown fields and operators are what is checked
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Requirement {

@@ -17,12 +17,48 @@ use bindcar_testbed::envoy::{envoy_bin, wasm_path, workspace_root};
 use bindcar_testbed::named::{Named, NamedOptions};
 use bindcar_testbed::tokenreview::{MintRequest, RbacRule, ServerOptions, TokenReviewServer};
 
-const ENVOY_PORT: u16 = 10000;
-const ENVOY_ADMIN: u16 = 9901;
-const BACKEND_PORT: u16 = 18080;
-const DNS_PORT: u16 = 15353;
-const RNDC_PORT: u16 = 19953;
-const TOKENREVIEW_PORT: u16 = 16443;
+/// The ports, as the shipped Envoy configurations and the docs name them.
+const PORTS: Ports = Ports {
+    envoy: 10000,
+    admin: 9901,
+    backend: 18080,
+    dns: 15353,
+    rndc: 19953,
+    tokenreview: 16443,
+};
+
+#[derive(Clone, Copy)]
+struct Ports {
+    envoy: u16,
+    admin: u16,
+    backend: u16,
+    dns: u16,
+    rndc: u16,
+    tokenreview: u16,
+}
+
+/// `PORTS`, each moved by `DEVSTACK_PORT_OFFSET` (default 0): a second stack, or a test, beside
+/// a running `make run`. The Envoy configuration is rewritten to match (`envoy_config`).
+fn ports() -> Result<Ports> {
+    let offset: u16 = match std::env::var("DEVSTACK_PORT_OFFSET") {
+        Ok(v) => v
+            .parse()
+            .with_context(|| format!("DEVSTACK_PORT_OFFSET={v:?} is not a number"))?,
+        Err(_) => 0,
+    };
+    let shift = |p: u16| {
+        p.checked_add(offset)
+            .with_context(|| format!("DEVSTACK_PORT_OFFSET={offset} moves port {p} past 65535"))
+    };
+    Ok(Ports {
+        envoy: shift(PORTS.envoy)?,
+        admin: shift(PORTS.admin)?,
+        backend: shift(PORTS.backend)?,
+        dns: shift(PORTS.dns)?,
+        rndc: shift(PORTS.rndc)?,
+        tokenreview: shift(PORTS.tokenreview)?,
+    })
+}
 
 const USAGE: &str = "\
 usage: devstack [--mode basic|tokenreview|authz]
@@ -38,7 +74,8 @@ foreground (what `make run` runs; `make run MODE=...` picks the mode).
   -h, --help          this text
 
 Ports: Envoy 10000 (the API), Envoy admin 9901, backend 18080 (Swagger UI at /api/v1/docs/),
-named DNS 15353 and control channel 19953; the statistics channel's port is printed.
+named DNS 15353 and control channel 19953, TokenReview server 16443; the statistics channel's
+port is printed. DEVSTACK_PORT_OFFSET=N moves each of them by N.
 State in .run/ (reset at each start). Ctrl-C, SIGTERM, or SIGINT to the make that started
 it, stops everything.";
 
@@ -161,16 +198,17 @@ fn run() -> Result<()> {
         println!("{USAGE}");
         return Ok(());
     };
+    let p = ports()?;
     let root = workspace_root();
     std::env::set_current_dir(&root)?;
     wasm_path()?;
     ensure_free(&[
-        (ENVOY_PORT, "Envoy"),
-        (ENVOY_ADMIN, "Envoy admin"),
-        (BACKEND_PORT, "bindcar backend"),
-        (DNS_PORT, "named DNS"),
-        (RNDC_PORT, "named control channel"),
-        (TOKENREVIEW_PORT, "TokenReview server"),
+        (p.envoy, "Envoy"),
+        (p.admin, "Envoy admin"),
+        (p.backend, "bindcar backend"),
+        (p.dns, "named DNS"),
+        (p.rndc, "named control channel"),
+        (p.tokenreview, "TokenReview server"),
     ])?;
     let run_dir = root.join(".run");
     if run_dir.exists() {
@@ -182,7 +220,7 @@ fn run() -> Result<()> {
 
     let mut named = Named::try_start(NamedOptions {
         root: Some(run_dir.join("named")),
-        ports: Some((DNS_PORT, RNDC_PORT)),
+        ports: Some((p.dns, p.rndc)),
         ..NamedOptions::default()
     })?;
 
@@ -193,7 +231,7 @@ fn run() -> Result<()> {
         // named's control channel, statistics channel, and its DNS port for the records API.
         .envs(named.backend_env())
         .env("BIND_API_ADDRESS", "127.0.0.1")
-        .env("API_PORT", BACKEND_PORT.to_string())
+        .env("API_PORT", p.backend.to_string())
         // The filter in front of the backend authenticates; the backend trusts the mesh.
         .env("DISABLE_AUTH", "true")
         // Every request comes from Envoy on loopback, one shared bucket: the demo and its
@@ -206,14 +244,14 @@ fn run() -> Result<()> {
         .stderr(log_file(&run_dir, "bindcar.log")?);
     let mut backend = Proc::spawn("bindcar backend", &mut backend_cmd)?;
     wait_for("the backend", Duration::from_secs(15), || {
-        http_ok(BACKEND_PORT, "/api/v1/health")
+        http_ok(p.backend, "/api/v1/health")
     })
     .with_context(|| fs::read_to_string(run_dir.join("bindcar.log")).unwrap_or_default())?;
 
     let mut tokens = None;
     let mut _reviewer = None;
     let config = match mode {
-        Mode::Basic => "envoy/envoy.yaml".to_string(),
+        Mode::Basic => envoy_config(&run_dir, "envoy/envoy.yaml", false, p)?,
         Mode::TokenReview | Mode::Authz => {
             let tr_dir = run_dir.join("tokenreview");
             fs::create_dir_all(&tr_dir)?;
@@ -221,7 +259,7 @@ fn run() -> Result<()> {
             let rt = tokio::runtime::Runtime::new()?;
             let server = rt.block_on(TokenReviewServer::start_on(
                 ServerOptions::new(&reviewer_token),
-                TOKENREVIEW_PORT,
+                p.tokenreview,
             ))?;
             server.write_ca(&tr_dir.join("ca.pem"))?;
             fs::write(tr_dir.join("token"), &reviewer_token)?;
@@ -239,11 +277,12 @@ fn run() -> Result<()> {
                 server.set_rbac(example_rbac());
             }
             _reviewer = Some(server);
-            if mode == Mode::Authz {
-                write_authz_config(&run_dir)?
-            } else {
-                "envoy/envoy-tokenreview.yaml".to_string()
-            }
+            envoy_config(
+                &run_dir,
+                "envoy/envoy-tokenreview.yaml",
+                mode == Mode::Authz,
+                p,
+            )?
         }
     };
 
@@ -262,13 +301,13 @@ fn run() -> Result<()> {
         .stderr(log_file(&run_dir, "envoy.stderr")?);
     let mut envoy = Proc::spawn("envoy", &mut envoy_cmd)?;
     wait_for("Envoy", Duration::from_secs(30), || {
-        http_ok(ENVOY_ADMIN, "/ready") && http_ok(ENVOY_PORT, "/api/v1/health")
+        http_ok(p.admin, "/ready") && http_ok(p.envoy, "/api/v1/health")
     })
     .with_context(|| fs::read_to_string(run_dir.join("envoy.stderr")).unwrap_or_default())?;
 
-    print_banner(mode, tokens.as_ref(), &named, &config);
+    print_banner(mode, tokens.as_ref(), &named, &config, p);
     if let (Mode::Authz, Some(tokens)) = (mode, &tokens) {
-        show_authorization(tokens)?;
+        show_authorization(tokens, p)?;
     }
     println!("\nLogs in .run/ (envoy.log, bindcar.log, named/named.log). Ctrl-C stops everything.");
 
@@ -371,30 +410,34 @@ fn example_rbac() -> Vec<RbacRule> {
     ]
 }
 
-/// envoy/envoy-tokenreview.yaml with `authorization: {mode: subjectAccessReview}` added to the
-/// filter's configuration, written to .run/envoy-authz.yaml.
-fn write_authz_config(run_dir: &Path) -> Result<String> {
-    let base = "envoy/envoy-tokenreview.yaml";
+/// The Envoy configuration to run: `base` with its ports moved to `p` (when
+/// DEVSTACK_PORT_OFFSET moves them) and, with `authz`, `authorization: {mode:
+/// subjectAccessReview}` added to the filter's configuration; written to .run/envoy.yaml.
+fn envoy_config(run_dir: &Path, base: &str, authz: bool, p: Ports) -> Result<String> {
     let mut doc: serde_json::Value = serde_norway::from_str(&fs::read_to_string(base)?)
         .with_context(|| format!("reading {base}"))?;
-    let filters = doc
-        .pointer_mut(
-            "/static_resources/listeners/0/filter_chains/0/filters/0/typed_config/http_filters",
-        )
-        .and_then(|f| f.as_array_mut())
-        .with_context(|| format!("{base}: no http_filters on the first listener"))?;
-    let wasm = filters
-        .iter_mut()
-        .find(|f| f["name"] == "envoy.filters.http.wasm")
-        .with_context(|| format!("{base}: no wasm filter"))?;
-    let value = wasm
-        .pointer_mut("/typed_config/config/configuration/value")
-        .with_context(|| format!("{base}: the wasm filter has no configuration value"))?;
-    let mut plugin: serde_json::Value = serde_json::from_str(value.as_str().unwrap_or_default())
-        .with_context(|| format!("{base}: the plugin configuration is not JSON"))?;
-    plugin["authorization"] = serde_json::json!({"mode": "subjectAccessReview"});
-    *value = serde_json::Value::String(plugin.to_string());
-    let path = run_dir.join("envoy-authz.yaml");
+    move_ports(&mut doc, p);
+    if authz {
+        let filters = doc
+            .pointer_mut(
+                "/static_resources/listeners/0/filter_chains/0/filters/0/typed_config/http_filters",
+            )
+            .and_then(|f| f.as_array_mut())
+            .with_context(|| format!("{base}: no http_filters on the first listener"))?;
+        let wasm = filters
+            .iter_mut()
+            .find(|f| f["name"] == "envoy.filters.http.wasm")
+            .with_context(|| format!("{base}: no wasm filter"))?;
+        let value = wasm
+            .pointer_mut("/typed_config/config/configuration/value")
+            .with_context(|| format!("{base}: the wasm filter has no configuration value"))?;
+        let mut plugin: serde_json::Value =
+            serde_json::from_str(value.as_str().unwrap_or_default())
+                .with_context(|| format!("{base}: the plugin configuration is not JSON"))?;
+        plugin["authorization"] = serde_json::json!({"mode": "subjectAccessReview"});
+        *value = serde_json::Value::String(plugin.to_string());
+    }
+    let path = run_dir.join("envoy.yaml");
     fs::write(&path, serde_norway::to_string(&doc)?)?;
     Ok(path
         .strip_prefix(workspace_root())
@@ -403,22 +446,52 @@ fn write_authz_config(run_dir: &Path) -> Result<String> {
         .to_string())
 }
 
+/// Every `port_value` that is one of `PORTS` becomes the same port of `p`.
+fn move_ports(v: &mut serde_json::Value, p: Ports) {
+    let map = [
+        (PORTS.envoy, p.envoy),
+        (PORTS.admin, p.admin),
+        (PORTS.backend, p.backend),
+        (PORTS.tokenreview, p.tokenreview),
+    ];
+    match v {
+        serde_json::Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                match (k.as_str(), x.as_u64()) {
+                    ("port_value", Some(port)) => {
+                        if let Some((_, to)) = map.iter().find(|(from, _)| u64::from(*from) == port)
+                        {
+                            *x = serde_json::json!(to);
+                        }
+                    }
+                    _ => move_ports(x, p),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| move_ports(x, p)),
+        _ => {}
+    }
+}
+
 /// One call the writer may make and one the viewer may not, made now and shown as sent.
-fn show_authorization(tokens: &Tokens) -> Result<()> {
+fn show_authorization(tokens: &Tokens, p: Ports) -> Result<()> {
+    let envoy = p.envoy;
     println!("\nAuthorization (SubjectAccessReview against the stand-in; rules in devstack.rs example_rbac):");
     println!("  {} may manage every zone and its records;", user(WRITER));
     println!("  {} may only read (get, list).", user(VIEWER));
     let bearer = |t: &str| format!("Bearer {t}");
     let allowed = bindcar_testbed::http::get(
-        ENVOY_PORT,
+        p.envoy,
         "/api/v1/zones",
         &[("authorization", bearer(&tokens.writer).as_bytes())],
     )?;
-    println!("\n  $ curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{ENVOY_PORT}/api/v1/zones");
+    println!(
+        "\n  $ curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{envoy}/api/v1/zones"
+    );
     println!("  {} {}", allowed.status, allowed.text());
     let body = br#"{"zoneName":"viewer.test","zoneType":"primary","zoneConfig":{"ttl":300,"soa":{"primaryNs":"ns1.viewer.test.","adminEmail":"admin.viewer.test."},"nameServers":["ns1.viewer.test."],"nameServerIps":{"ns1.viewer.test.":"127.0.0.1"}}}"#;
     let denied = bindcar_testbed::http::request(
-        ENVOY_PORT,
+        p.envoy,
         "POST",
         b"/api/v1/zones",
         &[
@@ -427,7 +500,7 @@ fn show_authorization(tokens: &Tokens) -> Result<()> {
         ],
         body,
     )?;
-    println!("\n  $ curl -s -X POST -H \"Authorization: Bearer $VIEWER_TOKEN\" -H 'content-type: application/json' \\\n      -d '{}' \\\n      http://127.0.0.1:{ENVOY_PORT}/api/v1/zones", String::from_utf8_lossy(body));
+    println!("\n  $ curl -s -X POST -H \"Authorization: Bearer $VIEWER_TOKEN\" -H 'content-type: application/json' \\\n      -d '{}' \\\n      http://127.0.0.1:{envoy}/api/v1/zones", String::from_utf8_lossy(body));
     println!("  {} {}", denied.status, denied.text());
     if allowed.status != 200 || denied.status != 403 {
         bail!(
@@ -454,7 +527,15 @@ fn log_file(dir: &Path, name: &str) -> Result<fs::File> {
         .open(dir.join(name))?)
 }
 
-fn print_banner(mode: Mode, tokens: Option<&Tokens>, named: &Named, config: &str) {
+fn print_banner(mode: Mode, tokens: Option<&Tokens>, named: &Named, config: &str, p: Ports) {
+    let Ports {
+        envoy,
+        admin,
+        backend,
+        dns,
+        rndc,
+        tokenreview,
+    } = p;
     let key = named.key_name();
     // updateKeyName: named accepts RFC 2136 updates to the zone signed with this key (the
     // backend signs with it by default), so the records API works on it.
@@ -469,11 +550,13 @@ fn print_banner(mode: Mode, tokens: Option<&Tokens>, named: &Named, config: &str
     println!(
         "\nbindcar stack is up ({mode_name} mode; Envoy config {config}). Listening on 127.0.0.1:"
     );
-    println!("  {ENVOY_PORT}   Envoy + bindcar auth filter  (the API: use this)");
-    println!("  {ENVOY_ADMIN}    Envoy admin                  (stats: /stats/prometheus)");
-    println!("  {BACKEND_PORT}   bindcar backend              (behind Envoy, auth disabled: the filter does it)");
-    println!("  {DNS_PORT}   named, DNS (udp+tcp)         (also where the records API sends its updates)");
-    println!("  {RNDC_PORT}   named, rndc control channel");
+    println!("  {envoy}   Envoy + bindcar auth filter  (the API: use this)");
+    println!("  {admin}    Envoy admin                  (stats: /stats/prometheus)");
+    println!("  {backend}   bindcar backend              (behind Envoy, auth disabled: the filter does it)");
+    println!(
+        "  {dns}   named, DNS (udp+tcp)         (also where the records API sends its updates)"
+    );
+    println!("  {rndc}   named, rndc control channel");
     match named.stats_url() {
         Some(url) => {
             let port = url.rsplit(':').next().unwrap_or_default();
@@ -482,10 +565,12 @@ fn print_banner(mode: Mode, tokens: Option<&Tokens>, named: &Named, config: &str
         None => println!("  (named has no statistics channel: the backend lists zones over rndc)"),
     }
     if mode != Mode::Basic {
-        println!("  {TOKENREVIEW_PORT}   TokenReview server           (stands in for the Kubernetes API)");
+        println!(
+            "  {tokenreview}   TokenReview server           (stands in for the Kubernetes API)"
+        );
     }
-    println!("\nSwagger UI (the API reference): http://127.0.0.1:{BACKEND_PORT}/api/v1/docs/");
-    let e = format!("http://127.0.0.1:{ENVOY_PORT}");
+    println!("\nSwagger UI (the API reference): http://127.0.0.1:{backend}/api/v1/docs/");
+    let e = format!("http://127.0.0.1:{envoy}");
     match tokens {
         Some(t) => {
             println!("\nA token it accepts ({}, audience bindcar):", user(WRITER));
@@ -515,12 +600,12 @@ fn print_banner(mode: Mode, tokens: Option<&Tokens>, named: &Named, config: &str
     println!(
         "  curl -s -X POST {auth} {json} \\\n       -d '{create}' \\\n       {e}/api/v1/zones"
     );
-    println!("  dig @127.0.0.1 -p {DNS_PORT} www.demo.test A +short");
+    println!("  dig @127.0.0.1 -p {dns} www.demo.test A +short");
     println!("\nRecords (RFC 2136 updates signed with key {key}; dig shows each change at once):");
     println!("  curl -s -X POST {auth} {json} -d '{{\"name\":\"api\",\"type\":\"A\",\"value\":\"192.0.2.20\",\"ttl\":300}}' {z}/records");
     println!("  curl -s {auth} '{z}/records?name=api'");
     println!("  curl -s -X PUT {auth} {json} -d '{{\"ttl\":300,\"values\":[\"192.0.2.21\",\"192.0.2.22\"]}}' {z}/rrsets/api/A");
-    println!("  dig @127.0.0.1 -p {DNS_PORT} api.demo.test A +short");
+    println!("  dig @127.0.0.1 -p {dns} api.demo.test A +short");
     println!(
         "  curl -s -X DELETE {auth} {json} -d '{{\"name\":\"api\",\"type\":\"A\"}}' {z}/records"
     );
