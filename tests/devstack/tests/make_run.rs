@@ -148,6 +148,10 @@ impl Stack {
             );
             std::thread::sleep(Duration::from_millis(100));
         };
+        // What it said on the way out (the readers end when its pipes close).
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
         // The children are stopped before devstack exits; give the kernel a moment to let
         // go of the listening sockets of processes that just exited.
         let end = Instant::now() + Duration::from_secs(10);
