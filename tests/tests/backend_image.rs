@@ -373,18 +373,21 @@ fn pushed_pulled_and_unpacked_the_image_runs_against_a_real_named() {
 
     // What a container runtime adds: /etc/hosts (so a host name resolves, through the static
     // binary's own resolver). The zone directory is named's, bind-mounted at the same path
-    // (named must see the files at the path bindcar writes), writable by the image's user.
+    // (named must see the files at the path bindcar writes), shared as the pod's fsGroup
+    // shares it: group of the image's user, group-writable, setgid (named runs as root here,
+    // but without the capability to write where its owner bits do not let it).
     fs::write(rootfs.join("etc/hosts"), "127.0.0.1 localhost\n").unwrap();
     let named = Named::start(NamedOptions::default());
     let user = config["config"]["User"].as_str().unwrap().to_string();
     let (uid, gid) = user.split_once(':').unwrap();
     let zone_dir = named.zone_dir().to_path_buf();
     let chown = Command::new("chown")
-        .args(["-R", &user])
+        .arg(format!("0:{gid}"))
         .arg(&zone_dir)
         .status()
         .unwrap();
     assert!(chown.success());
+    fs::set_permissions(&zone_dir, fs::Permissions::from_mode(0o2775)).unwrap();
     let entrypoint: Vec<String> =
         serde_json::from_value(config["config"]["Entrypoint"].clone()).unwrap();
     // A private mount namespace: the bind mount dies with the process. Each step execs the
@@ -467,7 +470,7 @@ fn pushed_pulled_and_unpacked_the_image_runs_against_a_real_named() {
         assert_eq!(named.dig("www.image.test", "A"), ["192.0.2.10"]);
         let record = json!({"name": "added", "type": "A", "value": "192.0.2.99", "ttl": 60});
         let (status, body) = api.post("/api/v1/zones/image.test/records", &record).await;
-        assert_eq!(status, 201, "{body}\n{}", backend.logs());
+        assert_eq!(status, 201, "{body}\n{}\n{}", backend.logs(), named.log());
         assert_eq!(named.dig("added.image.test", "A"), ["192.0.2.99"]);
         let (status, body) = api.get("/api/v1/zones/image.test/records?name=added").await;
         assert_eq!(status, 200, "{body}");
