@@ -22,12 +22,13 @@ wasm: setup
 	@echo "built $(WASM) ($$(stat -c %s $(WASM)) bytes)"
 
 build: setup
-	cargo build --release -p bindcar
+	cargo build --release -p bindcar@0.1
 	@echo "built target/release/bindcar"
 
 lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p bindcar@0.1 --features failpoints --all-targets -- -D warnings
 	scripts/cargo-wasm.sh wasm32-wasip1 clippy --profile wasm-release -p bindcar-auth-filter -p bindcar-policy -- -D warnings
 
 # The policy tests again, compiled to wasm32 and run under Node.
@@ -36,6 +37,7 @@ test-wasm: setup
 
 test: wasm lint test-wasm image-bin
 	cargo build --workspace --bins
+	cargo build -p bindcar@0.1 --features failpoints --bin bindcar-failpoints
 	cargo test --workspace --no-fail-fast
 	$(MAKE) fuzz-smoke
 
@@ -45,13 +47,13 @@ run: wasm run-bins
 	target/debug/devstack --mode $(MODE)
 
 run-bins:
-	cargo build -p bindcar -p bindcar-devstack --bins
+	cargo build -p bindcar@0.1 -p bindcar-devstack --bins
 
 bench: wasm
 	WITH_BENCH=1 scripts/setup.sh
 	scripts/cargo-wasm.sh wasm32-wasip1 build --profile wasm-release -p bindcar-noop-filter
 	@cp $(WASM_OUT)/bindcar_noop_filter.wasm $(NOOP_WASM)
-	cargo build --release -p bindcar -p bindcar-bench
+	cargo build --release -p bindcar@0.1 -p bindcar-bench
 	.venv/bin/python bench/run.py
 
 # Every parser that sees outside bytes under libFuzzer (tests/fuzz/README.md): FUZZ_SECONDS
@@ -82,7 +84,7 @@ CARGO_HOME ?= $(HOME)/.cargo
 
 image-bin:
 	RUSTFLAGS="-C target-feature=+crt-static --remap-path-prefix=$(CURDIR)=/src --remap-path-prefix=$(CARGO_HOME)=/cargo" \
-	  cargo build --profile image --target $(IMAGE_TARGET) -p bindcar
+	  cargo build --profile image --target $(IMAGE_TARGET) -p bindcar@0.1
 	@echo "built $(IMAGE_BIN) ($$(stat -c %s $(IMAGE_BIN)) bytes, static)"
 
 oci: wasm image-bin

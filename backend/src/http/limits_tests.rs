@@ -10,8 +10,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-
-use super::conn::Connection;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
@@ -60,9 +58,7 @@ async fn send(app: &Router, method: Method, uri: &str, peer: &str, token: Option
     }
     let mut request = request.body(Body::empty()).unwrap();
     let peer: SocketAddr = peer.parse().unwrap();
-    request
-        .extensions_mut()
-        .insert(ConnectInfo(Connection { peer, local: None }));
+    request.extensions_mut().insert(ConnectInfo(peer));
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let retry_after = response

@@ -10,6 +10,7 @@
 pub mod api_types;
 pub mod auth;
 pub mod conn;
+pub mod dnssec;
 pub mod docs;
 pub mod error;
 pub mod extract;
@@ -22,6 +23,10 @@ pub mod router;
 pub mod state;
 pub mod zones;
 
+#[cfg(test)]
+mod contract_tests;
+#[cfg(test)]
+mod dnssec_tests;
 #[cfg(test)]
 mod limits_tests;
 #[cfg(test)]

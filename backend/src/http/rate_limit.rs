@@ -1,11 +1,12 @@
 //! The middleware applying `crate::rate_limit` on the API router: the peer address from the
 //! connection (never a header), 429 with `retry-after` beyond the limit, the metric.
 
+use std::net::SocketAddr;
+
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::conn::Connection;
 use super::error::ApiError;
 use super::state::SharedState;
 
@@ -17,8 +18,8 @@ pub async fn limit(State(state): State<SharedState>, request: Request, next: Nex
     };
     let peer = request
         .extensions()
-        .get::<ConnectInfo<Connection>>()
-        .map(|info| info.0.peer);
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
     match limit.check(peer) {
         Ok(()) => {
             state.metrics.rate_limit(true, limit.tracked_clients());

@@ -8,7 +8,7 @@
 //! are free, so a `make run` (or another test's stack) elsewhere on the machine is no
 //! obstacle; the stacks of this file run one at a time. Needs
 //! `dist/bindcar_auth_filter.wasm` (`make wasm`) and `target/debug/bindcar`
-//! (`cargo build -p bindcar`), as `make test` builds them first; named, dig and Envoy as for
+//! (`cargo build -p bindcar@0.1`), as `make test` builds them first; named, dig and Envoy as for
 //! every end-to-end test.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -44,7 +44,7 @@ fn require_prerequisites() {
     let root = workspace_root();
     for (file, how) in [
         ("dist/bindcar_auth_filter.wasm", "make wasm"),
-        ("target/debug/bindcar", "cargo build -p bindcar"),
+        ("target/debug/bindcar", "cargo build -p bindcar@0.1"),
     ] {
         assert!(root.join(file).exists(), "{file} missing: run `{how}`");
     }

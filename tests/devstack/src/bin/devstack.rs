@@ -515,7 +515,10 @@ fn show_authorization(tokens: &Tokens, p: Ports) -> Result<()> {
 fn bindcar_bin() -> Result<PathBuf> {
     let p = workspace_root().join("target/debug/bindcar");
     if !p.exists() {
-        bail!("{} not found (run `cargo build -p bindcar`)", p.display());
+        bail!(
+            "{} not found (run `cargo build --bin bindcar`)",
+            p.display()
+        );
     }
     Ok(p)
 }
