@@ -3,7 +3,6 @@
 //! (plain HTTP, or HTTPS through `tls`), and stop gracefully on SIGTERM or Ctrl-C (in-flight
 //! requests finish, new connections are refused).
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
