@@ -54,6 +54,17 @@ pub trait Transport: Send + Sync + 'static {
     ) -> impl Future<Output = io::Result<(Self::Io, Self::Info)>> + Send;
 }
 
+/// The two ends of the TCP connection a request came over (`ConnectInfo<Connection>` in every
+/// request, beside `ConnectInfo<SocketAddr>`, the peer): the rate limiter keys by the peer;
+/// the Linkerd mode trusts its identity header only from inside the pod (`http::auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connection {
+    pub peer: SocketAddr,
+    /// Where the connection arrived; `None` if the socket could not say (then nothing that
+    /// depends on it is trusted).
+    pub local: Option<SocketAddr>,
+}
+
 /// Plain HTTP over TCP.
 pub struct PlainTcp;
 
@@ -119,7 +130,7 @@ pub async fn serve<T: Transport>(
             }
         };
         metrics.connection_opened();
-        let task = Connection {
+        let task = Task {
             ticket,
             peer,
             router: router.clone(),
@@ -160,7 +171,7 @@ fn refuse(tcp: TcpStream, peer: SocketAddr, refusal: Refusal, metrics: &Metrics)
     let _ = tcp.try_write(REFUSED);
 }
 
-struct Connection {
+struct Task {
     ticket: Ticket,
     peer: SocketAddr,
     router: Router,
@@ -171,7 +182,7 @@ struct Connection {
     requests: Arc<Semaphore>,
 }
 
-impl Connection {
+impl Task {
     async fn run<T: Transport>(self, tcp: TcpStream, transport: &T) {
         let conn = self.ticket.conn().clone();
         let timeouts = Timeouts {
@@ -190,7 +201,7 @@ impl Connection {
     }
 
     async fn serve<T: Transport>(self, tcp: TcpStream, transport: &T) {
-        let Connection {
+        let Task {
             ticket,
             peer,
             router,
@@ -199,6 +210,10 @@ impl Connection {
             requests,
             ..
         } = self;
+        let ends = Connection {
+            peer,
+            local: tcp.local_addr().ok(),
+        };
         // A handshake waits on the client.
         ticket.conn().waiting_on_client(true);
         let (io, info) = match transport.establish(tcp, peer).await {
@@ -215,6 +230,7 @@ impl Connection {
             let (conn, mut router, requests) = (conn.clone(), router.clone(), requests.clone());
             let (mut parts, body) = request.into_parts();
             parts.extensions.insert(ConnectInfo(peer));
+            parts.extensions.insert(ConnectInfo(ends));
             parts.extensions.insert(info.clone());
             let request =
                 Request::from_parts(parts, DeadlineBody::new(body, settings.body_timeout));

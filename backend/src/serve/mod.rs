@@ -22,4 +22,4 @@ mod phase;
 mod watched_io;
 
 pub use body_deadline::is_body_timeout;
-pub use listener::{serve, PlainTcp, Transport};
+pub use listener::{serve, Connection, PlainTcp, Transport};
