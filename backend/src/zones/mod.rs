@@ -44,4 +44,6 @@ pub mod fake_dns;
 #[cfg(test)]
 mod list_tests;
 #[cfg(test)]
+mod records_plan_tests;
+#[cfg(test)]
 mod tests;
