@@ -35,6 +35,7 @@ test-wasm: setup
 	scripts/cargo-wasm.sh wasm32-unknown-unknown test --tests -p bindcar-policy
 
 test: wasm lint test-wasm
+	python3 bench/claims.py --check
 	cargo build --workspace --bins
 	cargo test --workspace --no-fail-fast
 	$(MAKE) fuzz-smoke
