@@ -241,11 +241,11 @@ def scale_section(d):
     if not s:
         return []
     if s.get("skipped"):
-        return [f"**100,000 zones**: not run ({s['skipped']}).", ""]
+        return [f"**100,000 zones**: not in this run ({s['skipped']}).", ""]
     version = s.get("peer_version", "0.9.0")
     servers = s.get("servers") or {}
     o, b = servers.get("ours") or {}, servers.get("bindcar") or {}
-    out = [f"**100,000 zones** through the API at {s.get('clients', 8)} clients, both servers "
+    out = [f"**{s.get('zones_goal', 0):,} zones** through the API at {s.get('clients', 8)} clients, both servers "
            f"on the same named build, chunks of {s.get('chunk', 10000):,} alternating"
            + (f" ({s['stopped_early']})" if s.get("stopped_early") else "") + ":", "",
            f"| At {min(o.get('zones', 0), b.get('zones', 0)):,} zones | bindcar {version} | ours |",
@@ -257,8 +257,9 @@ def scale_section(d):
         w(f"| {label} | {f(x, digits)}{unit} | {f(y, digits)}{unit} |")
 
     g = lambda *ks: lambda x: _dig(x, ks)  # noqa: E731
-    row("creates per second, first 10,000", g("first_10000_creates_per_sec"), "", 0)
-    row("creates per second, last 10,000", g("last_10000_creates_per_sec"), "", 0)
+    chunk = f"{s.get('chunk', 0):,}"
+    row(f"creates per second, first {chunk}", g("first_chunk_creates_per_sec"), "", 0)
+    row(f"creates per second, last {chunk}", g("last_chunk_creates_per_sec"), "", 0)
     row("first / last", g("first_over_last"), "×")
     row("`GET /api/v1/zones` p50", g("list", "p50_ms"), " ms")
     row("restart until every zone is listed", g("restart", "to_full_listing_secs"), " s")
