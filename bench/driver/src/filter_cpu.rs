@@ -1,8 +1,8 @@
 //! Part 0, the filter's cost measured the sharp way: Envoy with one worker, a
 //! `direct_response` route (no upstream: what is added is the filters' cost), wrk at 8
 //! connections, and the CPU time of Envoy's worker thread per request
-//! (`/proc/<pid>/task/<tid>/stat`, utime + stime over the run divided by the requests
-//! answered). The Envoys ([`crate::cpu_envoys`]) are measured in interleaved rotating rounds;
+//! (`/proc/<pid>/task/<tid>/schedstat` over the run divided by the requests answered). The
+//! Envoys ([`crate::cpu_envoys`]) are measured in many short interleaved rotating rounds;
 //! ratios are taken within a round, reported as median and range.
 //!
 //! The method, and why (bench/README.md has the measurements behind it):
@@ -13,7 +13,9 @@
 //! - basic mode at two token lengths, a short one and a real ServiceAccount JWT, each compared
 //!   with the no-op and Lua filters under the same token;
 //! - the worker thread's CPU, not the whole process's (the main thread's periodic work is not
-//!   per request; the process figure is kept beside it);
+//!   per request; the process figure is kept beside it), from the scheduler's nanosecond
+//!   count, so that runs can be short: many 1 s rounds, each pair of variants close in time,
+//!   give a steadier median on a busy machine than a few long ones;
 //! - each Envoy warmed up before the rounds (V8 compiles lazily: the first second after start
 //!   costs up to twice the steady state);
 //! - the share of a core the worker got and the machine's busy share in each run, so that a
@@ -36,7 +38,9 @@ use serde_json::{json, Value};
 use crate::clock::Clock;
 use crate::cpu_envoys::{noop_wasm, variants, BODY, COLD};
 use crate::options::Options;
-use crate::proc_cpu::{clock_ticks, cpu_ticks, machine_ticks, perf_probe, thread_ticks, PerfCount};
+use crate::proc_cpu::{
+    clock_ticks, cpu_ticks, machine_ticks, perf_probe, thread_cpu_ns, PerfCount,
+};
 use crate::setup::{expect_ok, mint};
 use crate::stats::{median, ratio, Ratio};
 use crate::targets::target_check;
@@ -51,6 +55,8 @@ const SHORT: &str = "bench-token1";
 const WORKER: &str = "wrk:worker";
 /// Worker counts of the memory section.
 const MEMORY_WORKERS: [u32; 2] = [1, 4];
+/// `tr_cold` (a new Envoy and a warm-up each time, no goal) runs in one round of this many.
+const COLD_EVERY: usize = 6;
 
 #[derive(Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -70,17 +76,19 @@ struct Measured {
     token: Token,
 }
 
+/// In round order: every pair compared with a goal ([`PAIRS`]) sits side by side, so that its
+/// two runs are a second apart whatever the rotation (but at the wrap).
 const MEASURED: [(&str, &str, Token); 10] = [
     ("bare", "bare", Token::Jwt),
-    ("noop", "noop", Token::Jwt),
-    ("basic", "basic", Token::Jwt),
-    ("tr_warm", "tr_warm", Token::Jwt),
-    ("tr_cold", "tr_cold", Token::Fresh),
     ("lua", "lua", Token::Jwt),
+    ("basic", "basic", Token::Jwt),
+    ("noop", "noop", Token::Jwt),
+    ("tr_warm", "tr_warm", Token::Jwt),
     ("jwt_authn", "jwt_authn", Token::Jwt),
-    ("noop_short", "noop", Token::Short),
-    ("basic_short", "basic", Token::Short),
+    ("tr_cold", "tr_cold", Token::Fresh),
     ("lua_short", "lua", Token::Short),
+    ("basic_short", "basic", Token::Short),
+    ("noop_short", "noop", Token::Short),
 ];
 
 /// The pairs with goals (issue 23): (numerator, denominator, goal on the CPU ratio).
@@ -99,8 +107,9 @@ struct CpuRun {
     slot: usize,
     #[serde(flatten)]
     run: Run,
-    /// The worker thread's CPU ticks over the run, and the whole process's.
-    worker_ticks: u64,
+    /// The worker thread's CPU time over the run (ns, schedstat), and the whole process's
+    /// (clock ticks, stat).
+    worker_ns: u64,
     process_ticks: u64,
     cpu_us_per_request: f64,
     process_cpu_us_per_request: f64,
@@ -197,6 +206,7 @@ pub(crate) fn filter_cpu(
     for round in 0..opts.cpu_rounds {
         let order: Vec<usize> = (0..measured.len())
             .map(|i| (i + round) % measured.len())
+            .filter(|&i| measured[i].token != Token::Fresh || round % COLD_EVERY == 0)
             .collect();
         orders.push(order.iter().map(|&i| measured[i].id).collect::<Vec<_>>());
         for (slot, &i) in order.iter().enumerate() {
@@ -219,29 +229,29 @@ pub(crate) fn filter_cpu(
             };
             let reviews_before = api.review_count();
             let (worker_before, process_before) =
-                (thread_ticks(e.pid(), WORKER)?, cpu_ticks(e.pid())?);
+                (thread_cpu_ns(e.pid(), WORKER)?, cpu_ticks(e.pid())?);
             let machine_before = machine_ticks();
             let run = match m.token {
                 Token::Jwt => load.run_fixed(e.port, ZONES, &jwt, None)?,
                 Token::Short => load.run_fixed(e.port, ZONES, SHORT, None)?,
                 Token::Fresh => load.run(e.port, ZONES, &cold_files, None)?,
             };
-            let worker = thread_ticks(e.pid(), WORKER)?.saturating_sub(worker_before);
+            let worker = thread_cpu_ns(e.pid(), WORKER)?.saturating_sub(worker_before);
             let process = cpu_ticks(e.pid())?.saturating_sub(process_before);
             let machine_after = machine_ticks();
             let instructions = counter.map(PerfCount::finish).transpose()?;
             let n = run.requests.max(1) as f64;
-            let per_request = |ticks: u64| ticks as f64 / ticks_per_sec * 1e6 / n;
+            let worker_secs = worker as f64 / 1e9;
             let busy = machine_after.0.saturating_sub(machine_before.0) as f64;
             let total = machine_after.1.saturating_sub(machine_before.1).max(1) as f64;
             let cpu_run = CpuRun {
                 round,
                 slot,
-                worker_ticks: worker,
+                worker_ns: worker,
                 process_ticks: process,
-                cpu_us_per_request: per_request(worker),
-                process_cpu_us_per_request: per_request(process),
-                worker_core_share: worker as f64 / ticks_per_sec / run.seconds.max(1e-9),
+                cpu_us_per_request: worker_secs * 1e6 / n,
+                process_cpu_us_per_request: process as f64 / ticks_per_sec * 1e6 / n,
+                worker_core_share: worker_secs / run.seconds.max(1e-9),
                 machine_busy: busy / total,
                 instructions,
                 instructions_per_request: instructions.map(|x| x as f64 / n),
@@ -266,12 +276,13 @@ pub(crate) fn filter_cpu(
     let rss_loaded: Vec<Option<u64>> = envoys.iter().map(Envoy::rss_kib).collect();
     drop(envoys);
 
-    // Per-round ratio of metric `m` between measured variants a and b.
+    // Per-round ratio of metric `m` between measured variants a and b, over the rounds both
+    // ran in.
     let at = |id: &str| measured.iter().position(|m| m.id == id).unwrap_or(0);
     let per_round = |a: usize, b: usize, m: &dyn Fn(&CpuRun) -> Option<f64>| -> Option<Ratio> {
         let r: Vec<f64> = runs[a]
             .iter()
-            .zip(&runs[b])
+            .filter_map(|x| Some((x, runs[b].iter().find(|y| y.round == x.round)?)))
             .map(|(x, y)| Some(m(x)? / m(y)?))
             .collect::<Option<Vec<f64>>>()?;
         Some(ratio(r))
@@ -288,10 +299,11 @@ pub(crate) fn filter_cpu(
         let requests: u64 = rs.iter().map(|r| r.run.requests).sum();
         let reviews: u64 = rs.iter().map(|r| r.reviews).sum();
         let mut vs_bare = BTreeMap::new();
-        vs_bare.insert("cpu_per_request", per_round(i, 0, &cpu));
-        vs_bare.insert("process_cpu_per_request", per_round(i, 0, &process));
-        vs_bare.insert("rps", per_round(i, 0, &rps));
-        vs_bare.insert("instructions_per_request", per_round(i, 0, &ins));
+        let bare = at("bare");
+        vs_bare.insert("cpu_per_request", per_round(i, bare, &cpu));
+        vs_bare.insert("process_cpu_per_request", per_round(i, bare, &process));
+        vs_bare.insert("rps", per_round(i, bare, &rps));
+        vs_bare.insert("instructions_per_request", per_round(i, bare, &ins));
         let rss_after = rss_loaded[m.envoy];
         out.push(json!({
             "id": m.id,
@@ -398,8 +410,8 @@ pub(crate) fn filter_cpu(
                  no Lua per request), except tr_cold (a fresh token per request, bench/wrk/bearer.lua)",
         "token_bytes": {"jwt": jwt.len(), "short": SHORT.len()},
         "cpu_figure": "the worker thread's CPU time",
-        "cpu_source": "/proc/<envoy pid>/task/<worker tid>/stat utime + stime over the run / requests answered; \
-                       the whole process (/proc/<pid>/stat) beside it",
+        "cpu_source": "/proc/<envoy pid>/task/<worker tid>/schedstat (run time, ns) over the run / requests answered; \
+                       the whole process's utime + stime (/proc/<pid>/stat, clock ticks) beside it",
         "clock_ticks_per_sec": ticks_per_sec,
         "instructions": match &perf {
             Ok(()) => json!({"available": true, "how": "perf stat -e instructions:u -p <envoy pid>"}),
@@ -409,7 +421,7 @@ pub(crate) fn filter_cpu(
         "variants": out,
         "comparisons": comparisons,
         "memory": memory,
-        "cold": {"tokens_per_run": per_run, "pilot_rps": pilot.rps},
+        "cold": {"tokens_per_run": per_run, "pilot_rps": pilot.rps, "every_rounds": COLD_EVERY},
         "wasm_bytes": {"filter": wasm, "noop": noop},
         "host_calls": host_calls()?,
         "goals": goals,

@@ -49,11 +49,11 @@ pub const USAGE: &str = "bench [--rounds N] [--duration SECS] [--warmup SECS] [-
       [--cpu-rounds N] [--cpu-duration SECS]
       [--out PATH] [--quick] [--peer-zones 1000|10000] [--budget-100k SECS]
       [--only filter-cpu|records|peer|zones-100k]
-Defaults: 5 rounds of 5 s runs (part 0: 6 rounds of 3 s), 2 s warm-ups, 32 connections on 2 wrk threads, Envoy with
+Defaults: 5 rounds of 5 s runs (part 0: 18 rounds of 1 s), 2 s warm-ups, 32 connections on 2 wrk threads, Envoy with
 2 workers, 5 ms TokenReview latency, a pool of 64 tokens, 200 backend operations each, a
 budget of 1500 s (900 s with BENCH_100K=0), out = bench/results/latest.json.
---quick: 2 rounds of 2 s everywhere, 40 operations, 10,000 zones instead of 100,000 (a
-smoke run, not a measurement).
+--quick: 2 rounds of 2 s (part 0: 3 of 1 s), 40 operations, 10,000 zones instead of
+100,000 (a smoke run, not a measurement).
 --peer-zones: how far the comparison with bindcar 0.9.0 fills each server (default 10000;
 1000 for a shorter run). --budget-100k: the 100,000-zone part stops creating past this
 (default 600 s). Environment: BENCH_100K=0 leaves the 100,000-zone part out of a full run.
@@ -67,8 +67,8 @@ impl Options {
         let mut o = Options {
             rounds: 5,
             duration_secs: 5.0,
-            cpu_rounds: 6,
-            cpu_duration_secs: 3.0,
+            cpu_rounds: 18,
+            cpu_duration_secs: 1.0,
             warmup_secs: 2.0,
             connections: 32,
             wrk_threads: 2,
@@ -94,8 +94,8 @@ impl Options {
             if flag == "--quick" {
                 o.rounds = 2;
                 o.duration_secs = 2.0;
-                o.cpu_rounds = 2;
-                o.cpu_duration_secs = 2.0;
+                o.cpu_rounds = 3;
+                o.cpu_duration_secs = 1.0;
                 o.zones_100k_goal = 10_000;
                 o.warmup_secs = 1.0;
                 o.ops = 40;

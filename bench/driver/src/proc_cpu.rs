@@ -31,22 +31,27 @@ pub(crate) fn cpu_ticks(pid: u32) -> Result<u64> {
     stat_ticks(&stat)
 }
 
-/// utime + stime of the process's threads whose name starts with `prefix` (Envoy names its
-/// workers `wrk:worker_<n>`), in clock ticks. Threads read as they run: one that exits takes
-/// its time with it, which Envoy's workers never do while it serves.
-pub(crate) fn thread_ticks(pid: u32, prefix: &str) -> Result<u64> {
+/// CPU time in nanoseconds of the process's threads whose name starts with `prefix` (Envoy
+/// names its workers `wrk:worker_<n>`): the scheduler's own count (`schedstat`, first field),
+/// exact where `stat` counts 10 ms ticks. Threads read as they run: one that exits takes its
+/// time with it, which Envoy's workers never do while it serves.
+pub(crate) fn thread_cpu_ns(pid: u32, prefix: &str) -> Result<u64> {
     let mut total = 0;
     let dir = format!("/proc/{pid}/task");
     for task in std::fs::read_dir(&dir).with_context(|| format!("reading {dir}"))? {
-        let Ok(stat) = std::fs::read_to_string(task?.path().join("stat")) else {
+        let task = task?.path();
+        let (Ok(name), Ok(sched)) = (
+            std::fs::read_to_string(task.join("comm")),
+            std::fs::read_to_string(task.join("schedstat")),
+        ) else {
             continue; // the thread just ended
         };
-        let name = stat
-            .split_once('(')
-            .and_then(|(_, r)| r.rsplit_once(')'))
-            .map_or("", |(n, _)| n);
-        if name.starts_with(prefix) {
-            total += stat_ticks(&stat)?;
+        if name.trim_end().starts_with(prefix) {
+            total += sched
+                .split_whitespace()
+                .next()
+                .and_then(|x| x.parse::<u64>().ok())
+                .context("schedstat without a run time")?;
         }
     }
     Ok(total)
