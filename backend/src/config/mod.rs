@@ -1,6 +1,7 @@
 //! Configuration: the command line and environment (`cli`, clap reads both), the validated
 //! values (`settings`), how they are built (`env`), the startup guards that refuse a dangerous
-//! posture (`guards`), and rndc.conf / key file parsing (`rndc_conf`). Read once, at startup.
+//! posture (`guards`), rndc.conf / key file parsing (`rndc_conf`), the TSIG key of updates
+//! (`update`) and the TLS transport (`tls`). Read once, at startup.
 
 mod authz;
 pub mod cli;
@@ -8,7 +9,9 @@ pub mod env;
 pub mod guards;
 pub mod rndc_conf;
 pub mod settings;
+pub mod tls;
 pub mod update;
 
 pub use cli::Cli;
 pub use settings::{AuthSettings, Config, KubeSource, RateLimitSettings, TokenReviewSettings};
+pub use tls::TlsSettings;

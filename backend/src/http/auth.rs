@@ -11,7 +11,7 @@ use bindcar_policy::Denial;
 
 use super::error::ApiError;
 use super::state::SharedState;
-use crate::auth::actor::{Actor, REMOTE_USER_HEADER};
+use crate::auth::actor::{Actor, ClientCertificate, REMOTE_USER_HEADER};
 
 /// Status when the TokenReview API cannot answer: an outage is not a bad credential.
 const STATUS_ON_REVIEW_ERROR: u16 = 503;
@@ -57,7 +57,11 @@ pub async fn require_auth(
     };
     match authorized {
         Ok(caller) => {
-            request.extensions_mut().insert(caller.actor);
+            let actor = caller.actor.or_certificate(
+                caller.identity.is_some(),
+                request.extensions().get::<ClientCertificate>(),
+            );
+            request.extensions_mut().insert(actor);
             next.run(request).await
         }
         Err(denial) => {
@@ -110,8 +114,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
     }
 }
 
-/// With authentication disabled, the mesh vouches for the caller: take its `x-remote-user`.
+/// With authentication disabled, the mesh vouches for the caller: take its `x-remote-user`
+/// (or, under mutual TLS, the client certificate's name).
 pub async fn from_mesh(mut request: Request, next: Next) -> Response {
+    if let Some(certificate) = request.extensions().get::<ClientCertificate>().cloned() {
+        let actor = Actor(String::new()).or_certificate(false, Some(&certificate));
+        request.extensions_mut().insert(actor);
+        return next.run(request).await;
+    }
     let user = request
         .headers()
         .get(REMOTE_USER_HEADER)
