@@ -119,6 +119,15 @@ def filter_cpu_section(d):
         goal = "—" if not g else f"{ {'<=': '≤', '>=': '≥'}.get(g['op'], g['op']) } {g['value']:g}"
         w(f"| `{p['a']}` / `{p['b']}` | {rng(p.get('cpu_per_request'), 2, '×')} | {goal} |")
     w("")
+    shares = [med(v.get("worker_core_share")) for v in c.get("variants") or []
+              if v.get("token") != "fresh" and num(med(v.get("worker_core_share")))]
+    busy = [med(v.get("machine_busy")) for v in c.get("variants") or [] if num(med(v.get("machine_busy")))]
+    if shares and busy:
+        w(f"Conditions of this run: Envoy's worker got {min(shares) * 100:.0f}–{max(shares) * 100:.0f} % "
+          f"of a core, the machine was {sorted(busy)[len(busy) // 2] * 100:.0f} % busy (median). The "
+          "ratios are lower on an idle machine, where the worker has a core to itself "
+          "([`bench/README.md`](bench/README.md#part-0s-method-why-the-filter-cost-figures-disagreed)).")
+        w("")
     return out
 
 
@@ -199,7 +208,8 @@ def peer_section(d):
     w = out.append
 
     def row(label, x, y, unit, ratio, digits=2):
-        w(f"| {label} | {f(x, digits)} {unit} | {f(y, digits)} {unit} | {ratio} |")
+        u = f" {unit}" if unit else ""
+        w(f"| {label} | {f(x, digits)}{u} | {f(y, digits)}{u} | {ratio} |")
 
     seq = lambda s, op: s["sequential"][op]["p50_ms"]  # noqa: E731
     for op in ("create", "status", "delete"):
@@ -245,23 +255,26 @@ def scale_section(d):
     version = s.get("peer_version", "0.9.0")
     servers = s.get("servers") or {}
     o, b = servers.get("ours") or {}, servers.get("bindcar") or {}
-    out = [f"**{s.get('zones_goal', 0):,} zones** through the API at {s.get('clients', 8)} clients, both servers "
-           f"on the same named build, chunks of {s.get('chunk', 10000):,} alternating"
-           + (f" ({s['stopped_early']})" if s.get("stopped_early") else "") + ":", "",
-           f"| At {min(o.get('zones', 0), b.get('zones', 0)):,} zones | bindcar {version} | ours |",
-           "|---|---|---|"]
+    out = [f"**{s.get('zones_goal', 0):,} zones** through the API at {s.get('clients', 8)} "
+           f"clients, both servers on the same named build, chunks of {s.get('chunk', 10000):,} "
+           f"alternating; creating stops at {s.get('peer_budget_secs', 'n/a')} s for bindcar, "
+           f"{s.get('budget_secs', 'n/a')} s for ours:", "",
+           f"| | bindcar {version} | ours |", "|---|---|---|"]
     w = out.append
 
     def row(label, key, unit, digits=2):
-        x, y = key(b), key(o)
-        w(f"| {label} | {f(x, digits)}{unit} | {f(y, digits)}{unit} |")
+        cell = lambda v: "n/a" if num(v) is None else f"{f(v, digits)}{unit}"  # noqa: E731
+        w(f"| {label} | {cell(key(b))} | {cell(key(o))} |")
 
     g = lambda *ks: lambda x: _dig(x, ks)  # noqa: E731
     chunk = f"{s.get('chunk', 0):,}"
+    row("zones created", g("zones"), "", 0)
     row(f"creates per second, first {chunk}", g("first_chunk_creates_per_sec"), "", 0)
     row(f"creates per second, last {chunk}", g("last_chunk_creates_per_sec"), "", 0)
     row("first / last", g("first_over_last"), "×")
-    row("`GET /api/v1/zones` p50", g("list", "p50_ms"), " ms")
+    row("CPU per create (server + named), first chunk", g("cpu_us_per_create_first_chunk", "total"), " µs", 0)
+    row("CPU per create (server + named), last chunk", g("cpu_us_per_create_last_chunk", "total"), " µs", 0)
+    row("`GET /api/v1/zones` p50, at the zones created", g("list", "p50_ms"), " ms")
     row("restart until every zone is listed", g("restart", "to_full_listing_secs"), " s")
     w(f"| server memory (RSS) | {mib(_dig(b, ('rss_kib', 'server')))} | {mib(_dig(o, ('rss_kib', 'server')))} |")
     w(f"| its named's memory (RSS) | {mib(_dig(b, ('rss_kib', 'named')))} | {mib(_dig(o, ('rss_kib', 'named')))} |")

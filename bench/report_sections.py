@@ -145,8 +145,8 @@ def scale_table(s):
     servers = s["servers"]
     w(f"**7. {s['zones_goal']:,} zones** through the API at {s['clients']} clients, "
       f"{s['auth']}, each server on its own named (the same build); {s['order']}; "
-      f"{s['wall_secs']:.0f} s in all (budget {s['budget_secs']} s)"
-      + (f"; **stopped early: {s['stopped_early']}**" if s.get("stopped_early") else "") + ".")
+      f"{s['wall_secs']:.0f} s in all (creating stops at {s['peer_budget_secs']} s for bindcar, "
+      f"{s['budget_secs']} s for ours).")
     w("")
     ids = [k for k in ("bindcar", "ours") if k in servers]
     names = {"bindcar": f"bindcar {s['peer_version']}", "ours": "this backend"}
@@ -164,16 +164,17 @@ def scale_table(s):
         w(f"| {label} | " + " | ".join(cells) + " |")
 
     row("zones created", lambda x: x["zones"], lambda v: f"{v:,}")
+    row("stopped early", lambda x: x["stopped"] or "no", str)
     chunk = f"{s['chunk']:,}"
     row(f"creates per second, first {chunk}", lambda x: x["first_chunk_creates_per_sec"], lambda v: f(v, 0))
     row(f"creates per second, last {chunk}", lambda x: x["last_chunk_creates_per_sec"], lambda v: f(v, 0))
     row("first / last (goal ≤ 1.2 for ours)", lambda x: x["first_over_last"], lambda v: f"{f(v)}×")
     row(f"creates per second, each {chunk}", lambda x: x["chunk_creates_per_sec"],
         lambda v: " ".join(f"{r:.0f}" for r in v))
-    row(f"CPU per create (server + named), first {chunk}", lambda x: x["cpu_us_per_create_first_chunk"],
-        lambda v: f"{f(v, 0)} µs")
-    row(f"CPU per create (server + named), last {chunk}", lambda x: x["cpu_us_per_create_last_chunk"],
-        lambda v: f"{f(v, 0)} µs")
+    for when in ("first", "last"):
+        row(f"CPU per create, {when} {chunk}: server + named (server, named)",
+            lambda x, when=when: x[f"cpu_us_per_create_{when}_chunk"],
+            lambda v: f"{f(v['total'], 0)} µs ({f(v['server'], 0)}, {f(v['named'], 0)})")
     row("`GET /api/v1/zones` p50 (p99)", lambda x: x["list"],
         lambda v: f"{f(v['p50_ms'])} ms ({f(v['p99_ms'])} ms)")
     row("server RSS", lambda x: x["rss_kib"]["server"], lambda v: f"{mib(v)} MiB")

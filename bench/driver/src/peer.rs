@@ -5,6 +5,8 @@
 //! server and its named, `GET /zones` at 100, 1,000 (and optionally 10,000) zones, the
 //! creates per second of the first and last 1,000 zones, and ListenDrops.
 
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -48,10 +50,37 @@ pub(crate) struct Peer {
     pub(crate) thousands: Vec<f64>,
     /// CPU ticks the server and its named spent in the timed creates (burst and fills).
     pub(crate) fill_cpu: [u64; 2],
+    /// Last, so that it goes after named and the server are stopped.
+    _root: Trash,
+}
+
+/// A directory removed in the background once dropped: its zones' files (tens of thousands)
+/// take minutes to unlink on this disk (ext4 mounted with `discard`: about 1,000 files a
+/// second), which the bench need not wait for. `rm` runs in a process group of its own, at
+/// the lowest priority, so that stopping the bench's group does not stop the clean-up.
+struct Trash(PathBuf);
+
+impl Drop for Trash {
+    fn drop(&mut self) {
+        use std::os::unix::process::CommandExt as _;
+        let removed = Command::new("nice")
+            .args(["-n", "19", "rm", "-rf", "--"])
+            .arg(&self.0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn();
+        if removed.is_err() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 /// What one [`fill`] measured.
 pub(crate) struct Filled {
+    /// Zones created.
+    pub(crate) created: usize,
     pub(crate) per_sec: f64,
     /// CPU ticks of the server and of its named during the fill.
     pub(crate) cpu: [u64; 2],
@@ -105,7 +134,16 @@ pub(crate) fn restart(peer: &mut Peer) -> Result<Instant> {
 
 /// `id` is "bindcar" (the peer) or "ours", each with a fresh named.
 pub(crate) fn start(id: &'static str) -> Result<Peer> {
-    let named = Named::try_start(NamedOptions::default())?;
+    let root = Trash(
+        tempfile::Builder::new()
+            .prefix("bindcar-bench-named-")
+            .tempdir()?
+            .keep(),
+    );
+    let named = Named::try_start(NamedOptions {
+        root: Some(root.0.clone()),
+        ..NamedOptions::default()
+    })?;
     let backend = spawn(id, &named)?;
     Ok(Peer {
         id,
@@ -115,6 +153,7 @@ pub(crate) fn start(id: &'static str) -> Result<Peer> {
         fill_secs: 0.0,
         thousands: Vec::new(),
         fill_cpu: [0; 2],
+        _root: root,
     })
 }
 
@@ -178,9 +217,16 @@ fn order(round: usize) -> [usize; 2] {
 
 /// Creates zones until the peer has `to`, at 8 clients: creates per second and CPU spent.
 pub(crate) fn fill(peer: &mut Peer, to: usize) -> Result<Filled> {
+    fill_until(peer, to, None)
+}
+
+/// [`fill`], the clients taking no new zone past `deadline` (the zones made stay numbered
+/// without a gap: every create taken is finished).
+pub(crate) fn fill_until(peer: &mut Peer, to: usize, deadline: Option<Instant>) -> Result<Filled> {
     let from = peer.zones;
     if to <= from {
         return Ok(Filled {
+            created: 0,
             per_sec: 0.0,
             cpu: [0; 2],
         });
@@ -199,6 +245,9 @@ pub(crate) fn fill(peer: &mut Peer, to: usize) -> Result<Filled> {
                 s.spawn(move || -> Result<()> {
                     let mut client = Client::with_token(port, TOKEN);
                     loop {
+                        if deadline.is_some_and(|d| Instant::now() > d) {
+                            return Ok(());
+                        }
                         let n = next.fetch_add(1, Ordering::SeqCst);
                         if n >= to {
                             return Ok(());
@@ -233,12 +282,14 @@ pub(crate) fn fill(peer: &mut Peer, to: usize) -> Result<Filled> {
         *total += spent;
     }
     peer.fill_secs += secs;
-    peer.zones = to;
+    let reached = done.load(Ordering::SeqCst);
+    peer.zones = reached;
     let mut m = marks.into_inner().unwrap_or_default();
     m.sort_by_key(|(count, _)| *count);
     peer.thousands.extend(m.into_iter().map(|(_, t)| t));
     Ok(Filled {
-        per_sec: (to - from) as f64 / secs,
+        created: reached - from,
+        per_sec: (reached - from) as f64 / secs,
         cpu,
     })
 }

@@ -123,6 +123,16 @@ pub(crate) fn targets(
         all.extend([
             target_check(
                 &format!(
+                    "{} zones: zones created within the part's budget (ours)",
+                    thousands(n)
+                ),
+                num(&ours["zones"]),
+                ">=",
+                n as f64,
+                "",
+            ),
+            target_check(
+                &format!(
                     "{} zones: creates per second, first {} / last {} (ours)",
                     thousands(n),
                     thousands(chunk),
