@@ -83,8 +83,9 @@ def goals_table(d):
         op = {">=": "≥", "<=": "≤", "<": "<"}.get(t["op"], t["op"])
         unit = t.get("unit", "")
         sep = "" if unit in ("", "×") else " "
-        value = "n/a" if num(t.get("value")) is None else f"{f(t['value'])}{sep}{unit}"
-        out.append(f"| {t['target']} | {op} {t['goal']:g}{sep}{unit} | {value} | "
+        digits = 0 if abs(t["goal"]) >= 1000 else 2
+        value = "n/a" if num(t.get("value")) is None else f"{f(t['value'], digits)}{sep}{unit}"
+        out.append(f"| {t['target']} | {op} {t['goal']:,g}{sep}{unit} | {value} | "
                    f"{'met' if t['met'] else '**missed**'} |")
     met = sum(1 for t in d.get("targets") or [] if t["met"])
     total = len(d.get("targets") or [])

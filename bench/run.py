@@ -41,6 +41,8 @@ def json_path(args):
         return RESULTS / "records.json"
     if "--only" in args:
         return RESULTS / f"{args[args.index('--only') + 1]}.json"
+    if "--quick" in args:
+        return RESULTS / "quick.json"
     return JSON_OUT
 
 

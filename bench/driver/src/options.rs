@@ -53,7 +53,7 @@ Defaults: 5 rounds of 5 s runs (part 0: 18 rounds of 1 s), 2 s warm-ups, 32 conn
 2 workers, 5 ms TokenReview latency, a pool of 64 tokens, 200 backend operations each, a
 budget of 1500 s (900 s with BENCH_100K=0), out = bench/results/latest.json.
 --quick: 2 rounds of 2 s (part 0: 3 of 1 s), 40 operations, 10,000 zones instead of
-100,000 (a smoke run, not a measurement).
+100,000 (a smoke run, not a measurement: out = bench/results/quick.json).
 --peer-zones: how far the comparison with bindcar 0.9.0 fills each server (default 10000;
 1000 for a shorter run). --budget-100k: the 100,000-zone part stops creating past this
 (default 600 s). Environment: BENCH_100K=0 leaves the 100,000-zone part out of a full run.
@@ -88,10 +88,12 @@ impl Options {
             zones_100k_goal: 100_000,
         };
         let mut budget_given = false;
+        let mut quick = false;
         let mut out_given = false;
         let mut it = args.iter();
         while let Some(flag) = it.next() {
             if flag == "--quick" {
+                quick = true;
                 o.rounds = 2;
                 o.duration_secs = 2.0;
                 o.cpu_rounds = 3;
@@ -141,16 +143,17 @@ impl Options {
                 _ => bail!("unknown flag {flag}\nusage: {USAGE}"),
             }
         }
-        // A part run alone never replaces the full run's latest.json.
-        let part = [
+        // A part run alone, or a smoke run, never replaces the full run's latest.json.
+        let parts = [
             (o.only_filter_cpu, "filter-cpu"),
             (o.records_only, "records"),
             (o.only_peer, "peer"),
             (o.only_zones_100k, "zones-100k"),
         ];
-        let chosen: Vec<&str> = part.iter().filter(|p| p.0).map(|p| p.1).collect();
+        let chosen: Vec<&str> = parts.iter().filter(|p| p.0).map(|p| p.1).collect();
         ensure!(chosen.len() <= 1, "one --only at a time");
-        if let (Some(name), false) = (chosen.first(), out_given) {
+        let name = chosen.first().copied().or(quick.then_some("quick"));
+        if let (Some(name), false) = (name, out_given) {
             o.out = workspace_root().join(format!("bench/results/{name}.json"));
         }
         if !budget_given && !o.zones_100k {
