@@ -51,12 +51,12 @@ pub const USAGE: &str = "bench [--rounds N] [--duration SECS] [--warmup SECS] [-
       [--only filter-cpu|records|peer|zones-100k]
 Defaults: 5 rounds of 5 s runs (part 0: 18 rounds of 1 s), 2 s warm-ups, 32 connections on 2 wrk threads, Envoy with
 2 workers, 5 ms TokenReview latency, a pool of 64 tokens, 200 backend operations each, a
-budget of 1500 s (900 s with BENCH_100K=0), out = bench/results/latest.json.
+budget of 1800 s (900 s with BENCH_100K=0), out = bench/results/latest.json.
 --quick: 2 rounds of 2 s (part 0: 3 of 1 s), 40 operations, 10,000 zones instead of
 100,000 (a smoke run, not a measurement: out = bench/results/quick.json).
 --peer-zones: how far the comparison with bindcar 0.9.0 fills each server (default 10000;
 1000 for a shorter run). --budget-100k: the 100,000-zone part stops creating past this
-(default 600 s). Environment: BENCH_100K=0 leaves the 100,000-zone part out of a full run.
+(default 720 s; the peer stops at a third of it). Environment: BENCH_100K=0 leaves the 100,000-zone part out of a full run.
 --only runs one part and writes bench/results/<part>.json (unless --out): filter-cpu (Envoy's
 CPU per request by variant, 1 worker, direct response), records (the record path here and on
 bindcar 0.9.0; --records-only is the same), peer (this backend against bindcar 0.9.0),
@@ -77,14 +77,14 @@ impl Options {
             token_pool: 64,
             ops: 200,
             records_only: false,
-            budget_secs: 1500,
+            budget_secs: 1800,
             out: workspace_root().join("bench/results/latest.json"),
             peer_zones: 10_000,
             only_peer: false,
             only_filter_cpu: false,
             only_zones_100k: false,
             zones_100k: std::env::var("BENCH_100K").as_deref().map(str::trim) != Ok("0"),
-            zones_100k_budget_secs: 600,
+            zones_100k_budget_secs: 720,
             zones_100k_goal: 100_000,
         };
         let mut budget_given = false;
