@@ -15,5 +15,6 @@ pub mod http;
 pub mod https;
 pub mod named;
 pub mod ports;
+pub mod registry;
 pub mod tokenreview;
 pub mod upstream;

@@ -45,9 +45,12 @@ mod callout;
 mod istio;
 mod istio_api;
 mod kubernetes;
+mod linkerd;
+mod linkerd_api;
 mod named_conf;
 mod pieces;
 mod pod;
+mod service_accounts;
 
 use istio::*;
 use istio_api::*;
