@@ -193,3 +193,35 @@ impl Options {
         Duration::from_secs_f64(self.warmup_secs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn out(args: &[&str]) -> String {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let o = Options::from_args(&args).unwrap();
+        o.out.file_name().unwrap().to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn only_a_full_measured_run_writes_latest_json() {
+        assert_eq!(out(&[]), "latest.json");
+        assert_eq!(out(&["--quick"]), "quick.json");
+        assert_eq!(out(&["--only", "filter-cpu"]), "filter-cpu.json");
+        assert_eq!(out(&["--only", "peer", "--quick"]), "peer.json");
+        assert_eq!(out(&["--records-only"]), "records.json");
+        assert_eq!(out(&["--only", "zones-100k"]), "zones-100k.json");
+        assert_eq!(out(&["--quick", "--out", "/tmp/x.json"]), "x.json");
+    }
+
+    #[test]
+    fn one_part_at_a_time() {
+        let args: Vec<String> = ["--only", "peer", "--only", "records"]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        assert!(Options::from_args(&args).is_err());
+    }
+}
