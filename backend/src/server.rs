@@ -110,6 +110,7 @@ pub fn build_state(config: &Config) -> Result<Arc<AppState>, String> {
     // swept as orphans before two time limits have passed.
     let grace = config.rndc_timeout * 2;
     Ok(Arc::new(AppState {
+        zone_list: Default::default(),
         zones: Zones::new(dir, Arc::new(rndc), metrics.clone())
             .with_stats(stats)
             .with_orphan_grace(grace)

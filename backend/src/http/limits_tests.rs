@@ -36,6 +36,7 @@ fn app(auth: AuthSettings, limit: Option<(u32, u32)>) -> (Router, Harness) {
         })
     });
     let state = Arc::new(AppState {
+        zone_list: Default::default(),
         zones,
         auth: Authenticator::from_settings(&auth, metrics.clone()),
         metrics,

@@ -5,7 +5,7 @@
 //! `auth::Authenticator`), `metrics` (the request-counting middleware), `state` (what every
 //! handler shares), `rate_limit` (the per-client limit of the API routes), `records` (the
 //! records API: RFC 2136 answers → statuses), `conn` (the connection's two ends, as every
-//! request carries them).
+//! request carries them), `zone_list` (the zone list's body, rendered once per index snapshot).
 
 pub mod api_types;
 pub mod auth;
@@ -21,6 +21,7 @@ pub mod rate_limit;
 pub mod records;
 pub mod router;
 pub mod state;
+pub mod zone_list;
 pub mod zones;
 
 #[cfg(test)]

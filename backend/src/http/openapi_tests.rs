@@ -35,6 +35,7 @@ fn app(docs: bool) -> (Router, Harness) {
     let zones = crate::zones::Zones::new(h.zones.dir().clone(), h.named.clone(), metrics.clone());
     let auth = AuthSettings::SharedSecret(TOKEN.as_bytes().to_vec());
     let state = Arc::new(AppState {
+        zone_list: Default::default(),
         zones,
         auth: Authenticator::from_settings(&auth, metrics.clone()),
         metrics,

@@ -28,6 +28,7 @@ fn app() -> (Router, Harness, Arc<FakeDns>) {
     let zones = crate::zones::Zones::new(h.zones.dir().clone(), h.named.clone(), metrics.clone());
     let dns = Arc::new(FakeDns::default());
     let state = Arc::new(AppState {
+        zone_list: Default::default(),
         zones,
         auth: None,
         metrics,

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::zone_list::ListCache;
 use crate::auth::Authenticator;
 use crate::bind::update::DnsChannel;
 use crate::metrics::Metrics;
@@ -17,6 +18,8 @@ pub struct AppState {
     pub rate_limit: Option<RateLimit>,
     /// Where the records API sends its UPDATEs and AXFRs.
     pub dns: Arc<dyn DnsChannel>,
+    /// `GET /api/v1/zones`'s body for the index's current snapshot.
+    pub zone_list: ListCache,
 }
 
 pub type SharedState = Arc<AppState>;
