@@ -183,7 +183,7 @@ fn fqdn(zone: &ZoneName) -> String {
     format!("{}.", zone.as_str())
 }
 
-fn rand_id() -> u16 {
+pub(super) fn rand_id() -> u16 {
     // Not security relevant over TCP with TSIG; the clock's nanoseconds vary enough.
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -145,6 +145,16 @@ pub struct Cli {
     #[arg(long, env = "NSUPDATE_TIMEOUT_SECS", default_value_t = 10)]
     pub nsupdate_timeout_secs: u64,
 
+    /// Catalog zone (RFC 9432) this API keeps: every zone it creates becomes a member, so
+    /// secondaries with BIND's `catalog-zones` follow without a call each. Unset: no catalog.
+    #[arg(long, env = "BIND_CATALOG_ZONE")]
+    pub catalog_zone: Option<String>,
+
+    /// Secondaries of the catalog, comma-separated `ip` or `ip:port`: NOTIFY and transfers of the
+    /// catalog and (unless a create request says otherwise) of every zone created.
+    #[arg(long, env = "BIND_CATALOG_SECONDARIES")]
+    pub catalog_secondaries: Option<String>,
+
     /// named's statistics channel, http://host:port (statistics-channels in named.conf): zone
     /// listings in one request. Unset: listings ask over rndc, a few zones at a time.
     #[arg(long, env = "BIND_STATS_URL")]

@@ -53,6 +53,11 @@ impl Config {
         let allow_insecure = cli.allow_insecure_auth || cli.i_know_this_is_insecure;
         guards::check_listen_posture(&cli.address, &auth, tls.as_ref(), allow_insecure)?;
         let update = super::update::resolve(cli, &rndc)?;
+        let catalog = super::catalog::resolve(
+            cli.catalog_zone.as_deref(),
+            cli.catalog_secondaries.as_deref(),
+            &update,
+        )?;
         Ok(Config {
             address: cli.address.clone(),
             port: cli.port,
@@ -67,6 +72,7 @@ impl Config {
             auth_reason,
             update,
             tls,
+            catalog,
         })
     }
 }

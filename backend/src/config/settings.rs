@@ -32,6 +32,8 @@ pub struct Config {
     pub update: super::update::UpdateSettings,
     /// `None`: plain HTTP.
     pub tls: Option<super::tls::TlsSettings>,
+    /// `None`: no catalog zone.
+    pub catalog: Option<super::catalog::CatalogSettings>,
 }
 
 /// Per-client rate limit of the API routes: `requests` per `period`, replenished evenly (one

@@ -4,7 +4,7 @@
 //! `ZoneError`), `api_types` (JSON bodies), `openapi`, `docs` (Swagger UI, when enabled), `auth` (the middleware applying
 //! `auth::Authenticator`), `metrics` (the request-counting middleware), `state` (what every
 //! handler shares), `rate_limit` (the per-client limit of the API routes), `records` (the
-//! records API: RFC 2136 answers → statuses).
+//! records API: RFC 2136 answers → statuses), `propagation` (what each secondary serves).
 
 pub mod api_types;
 pub mod auth;
@@ -15,6 +15,7 @@ pub mod extract;
 pub mod metrics;
 pub mod open;
 pub mod openapi;
+pub mod propagation;
 pub mod rate_limit;
 pub mod records;
 pub mod router;
@@ -29,6 +30,8 @@ mod dnssec_tests;
 mod limits_tests;
 #[cfg(test)]
 mod openapi_tests;
+#[cfg(test)]
+mod propagation_tests;
 #[cfg(test)]
 mod records_tests;
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::auth::Authenticator;
+use crate::bind::serial_query::SerialQuery;
 use crate::bind::update::DnsChannel;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimit;
@@ -17,6 +18,8 @@ pub struct AppState {
     pub rate_limit: Option<RateLimit>,
     /// Where the records API sends its UPDATEs and AXFRs.
     pub dns: Arc<dyn DnsChannel>,
+    /// How `/propagation` asks a secondary for the serial it serves.
+    pub serials: Arc<dyn SerialQuery>,
 }
 
 pub type SharedState = Arc<AppState>;

@@ -6,7 +6,9 @@
 //! managed zones and `reconcile` keeps it true to BIND (and sweeps orphaned files). named is
 //! reached only through `bind::ControlChannel` and `bind::Statistics`; records over RFC 2136:
 //! `records_request` (bodies, plans) and `records_update` (operations over
-//! `bind::update::DnsChannel`, `RecordError`).
+//! `bind::update::DnsChannel`, `RecordError`). The catalog zone (`membership`: members added
+//! by creates, removed by deletes, repaired by the reconciliation) and what each secondary
+//! serves (`propagation`).
 
 pub mod actions;
 pub mod change;
@@ -16,7 +18,9 @@ pub mod dnssec;
 pub mod error;
 pub mod index;
 pub mod locks;
+pub mod membership;
 pub mod plan;
+pub mod propagation;
 pub mod read;
 pub mod reconcile;
 pub mod records;
@@ -29,9 +33,12 @@ pub use crate::bind::ZoneName;
 pub use actions::ZoneAction;
 pub use error::ZoneError;
 pub use plan::{CreatePlan, ModifyPlan, PolicyChange};
+pub use propagation::{Propagation, SecondaryView};
 pub use read::{ZoneStatus, ZoneSummary};
 pub use service::Zones;
 
+#[cfg(test)]
+mod catalog_tests;
 #[cfg(test)]
 mod dnssec_tests;
 #[cfg(test)]

@@ -115,10 +115,20 @@ impl Zones {
 
     /// Reconciles now, then every `every`, and one grace after a change whose outcome is
     /// unknown (its files may be swept only then), for ever; failures are logged and retried.
+    /// With a catalog: it is created first if BIND lacks it, and repaired after (members of
+    /// the zones just found, none of the others).
     pub async fn reconcile_forever(&self, every: Duration) {
         loop {
+            if let Err(e) = self.ensure_catalog().await {
+                tracing::warn!(error = %e, "cannot create the catalog zone; will retry");
+            }
             match self.reconcile().await {
-                Ok(()) => tracing::debug!(zones = self.index.len(), "reconciled with BIND"),
+                Ok(()) => {
+                    tracing::debug!(zones = self.index.len(), "reconciled with BIND");
+                    if let Err(e) = self.repair_catalog().await {
+                        tracing::warn!(error = %e, "cannot repair the catalog zone; will retry");
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "reconciliation with BIND failed; will retry"),
             }
             tokio::select! {
@@ -147,6 +157,9 @@ impl Zones {
         let mut to_check = Vec::new();
         let mut unlinked = Vec::new();
         for (zone, found) in candidates {
+            if self.is_catalog(&zone) {
+                continue; // ours, never listed (`ensure_catalog` keeps it)
+            }
             if found == Found::Unlinked {
                 unlinked.push(zone.clone());
             }

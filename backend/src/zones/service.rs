@@ -11,9 +11,11 @@ use super::classify::{classify, is_not_found, is_not_loaded};
 use super::error::ZoneError;
 use super::index::Index;
 use super::locks::ZoneLocks;
+use crate::bind::update::DnsChannel;
 use crate::bind::{
     zonestatus, ControlChannel, RndcCommand, RndcFailure, ShownZone, Statistics, ZoneDir, ZoneName,
 };
+use crate::catalog::Catalog;
 use crate::metrics::Metrics;
 
 pub struct Zones {
@@ -37,6 +39,16 @@ pub struct Zones {
     /// Woken by a change whose outcome is unknown: the background reconciliation then runs
     /// once the grace has passed, instead of at its next interval.
     pub(super) settle: tokio::sync::Notify,
+    /// The catalog zone secondaries follow (`BIND_CATALOG_ZONE`), if any.
+    pub(super) catalog: Option<CatalogLink>,
+}
+
+/// The catalog and what changes it (`membership`).
+pub struct CatalogLink {
+    pub catalog: Catalog,
+    pub dns: Arc<dyn DnsChannel>,
+    /// The key the catalog takes updates from and lets transfer it (the records API's).
+    pub key: crate::bind::ConfName,
 }
 
 /// How long one check that named is up and has not restarted serves `GET /zones` (default):
@@ -63,6 +75,7 @@ impl Zones {
             boot_check_ttl: BOOT_CHECK_TTL,
             orphan_grace: Duration::from_secs(30),
             settle: tokio::sync::Notify::new(),
+            catalog: None,
         }
     }
 
@@ -120,6 +133,10 @@ impl Zones {
         zone: &ZoneName,
         shown: &ShownZone,
     ) -> Result<bool, ZoneError> {
+        if self.is_catalog(zone) {
+            // ours, but never one of the zones the API manages for clients
+            return Ok(false);
+        }
         if self.dir.has_marker(zone) {
             return Ok(true);
         }
