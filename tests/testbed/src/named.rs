@@ -471,6 +471,18 @@ controls {{
             .unwrap_or_else(|| format!("NO-ANSWER ({})", text.trim()))
     }
 
+    /// The zone's records by AXFR signed with this named's key (`+noall +answer`, one a line):
+    /// a zone whose `allow-transfer` names only other addresses (the catalog) included.
+    pub fn axfr(&self, zone: &str) -> Vec<String> {
+        let key = format!("{}:{}:{}", self.algorithm, self.key_name, self.secret);
+        let output = self.dig_raw(&["-y", &key, "+noall", "+answer", zone, "AXFR"]);
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with(';'))
+            .map(str::to_owned)
+            .collect()
+    }
+
     fn dig_raw(&self, args: &[&str]) -> Output {
         let dig = find_tool("dig", "DIG_BIN").unwrap_or_else(|e| panic!("{e:#}"));
         Command::new(dig)
