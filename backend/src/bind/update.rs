@@ -255,6 +255,10 @@ impl TsigDns {
                 DnsFailure::Unavailable(format!("connection to the DNS server broke: {e}"))
             })?;
             written.store(true, std::sync::atomic::Ordering::SeqCst);
+            // an UPDATE only: a transfer changes nothing
+            fail::fail_point!("update.after_send", !axfr, |_| Err(broken(
+                std::io::Error::other("failpoint update.after_send")
+            )));
             let mut verifier = verifier;
             let mut answers = Vec::new();
             let mut soas = 0usize;
