@@ -116,10 +116,11 @@ pub fn build_state(config: &Config) -> Result<Arc<AppState>, String> {
         .with_stats(stats)
         .with_orphan_grace(grace);
     if let Some(catalog) = &config.catalog {
-        let catalog = Catalog {
-            zone: catalog.zone.clone(),
-            secondaries: catalog.secondaries.clone(),
-        };
+        let catalog = Catalog::new(
+            catalog.zone.clone(),
+            catalog.secondaries.clone(),
+            catalog.allow_transfer.clone(),
+        );
         zones = zones.with_catalog(catalog, dns.clone())?;
     }
     Ok(Arc::new(AppState {

@@ -133,10 +133,11 @@ mod tests {
     use crate::bind::Endpoint;
 
     fn catalog() -> Catalog {
-        Catalog {
-            zone: ZoneName::parse("catalog.invalid").unwrap(),
-            secondaries: vec![Endpoint::parse("127.0.0.1:5301").unwrap()],
-        }
+        Catalog::new(
+            ZoneName::parse("catalog.invalid").unwrap(),
+            vec![Endpoint::parse("127.0.0.1:5301").unwrap()],
+            None,
+        )
     }
 
     fn record(name: &str, rtype: &str, value: &str) -> ZoneRecord {

@@ -2,7 +2,7 @@
 //! keeps for its secondaries, checked once at startup.
 
 use super::update::UpdateSettings;
-use crate::bind::{Endpoint, ZoneName};
+use crate::bind::{AddressMatch, Endpoint, ZoneName};
 
 /// The longest catalog name whose member names fit a DNS name (253): a member is
 /// `<32 hex>.zones.<catalog>`.
@@ -13,26 +13,35 @@ pub struct CatalogSettings {
     pub zone: ZoneName,
     /// Who gets NOTIFY and may transfer the catalog and its members.
     pub secondaries: Vec<Endpoint>,
+    /// `BIND_CATALOG_ALLOW_TRANSFER`: who may transfer instead of the secondaries' addresses.
+    pub allow_transfer: Option<Vec<AddressMatch>>,
 }
 
-/// `zone`: `BIND_CATALOG_ZONE` (unset or empty: no catalog); `secondaries`: the comma list.
-pub fn resolve(
-    zone: Option<&str>,
-    secondaries: Option<&str>,
-    update: &UpdateSettings,
-) -> Result<Option<CatalogSettings>, String> {
-    let zone = zone.map(str::trim).filter(|z| !z.is_empty());
-    let listed: Vec<&str> = secondaries
-        .unwrap_or_default()
+fn comma_list(raw: Option<&str>) -> Vec<&str> {
+    raw.unwrap_or_default()
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .collect();
+        .collect()
+}
+
+/// `zone`: `BIND_CATALOG_ZONE` (unset or empty: no catalog); `secondaries` and
+/// `allow_transfer`: the comma lists.
+pub fn resolve(
+    zone: Option<&str>,
+    secondaries: Option<&str>,
+    allow_transfer: Option<&str>,
+    update: &UpdateSettings,
+) -> Result<Option<CatalogSettings>, String> {
+    let zone = zone.map(str::trim).filter(|z| !z.is_empty());
+    let listed = comma_list(secondaries);
+    let acl = comma_list(allow_transfer);
     let Some(raw) = zone else {
-        if !listed.is_empty() {
+        if !listed.is_empty() || !acl.is_empty() {
             return Err(
-                "BIND_CATALOG_SECONDARIES is set but BIND_CATALOG_ZONE is not: the secondaries \
-                 follow the catalog zone; name it (e.g. BIND_CATALOG_ZONE=catalog.bindcar.invalid)"
+                "BIND_CATALOG_SECONDARIES or BIND_CATALOG_ALLOW_TRANSFER is set but \
+                 BIND_CATALOG_ZONE is not: they are the catalog zone's; name it (e.g. \
+                 BIND_CATALOG_ZONE=catalog.bindcar.invalid)"
                     .into(),
             );
         }
@@ -62,10 +71,32 @@ pub fn resolve(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if secondaries.len() > 64 {
-        return Err("BIND_CATALOG_SECONDARIES: at most 64 secondaries".into());
+    if secondaries.len() > 64 || acl.len() > 64 {
+        return Err(
+            "BIND_CATALOG_SECONDARIES, BIND_CATALOG_ALLOW_TRANSFER: at most 64 entries each".into(),
+        );
     }
-    Ok(Some(CatalogSettings { zone, secondaries }))
+    let allow_transfer = if acl.is_empty() {
+        None
+    } else {
+        Some(
+            acl.iter()
+                .map(|raw| {
+                    AddressMatch::parse(raw).ok_or_else(|| {
+                        format!(
+                            "BIND_CATALOG_ALLOW_TRANSFER: {raw:?} is not an IP address or a CIDR \
+                             prefix"
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    };
+    Ok(Some(CatalogSettings {
+        zone,
+        secondaries,
+        allow_transfer,
+    }))
 }
 
 #[cfg(test)]
@@ -94,9 +125,9 @@ mod tests {
 
     #[test]
     fn unset_is_off_and_secondaries_need_a_catalog() {
-        assert_eq!(resolve(None, None, &update(true)), Ok(None));
-        assert_eq!(resolve(Some(" "), Some(""), &update(true)), Ok(None));
-        let err = resolve(None, Some("10.0.0.2"), &update(true)).unwrap_err();
+        assert_eq!(resolve(None, None, None, &update(true)), Ok(None));
+        assert_eq!(resolve(Some(" "), Some(""), None, &update(true)), Ok(None));
+        let err = resolve(None, Some("10.0.0.2"), None, &update(true)).unwrap_err();
         assert!(err.contains("BIND_CATALOG_ZONE"), "{err}");
     }
 
@@ -105,6 +136,7 @@ mod tests {
         let settings = resolve(
             Some("Catalog.Bindcar.Invalid."),
             Some("10.0.0.2, 10.0.0.3:5353,[2001:db8::1]:53"),
+            None,
             &update(true),
         )
         .unwrap()
@@ -119,6 +151,18 @@ mod tests {
             rendered,
             ["10.0.0.2", "10.0.0.3 port 5353", "2001:db8::1 port 53"]
         );
+        assert_eq!(settings.allow_transfer, None);
+        let pods = resolve(
+            Some("catalog.invalid"),
+            Some("10.96.53.11"),
+            Some("10.244.0.0/16"),
+            &update(true),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(pods.allow_transfer.unwrap()[0].to_string(), "10.244.0.0/16");
+        assert!(resolve(Some("catalog.invalid"), None, Some("any"), &update(true)).is_err());
+        assert!(resolve(None, None, Some("10.0.0.0/8"), &update(true)).is_err());
         for (zone, list) in [
             ("bad..name", ""),
             ("catalog.invalid", "ns1.example.test"),
@@ -126,11 +170,11 @@ mod tests {
             (&"a.".repeat(110), ""),
         ] {
             assert!(
-                resolve(Some(zone), Some(list), &update(true)).is_err(),
+                resolve(Some(zone), Some(list), None, &update(true)).is_err(),
                 "{zone} {list}"
             );
         }
-        let err = resolve(Some("catalog.invalid"), None, &update(false)).unwrap_err();
+        let err = resolve(Some("catalog.invalid"), None, None, &update(false)).unwrap_err();
         assert!(err.contains("TSIG"), "{err}");
     }
 }

@@ -155,6 +155,12 @@ pub struct Cli {
     #[arg(long, env = "BIND_CATALOG_SECONDARIES")]
     pub catalog_secondaries: Option<String>,
 
+    /// Who may transfer the catalog and its members, comma-separated addresses or CIDR
+    /// prefixes, instead of the secondaries' addresses (in Kubernetes, the pod network: a
+    /// secondary transfers from its pod's address, not the Service address it is notified at).
+    #[arg(long, env = "BIND_CATALOG_ALLOW_TRANSFER")]
+    pub catalog_allow_transfer: Option<String>,
+
     /// named's statistics channel, http://host:port (statistics-channels in named.conf): zone
     /// listings in one request. Unset: listings ask over rndc, a few zones at a time.
     #[arg(long, env = "BIND_STATS_URL")]

@@ -56,6 +56,7 @@ impl Config {
         let catalog = super::catalog::resolve(
             cli.catalog_zone.as_deref(),
             cli.catalog_secondaries.as_deref(),
+            cli.catalog_allow_transfer.as_deref(),
             &update,
         )?;
         Ok(Config {

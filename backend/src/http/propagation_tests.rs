@@ -43,13 +43,14 @@ fn app(h: &Harness, secondaries: &[&str], serials: Arc<FakeSerials>) -> axum::Ro
         Metrics::new().unwrap(),
     );
     if !secondaries.is_empty() {
-        let catalog = Catalog {
-            zone: Harness::zone("catalog.invalid"),
-            secondaries: secondaries
+        let catalog = Catalog::new(
+            Harness::zone("catalog.invalid"),
+            secondaries
                 .iter()
                 .map(|s| Endpoint::parse(s).unwrap())
                 .collect(),
-        };
+            None,
+        );
         zones = zones.with_catalog(catalog, dns.clone()).unwrap();
     }
     router(Arc::new(AppState {

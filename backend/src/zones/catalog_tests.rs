@@ -23,10 +23,11 @@ const CATALOG: &str = "catalog.invalid";
 /// The harness's zones, keeping a catalog through `dns`.
 fn with_catalog(h: &Harness) -> (Zones, Arc<FakeDns>) {
     let dns = Arc::new(FakeDns::default());
-    let catalog = Catalog {
-        zone: Harness::zone(CATALOG),
-        secondaries: vec![Endpoint::parse("127.0.0.1:5301").unwrap()],
-    };
+    let catalog = Catalog::new(
+        Harness::zone(CATALOG),
+        vec![Endpoint::parse("127.0.0.1:5301").unwrap()],
+        None,
+    );
     let zones = Zones::new(
         h.zones.dir().clone(),
         h.named.clone(),
