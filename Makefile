@@ -10,6 +10,8 @@ WASM_BUILT := $(WASM_OUT)/bindcar_auth_filter.wasm
 # The do-nothing filter `make bench` measures the real one against (bench/noop-filter).
 NOOP_WASM := dist/bindcar_noop_filter.wasm
 MODE ?= basic
+# `make run SECONDARY=1`: a second named follows the backend's catalog zone as a secondary.
+SECONDARY ?=
 
 .PHONY: setup wasm build test test-wasm lint run bench clean-run oci oci-pin fuzz fuzz-smoke
 
@@ -43,7 +45,7 @@ test: wasm lint test-wasm
 
 run: wasm
 	cargo build -p bindcar@0.1 -p bindcar-devstack --bins
-	target/debug/devstack --mode $(MODE)
+	target/debug/devstack --mode $(MODE) $(if $(SECONDARY),--secondary)
 
 bench: wasm
 	WITH_BENCH=1 scripts/setup.sh

@@ -1,7 +1,11 @@
 //! `make run`: a private named, the bindcar backend and Envoy with the auth filter, all on
 //! loopback, in the foreground. Ctrl-C or SIGTERM stops everything it started.
 //!
-//!   devstack [--mode basic|tokenreview]
+//!   devstack [--mode basic|tokenreview] [--secondary]
+//!
+//! `--secondary` (`make run SECONDARY=1`): the backend keeps a catalog zone, and a second named
+//! follows it as a secondary (configured as backend/README.md documents): every zone created
+//! is served by both.
 //!
 //! State lives in `.run/` (reset at every start, so the printed commands always work).
 
@@ -12,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use bindcar_testbed::catalog::{secondary_options, CATALOG};
 use bindcar_testbed::envoy::{envoy_bin, wasm_path, workspace_root};
 use bindcar_testbed::named::{Named, NamedOptions};
 use bindcar_testbed::tokenreview::{MintRequest, ServerOptions, TokenReviewServer};
@@ -22,6 +27,8 @@ const BACKEND_PORT: u16 = 18080;
 const DNS_PORT: u16 = 15353;
 const RNDC_PORT: u16 = 19953;
 const TOKENREVIEW_PORT: u16 = 16443;
+const SECONDARY_DNS_PORT: u16 = 15354;
+const SECONDARY_RNDC_PORT: u16 = 19954;
 
 #[derive(PartialEq)]
 enum Mode {
@@ -85,18 +92,21 @@ fn main() {
     }
 }
 
-fn mode_from_args() -> Result<Mode> {
+/// The mode, and whether to start a secondary.
+fn args() -> Result<(Mode, bool)> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args
+    let secondary = args.iter().any(|a| a == "--secondary");
+    let rest: Vec<&str> = args
         .iter()
         .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [] | ["--mode", "basic"] => Ok(Mode::Basic),
-        ["--mode", "tokenreview"] | ["--mode", "tokenReview"] => Ok(Mode::TokenReview),
-        _ => bail!("usage: devstack [--mode basic|tokenreview]"),
-    }
+        .filter(|a| *a != "--secondary")
+        .collect();
+    let mode = match rest.as_slice() {
+        [] | ["--mode", "basic"] => Mode::Basic,
+        ["--mode", "tokenreview"] | ["--mode", "tokenReview"] => Mode::TokenReview,
+        _ => bail!("usage: devstack [--mode basic|tokenreview] [--secondary]"),
+    };
+    Ok((mode, secondary))
 }
 
 fn ensure_free(ports: &[(u16, &str)]) -> Result<()> {
@@ -128,7 +138,7 @@ fn http_ok(port: u16, path: &str) -> bool {
 }
 
 fn run() -> Result<()> {
-    let mode = mode_from_args()?;
+    let (mode, with_secondary) = args()?;
     let root = workspace_root();
     std::env::set_current_dir(&root)?;
     wasm_path()?;
@@ -140,6 +150,12 @@ fn run() -> Result<()> {
         (RNDC_PORT, "named control channel"),
         (TOKENREVIEW_PORT, "TokenReview server"),
     ])?;
+    if with_secondary {
+        ensure_free(&[
+            (SECONDARY_DNS_PORT, "the secondary's DNS"),
+            (SECONDARY_RNDC_PORT, "the secondary's control channel"),
+        ])?;
+    }
     let run_dir = root.join(".run");
     if run_dir.exists() {
         fs::remove_dir_all(&run_dir).context("resetting .run/")?;
@@ -151,6 +167,34 @@ fn run() -> Result<()> {
         ports: Some((DNS_PORT, RNDC_PORT)),
         ..NamedOptions::default()
     })?;
+
+    // A secondary of the backend's catalog zone (it retries within seconds until the backend
+    // has created the catalog).
+    let mut secondary = if with_secondary {
+        Some(Named::try_start(NamedOptions {
+            root: Some(run_dir.join("secondary")),
+            ports: Some((SECONDARY_DNS_PORT, SECONDARY_RNDC_PORT)),
+            statistics: false,
+            ..secondary_options(CATALOG, DNS_PORT)
+        })?)
+    } else {
+        None
+    };
+    let catalog_env: Vec<(String, String)> = if with_secondary {
+        [
+            ("BIND_CATALOG_ZONE", CATALOG.to_string()),
+            (
+                "BIND_CATALOG_SECONDARIES",
+                format!("127.0.0.1:{SECONDARY_DNS_PORT}"),
+            ),
+            ("NSUPDATE_SERVER", "127.0.0.1".to_string()),
+            ("NSUPDATE_PORT", DNS_PORT.to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v))
+        .to_vec()
+    } else {
+        Vec::new()
+    };
 
     let mut backend_cmd = Command::new(bindcar_bin()?);
     backend_cmd
@@ -165,6 +209,7 @@ fn run() -> Result<()> {
         // tests would hit the default 100/min; the filter guards the edge here.
         .env("RATE_LIMIT_ENABLED", "false")
         .env("RUST_LOG", "info")
+        .envs(catalog_env)
         .stdout(log_file(&run_dir, "bindcar.log")?)
         .stderr(log_file(&run_dir, "bindcar.log")?);
     let mut backend = Proc::spawn("bindcar backend", &mut backend_cmd)?;
@@ -217,7 +262,7 @@ fn run() -> Result<()> {
     })
     .with_context(|| fs::read_to_string(run_dir.join("envoy.stderr")).unwrap_or_default())?;
 
-    print_banner(&mode, tokens.as_ref());
+    print_banner(&mode, tokens.as_ref(), with_secondary);
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -238,6 +283,9 @@ fn run() -> Result<()> {
                     if !named.is_running() {
                         return Ok("named exited".into());
                     }
+                    if secondary.as_mut().is_some_and(|s| !s.is_running()) {
+                        return Ok("the secondary named exited".into());
+                    }
                 }
             }
         }
@@ -247,6 +295,10 @@ fn run() -> Result<()> {
     drop(backend);
     named.stop();
     eprintln!("stopped named");
+    if let Some(mut secondary) = secondary {
+        secondary.stop();
+        eprintln!("stopped the secondary named");
+    }
     Ok(())
 }
 
@@ -268,7 +320,7 @@ fn log_file(dir: &Path, name: &str) -> Result<fs::File> {
         .open(dir.join(name))?)
 }
 
-fn print_banner(mode: &Mode, tokens: Option<&(String, String)>) {
+fn print_banner(mode: &Mode, tokens: Option<&(String, String)>, secondary: bool) {
     let create = r#"{"zoneName":"demo.test","zoneType":"primary","zoneConfig":{"ttl":300,"soa":{"primaryNs":"ns1.demo.test.","adminEmail":"admin.demo.test."},"nameServers":["ns1.demo.test."],"nameServerIps":{"ns1.demo.test.":"127.0.0.1"},"records":[{"name":"www","type":"A","value":"192.0.2.10","ttl":300}]}}"#;
     println!(
         "\nbindcar stack is up ({} mode). Listening on 127.0.0.1:",
@@ -283,6 +335,9 @@ fn print_banner(mode: &Mode, tokens: Option<&(String, String)>) {
     println!("  {BACKEND_PORT}   bindcar backend              (behind Envoy, auth disabled: the filter does it)");
     println!("  {DNS_PORT}   named, DNS (udp+tcp)");
     println!("  {RNDC_PORT}   named, rndc control channel");
+    if secondary {
+        println!("  {SECONDARY_DNS_PORT}   secondary named, DNS        (follows the catalog zone {CATALOG})");
+    }
     let token = match (mode, tokens) {
         (Mode::TokenReview, Some((good, bad))) => {
             println!("  {TOKENREVIEW_PORT}   TokenReview server           (stands in for the Kubernetes API)");
@@ -306,5 +361,17 @@ fn print_banner(mode: &Mode, tokens: Option<&(String, String)>) {
     );
     println!("  curl -s -X POST -H \"Authorization: Bearer {token}\" -H 'content-type: application/json' \\\n       -d '{create}' \\\n       http://127.0.0.1:{ENVOY_PORT}/api/v1/zones");
     println!("  dig @127.0.0.1 -p {DNS_PORT} www.demo.test A +short");
-    println!("\nLogs in .run/ (envoy.log, bindcar.log, named/named.log). Ctrl-C stops everything.");
+    if secondary {
+        println!("\nThe secondary serves it too, a second or two after the 201 (no call to it):");
+        println!("  dig @127.0.0.1 -p {SECONDARY_DNS_PORT} www.demo.test A +short");
+        println!("  curl -s -H \"Authorization: Bearer {token}\" http://127.0.0.1:{ENVOY_PORT}/api/v1/zones/demo.test/propagation");
+    }
+    println!(
+        "\nLogs in .run/ (envoy.log, bindcar.log, named/named.log{}). Ctrl-C stops everything.",
+        if secondary {
+            ", secondary/named.log"
+        } else {
+            ""
+        }
+    );
 }
