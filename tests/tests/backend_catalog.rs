@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bindcar_testbed::backend::Backend;
-use bindcar_testbed::catalog::{secondary_options, CATALOG};
+use bindcar_testbed::catalog::{secondary_options, CATALOG, PRIMARY_OPTIONS};
 use bindcar_testbed::named::{Named, NamedOptions};
 use bindcar_testbed::soa::{soa_serial, Arrival, Watcher};
 use serde_json::{json, Value};
@@ -38,6 +38,7 @@ impl Cluster {
              @ IN NS ns1.{CONF_ZONE}.\nns1 IN A 127.0.0.1\n"
         );
         let primary = Named::start(NamedOptions {
+            extra_options: PRIMARY_OPTIONS.to_string(),
             zone_files: vec![(format!("{CONF_ZONE}.zone"), conf_file)],
             extra_config: format!(
                 "zone \"{CONF_ZONE}\" {{ type primary; file \"@ZONE_DIR@/{CONF_ZONE}.zone\"; }};\n"

@@ -31,12 +31,16 @@ pub struct Options {
     /// Run only the filter-CPU section (`--only filter-cpu`), written to
     /// `bench/results/filter-cpu.json` unless `--out` says otherwise.
     pub only_filter_cpu: bool,
+    /// Run only the catalog part (`--only catalog`), written to `bench/results/catalog.json`.
+    pub only_catalog: bool,
+    /// Zones the catalog part creates (1,000; 100 with `--quick`).
+    pub catalog_zones: usize,
 }
 
 pub const USAGE: &str = "bench [--rounds N] [--duration SECS] [--warmup SECS] [--connections N]
       [--threads N] [--workers N] [--latency-ms MS] [--pool N] [--ops N] [--budget SECS]
       [--out PATH] [--quick] [--records-only] [--peer-zones 1000|10000]
-      [--only peer|filter-cpu]
+      [--only peer|filter-cpu|catalog]
 Defaults: 5 rounds of 5 s runs, 2 s warm-ups, 32 connections on 2 wrk threads, Envoy with
 2 workers, 5 ms TokenReview latency, a pool of 64 tokens, 200 backend operations each, a
 budget of 780 s, out = bench/results/latest.json. --quick: 2 rounds of 2 s, 40 operations
@@ -44,7 +48,9 @@ budget of 780 s, out = bench/results/latest.json. --quick: 2 rounds of 2 s, 40 o
 x 100 on this backend and on bindcar 0.7.3), out = bench/results/records.json. --peer-zones: how far the comparison with bindcar 0.7.3
 fills each server (default 10000, ~30 s in all here; 1000 for a shorter run); --only peer: that comparison alone.
 --only filter-cpu: only Envoy's CPU per request by variant (1 worker, direct response), out =
-bench/results/filter-cpu.json.";
+bench/results/filter-cpu.json. --only catalog: only the catalog part (1,000 zones with two
+secondaries, against bindcar 0.9.0 called per secondary), out = bench/results/catalog.json;
+BENCH_SKIP_CATALOG=1 leaves it out of the full run.";
 
 impl Options {
     pub fn from_args(args: &[String]) -> Result<Options> {
@@ -64,6 +70,8 @@ impl Options {
             peer_zones: 10_000,
             only_peer: false,
             only_filter_cpu: false,
+            only_catalog: false,
+            catalog_zones: 1000,
         };
         let mut out_given = false;
         let mut it = args.iter();
@@ -73,6 +81,7 @@ impl Options {
                 o.duration_secs = 2.0;
                 o.warmup_secs = 1.0;
                 o.ops = 40;
+                o.catalog_zones = 100;
                 continue;
             }
             if flag == "--records-only" {
@@ -105,11 +114,15 @@ impl Options {
                 "--peer-zones" => o.peer_zones = value.parse().with_context(bad)?,
                 "--only" if value == "peer" => o.only_peer = true,
                 "--only" if value == "filter-cpu" => o.only_filter_cpu = true,
+                "--only" if value == "catalog" => o.only_catalog = true,
                 _ => bail!("unknown flag {flag}\nusage: {USAGE}"),
             }
         }
         if o.only_filter_cpu && !out_given {
             o.out = workspace_root().join("bench/results/filter-cpu.json");
+        }
+        if o.only_catalog && !out_given {
+            o.out = workspace_root().join("bench/results/catalog.json");
         }
         ensure!(o.rounds >= 1, "--rounds must be at least 1");
         ensure!(

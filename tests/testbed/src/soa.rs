@@ -117,7 +117,8 @@ enum Order {
     Finish(Duration),
 }
 
-/// Polls `servers` on a thread of its own (one round every 10 ms, 300 ms per query) for each
+/// Polls `servers` on a thread of its own (a round every 10 ms, each asking every pending
+/// (zone, server) at once and waiting at most 200 ms for the answers) for each
 /// zone handed to `watch`, from the instant given (a 201), until each serves `serial` (any
 /// serial when `None`) or `finish`'s wait is over.
 pub struct Watcher {
@@ -143,6 +144,65 @@ impl Watcher {
     }
 }
 
+/// One round: every (server, zone) asked at once on one socket, answers collected until all
+/// came or `wait` passed; the serial each serves (`None`: no answer, or not served). A slow
+/// or dead server costs the round `wait`, never a time limit per query.
+pub fn serials(queries: &[(SocketAddr, String)], wait: Duration) -> Result<Vec<Option<u32>>> {
+    Ok(ask_all(queries, wait)?
+        .into_iter()
+        .map(|a| a.map(|(serial, _)| serial))
+        .collect())
+}
+
+/// `serials`, with when each answer came.
+fn ask_all(
+    queries: &[(SocketAddr, String)],
+    wait: Duration,
+) -> Result<Vec<Option<(u32, Instant)>>> {
+    let socket = UdpSocket::bind("127.0.0.1:0").context("binding a UDP socket")?;
+    let base = (std::process::id() as u16) ^ (nanos() as u16);
+    let mut found = vec![None; queries.len()];
+    let mut open = 0usize;
+    for (i, (server, zone)) in queries.iter().enumerate() {
+        let id = base.wrapping_add(i as u16);
+        // a send refused (ICMP from a dead server) is that query unanswered
+        if socket.send_to(&query(id, zone), server).is_ok() {
+            open += 1;
+        }
+    }
+    let deadline = Instant::now() + wait;
+    let mut buf = [0u8; 4096];
+    while open > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        socket.set_read_timeout(Some(left))?;
+        let (len, from) = match socket.recv_from(&mut buf) {
+            Ok(got) => got,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
+            Err(_) => continue, // an ICMP error for one of the queries
+        };
+        let answer = &buf[..len];
+        if answer.len() < 2 {
+            continue;
+        }
+        let i = usize::from(u16::from_be_bytes([answer[0], answer[1]]).wrapping_sub(base));
+        if queries.get(i).is_some_and(|(server, _)| *server == from) {
+            found[i] = read(answer).ok().flatten().map(|s| (s, Instant::now()));
+            open -= 1;
+        }
+    }
+    Ok(found)
+}
+
 fn poll(servers: &[SocketAddr], serial: Option<u32>, inbox: &Receiver<Order>) -> Vec<Arrival> {
     let mut pending: Vec<(String, SocketAddr, Instant)> = Vec::new();
     let mut done = Vec::new();
@@ -156,18 +216,28 @@ fn poll(servers: &[SocketAddr], serial: Option<u32>, inbox: &Receiver<Order>) ->
                 Order::Finish(within) => deadline = Some(Instant::now() + within),
             }
         }
-        pending.retain(|(zone, server, since)| {
-            let served = soa_serial(*server, zone, Duration::from_millis(300));
-            let arrived = matches!(served, Ok(Some(s)) if serial.is_none_or(|want| s == want));
-            if arrived {
-                done.push(Arrival {
-                    zone: zone.clone(),
-                    server: *server,
-                    after: Some(since.elapsed()),
-                });
+        // at most 60,000 at once: the ids of one round must not wrap
+        for chunk_start in (0..pending.len()).step_by(60_000) {
+            let end = (chunk_start + 60_000).min(pending.len());
+            let asked: Vec<(SocketAddr, String)> = pending[chunk_start..end]
+                .iter()
+                .map(|(zone, server, _)| (*server, zone.clone()))
+                .collect();
+            let answers = serials(&asked, Duration::from_millis(200))
+                .unwrap_or_else(|_| vec![None; asked.len()]);
+            let now = Instant::now();
+            for (slot, answer) in pending[chunk_start..end].iter_mut().zip(answers) {
+                if answer.is_some_and(|s| serial.is_none_or(|want| s == want)) {
+                    done.push(Arrival {
+                        zone: slot.0.clone(),
+                        server: slot.1,
+                        after: Some(now.duration_since(slot.2)),
+                    });
+                    slot.0.clear(); // served: dropped below
+                }
             }
-            !arrived
-        });
+        }
+        pending.retain(|(zone, _, _)| !zone.is_empty());
         if let Some(deadline) = deadline {
             if pending.is_empty() || Instant::now() > deadline {
                 done.extend(pending.drain(..).map(|(zone, server, _)| Arrival {

@@ -8,7 +8,7 @@
 use k8s_openapi::api::apps::v1::StatefulSet;
 
 use super::*;
-use bindcar_testbed::catalog::{secondary_config, CATALOG};
+use bindcar_testbed::catalog::{secondary_config, CATALOG, PRIMARY_OPTIONS};
 
 fn built() -> Vec<Value> {
     let out = kubectl_kustomize(&dir("kubernetes-catalog"));
@@ -144,4 +144,17 @@ fn the_primary_and_the_secondaries_name_each_other() {
     )));
     let (ok, out) = named_conf::named_checkconf(&conf, "");
     assert!(ok, "{out}");
+    // and the primary has room for their transfers
+    let primary_conf: ConfigMap = typed(named(&docs, "ConfigMap", "bindcar-named"));
+    let primary_conf = squeeze(&primary_conf.data.unwrap()["named.conf"]);
+    for line in PRIMARY_OPTIONS
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
+        assert!(
+            primary_conf.contains(line),
+            "the primary's named.conf lacks {line:?}"
+        );
+    }
 }

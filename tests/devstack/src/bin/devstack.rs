@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use bindcar_testbed::catalog::{secondary_options, CATALOG};
+use bindcar_testbed::catalog::{secondary_options, CATALOG, PRIMARY_OPTIONS};
 use bindcar_testbed::envoy::{envoy_bin, wasm_path, workspace_root};
 use bindcar_testbed::named::{Named, NamedOptions};
 use bindcar_testbed::tokenreview::{MintRequest, ServerOptions, TokenReviewServer};
@@ -165,6 +165,11 @@ fn run() -> Result<()> {
     let mut named = Named::try_start(NamedOptions {
         root: Some(run_dir.join("named")),
         ports: Some((DNS_PORT, RNDC_PORT)),
+        extra_options: if with_secondary {
+            PRIMARY_OPTIONS.to_string()
+        } else {
+            String::new()
+        },
         ..NamedOptions::default()
     })?;
 
