@@ -13,7 +13,7 @@ MODE ?= basic
 # `make run SECONDARY=1`: a second named follows the backend's catalog zone as a secondary.
 SECONDARY ?=
 
-.PHONY: setup wasm build test test-wasm lint run bench clean-run oci oci-pin fuzz fuzz-smoke
+.PHONY: setup wasm build test test-wasm lint run run-bins bench clean-run oci oci-pin image-bin fuzz fuzz-smoke
 
 setup:
 	@scripts/setup.sh
@@ -37,15 +37,20 @@ lint: setup
 test-wasm: setup
 	scripts/cargo-wasm.sh wasm32-unknown-unknown test --tests -p bindcar-policy
 
-test: wasm lint test-wasm
+test: wasm lint test-wasm image-bin
 	cargo build --workspace --bins
 	cargo build -p bindcar@0.1 --features failpoints --bin bindcar-failpoints
 	cargo test --workspace --no-fail-fast
 	$(MAKE) fuzz-smoke
 
-run: wasm
-	cargo build -p bindcar@0.1 -p bindcar-devstack --bins
+# MODE=basic (default), tokenreview or authz (`target/debug/devstack --help`); SECONDARY=1 adds
+# a second named that follows the backend's catalog zone. The stack is the one command of the
+# recipe, so make's own signals reach it (devstack.rs, MakeParent).
+run: wasm run-bins
 	target/debug/devstack --mode $(MODE) $(if $(SECONDARY),--secondary)
+
+run-bins:
+	cargo build -p bindcar@0.1 -p bindcar-devstack --bins
 
 bench: wasm
 	WITH_BENCH=1 scripts/setup.sh
@@ -64,15 +69,31 @@ fuzz: setup
 fuzz-smoke: setup
 	FUZZ_SECONDS=3 tests/fuzz/run.sh
 
-# The filter as an OCI image Istio can pull (the "compat" Wasm image: one tar+gzip layer
-# holding plugin.wasm), built without Docker into the image layout dist/oci; prints the
-# manifest digest. `oci-pin` writes that digest into the WasmPlugin and its README
-# (envoy/istio/README.md: "Publish the module").
+# The images, built without Docker into OCI image layouts; each prints its manifest digest.
+# - The filter (dist/oci): the "compat" Wasm image Istio pulls, one tar+gzip layer holding
+#   plugin.wasm (scripts/oci-image.py; envoy/istio/README.md: "Publish the module").
+# - The backend (dist/oci-backend): the bindcar binary, statically linked, and the few files a
+#   non-root process needs (scripts/oci-backend.py says which and why). Built with the
+#   `image` profile for the explicit target, so the flags touch neither build scripts nor
+#   target/release; the checkout's and the registry's paths are remapped so that the binary,
+#   hence the digest, is the same wherever the clone and CARGO_HOME are.
+# `oci-pin` writes both digests where they are pinned; the tests fail on a stale pin.
 OCI_TAG ?= 0.1.0
 OCI_PINNED := envoy/istio/wasmplugin.yaml envoy/istio/README.md
+IMAGE_TARGET := x86_64-unknown-linux-gnu
+IMAGE_BIN := target/$(IMAGE_TARGET)/image/bindcar
+BACKEND_PINNED := envoy/kubernetes/deployment.yaml
+CARGO_HOME ?= $(HOME)/.cargo
 
-oci: wasm
+image-bin:
+	RUSTFLAGS="-C target-feature=+crt-static --remap-path-prefix=$(CURDIR)=/src --remap-path-prefix=$(CARGO_HOME)=/cargo" \
+	  cargo build --profile image --target $(IMAGE_TARGET) -p bindcar@0.1
+	@echo "built $(IMAGE_BIN) ($$(stat -c %s $(IMAGE_BIN)) bytes, static)"
+
+oci: wasm image-bin
 	python3 scripts/oci-image.py build --tag $(OCI_TAG) --out dist/oci $(WASM)
+	python3 scripts/oci-backend.py build --tag $(OCI_TAG) --out dist/oci-backend $(IMAGE_BIN)
 
 oci-pin: oci
 	python3 scripts/oci-image.py pin --tag $(OCI_TAG) $(WASM) $(OCI_PINNED)
+	python3 scripts/oci-backend.py pin --tag $(OCI_TAG) $(IMAGE_BIN) $(BACKEND_PINNED)

@@ -22,40 +22,28 @@ Standard library only. Exit status 1 with a message on stderr for bad input.
 """
 
 import argparse
-import gzip
-import hashlib
 import io
-import json
-import os
 import re
-import shutil
 import sys
 import tarfile
-import tempfile
+
+from oci_layout import (
+    HEX64,
+    MT_CONFIG,
+    MT_LAYER,
+    MT_MANIFEST,
+    TAG_RE,
+    Refused,
+    canonical_json,
+    gzip_bytes,
+    index_for,
+    sha256,
+    write_layout,
+)
 
 DEFAULT_TAG = "0.1.0"
 WASM_MAGIC = b"\x00asm"
 WASM_VERSION_1 = b"\x01\x00\x00\x00"
-
-MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-MT_INDEX = "application/vnd.oci.image.index.v1+json"
-MT_CONFIG = "application/vnd.oci.image.config.v1+json"
-MT_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
-
-TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-HEX64 = "[0-9a-f]{64}"
-
-
-class Refused(Exception):
-    pass
-
-
-def canonical_json(obj):
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
-
-
-def sha256(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def read_wasm(path):
@@ -92,14 +80,6 @@ def layer_tar(wasm):
     return buf.getvalue()
 
 
-def gzip_bytes(data):
-    buf = io.BytesIO()
-    # filename="" and mtime=0: no name, no time in the gzip header.
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=9, mtime=0) as gz:
-        gz.write(data)
-    return buf.getvalue()
-
-
 def image(wasm, tag):
     """The image's blobs and index: {digest: bytes}, index bytes, manifest digest."""
     if not TAG_RE.match(tag):
@@ -132,50 +112,9 @@ def image(wasm, tag):
         }
     )
     digest = sha256(manifest)
-    index = canonical_json(
-        {
-            "schemaVersion": 2,
-            "mediaType": MT_INDEX,
-            "manifests": [
-                {
-                    "mediaType": MT_MANIFEST,
-                    "digest": digest,
-                    "size": len(manifest),
-                    "annotations": {"org.opencontainers.image.ref.name": tag},
-                }
-            ],
-        }
-    )
+    index = index_for(manifest, tag)
     blobs = {sha256(b): b for b in (layer, config, manifest)}
     return blobs, index, digest
-
-
-def write_layout(out, blobs, index):
-    """Writes the layout next to `out` and swaps it in; an existing `out` must be a layout."""
-    out = os.path.normpath(out)
-    if os.path.exists(out) and not (
-        os.path.isfile(os.path.join(out, "oci-layout")) or (os.path.isdir(out) and not os.listdir(out))
-    ):
-        raise Refused(f"{out} exists and is not an OCI image layout; not overwriting it")
-    parent = os.path.dirname(out) or "."
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".oci-", dir=parent)
-    try:
-        os.makedirs(os.path.join(tmp, "blobs", "sha256"))
-        with open(os.path.join(tmp, "oci-layout"), "wb") as f:
-            f.write(canonical_json({"imageLayoutVersion": "1.0.0"}))
-        with open(os.path.join(tmp, "index.json"), "wb") as f:
-            f.write(index)
-        for digest in sorted(blobs):
-            with open(os.path.join(tmp, "blobs", "sha256", digest.split(":", 1)[1]), "wb") as f:
-                f.write(blobs[digest])
-        os.chmod(tmp, 0o755)
-        if os.path.exists(out):
-            shutil.rmtree(out)
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def pin(files, digest, tag, check):

@@ -3,7 +3,6 @@
 //! (plain HTTP, or HTTPS through `tls`), and stop gracefully on SIGTERM or Ctrl-C (in-flight
 //! requests finish, new connections are refused).
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -180,10 +179,13 @@ pub async fn run(config: Config) -> Result<(), String> {
         "bindcar listening"
     );
     let router = http::router_with_docs(state, config.enable_docs);
-    // The peer address is the rate limiter's key.
+    // The peer address is the rate limiter's key; Linkerd mode also needs the local one
+    // (`http::conn`), which plain HTTP carries (the mode refuses TLS: see config::guards).
     let served = match tls {
         None => {
-            let app = router.into_make_service_with_connect_info::<SocketAddr>();
+            let app = router
+                .layer(middleware::map_request(from_connection))
+                .into_make_service_with_connect_info::<http::conn::Connection>();
             axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown_signal())
                 .await
@@ -216,6 +218,19 @@ fn tls_mode(settings: Option<&TlsSettings>) -> &'static str {
         Some(s) if s.client_ca.is_some() => "mutual, any client certificate of the CA",
         Some(_) => "on",
     }
+}
+
+/// A plain connection's peer, as the rate limiter reads it (`ConnectInfo<SocketAddr>`, as
+/// `from_tls_peer` gives it under TLS).
+async fn from_connection(mut request: Request) -> Request {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<http::conn::Connection>>()
+        .map(|info| info.0.peer);
+    if let Some(peer) = peer {
+        request.extensions_mut().insert(ConnectInfo(peer));
+    }
+    request
 }
 
 /// Under TLS the connection's facts arrive as `tls::Peer`; the API reads the peer address as

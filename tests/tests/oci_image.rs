@@ -10,22 +10,22 @@
 //! A missing `docker-registry`, `skopeo`, Envoy or `python3` fails the test (run `make setup`);
 //! a missing module fails it too (run `make wasm`). Nothing skips.
 //!
-//! Over 400 lines (~760) on purpose for now: the registry process driver and the pull client
-//! (standing in for Istio's agent) live beside the only tests that use them; if a second user
-//! appears, they move to `tests/testbed`.
+//! Over 400 lines on purpose for now: the pull client (standing in for Istio's agent) lives
+//! beside the only tests that use it. The registry is `bindcar_testbed::registry`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use bindcar_testbed::envoy::{bootstrap_yaml, workspace_root, Envoy, EnvoyOptions};
 use bindcar_testbed::http::get;
 use bindcar_testbed::ports::free_port;
+use bindcar_testbed::registry::{Registry, REGISTRY_BIN};
 use bindcar_testbed::upstream::Upstream;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -220,80 +220,6 @@ fn pull(port: u16, tag: &str, expected: &str) -> Result<Pulled> {
         layer_digest: layer_d.digest,
         module,
     })
-}
-
-// --- a private registry ----------------------------------------------------------------------
-
-const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
-
-struct Registry {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Result<Registry> {
-        if !Path::new(REGISTRY_BIN).exists() {
-            bail!("{REGISTRY_BIN} not found (Debian package docker-registry; run `make setup`)");
-        }
-        let dir = tempfile::tempdir()?;
-        let port = free_port();
-        let config = dir.path().join("config.yml");
-        fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-                 http:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
-            ),
-        )?;
-        let log = fs::File::create(dir.path().join("registry.log"))?;
-        let child = Command::new(REGISTRY_BIN)
-            .arg("serve")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("spawning docker-registry")?;
-        let mut reg = Registry { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = reg.child.try_wait()? {
-                bail!("docker-registry exited: {status}; log:\n{}", reg.log());
-            }
-            if get(port, "/v2/", &[]).is_ok_and(|r| r.status == 200) {
-                return Ok(reg);
-            }
-            if Instant::now() > deadline {
-                bail!("docker-registry not answering /v2/; log:\n{}", reg.log());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
-    }
-
-    /// Where the filesystem driver keeps a blob's bytes.
-    fn blob_file(&self, digest: &str) -> PathBuf {
-        let hex = digest.trim_start_matches("sha256:");
-        self.dir
-            .path()
-            .join("data/docker/registry/v2/blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data")
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 // --- the builder, the module, the pin --------------------------------------------------------

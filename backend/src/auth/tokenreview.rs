@@ -163,7 +163,7 @@ fn outcome_label(outcome: &ReviewOutcome) -> &'static str {
 }
 
 /// A per-process random key for the cache digests, so cache keys mean nothing elsewhere.
-fn process_secret() -> Vec<u8> {
+pub(crate) fn process_secret() -> Vec<u8> {
     use std::io::Read as _;
     let mut secret = vec![0u8; 32];
     let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut secret));

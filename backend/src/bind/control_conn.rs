@@ -51,11 +51,13 @@ pub struct Connection {
 static SERIAL: AtomicU32 = AtomicU32::new(0);
 
 fn next_serial() -> u32 {
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() ^ std::process::id().rotate_left(16))
-        .unwrap_or(1);
-    let _ = SERIAL.compare_exchange(0, seed | 1, Ordering::Relaxed, Ordering::Relaxed);
+    if SERIAL.load(Ordering::Relaxed) == 0 {
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() ^ std::process::id().rotate_left(16))
+            .unwrap_or(1);
+        let _ = SERIAL.compare_exchange(0, seed | 1, Ordering::Relaxed, Ordering::Relaxed);
+    }
     SERIAL.fetch_add(1, Ordering::Relaxed) & 0x7fff_ffff
 }
 

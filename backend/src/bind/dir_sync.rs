@@ -12,6 +12,9 @@ use std::sync::Mutex;
 #[derive(Debug)]
 pub struct DirSync {
     dir: PathBuf,
+    /// The directory, kept open: an open and a close less per sync. Opened again when the
+    /// directory was removed and made again (its link count is then 0).
+    handle: Mutex<Option<File>>,
     /// Tickets handed out: one per caller, taken after its names were made.
     requested: AtomicU64,
     /// The highest ticket a completed sync covers; the lock makes syncs one at a time.
@@ -24,6 +27,7 @@ impl DirSync {
     pub fn new(dir: PathBuf) -> DirSync {
         DirSync {
             dir,
+            handle: Mutex::new(None),
             requested: AtomicU64::new(0),
             covered: Mutex::new(0),
             made: AtomicU64::new(0),
@@ -40,9 +44,23 @@ impl DirSync {
         }
         // Every ticket taken so far belongs to names made before this sync starts.
         let covers = self.requested.load(Ordering::SeqCst);
-        File::open(&self.dir)?.sync_all()?;
+        self.sync_dir()?;
         self.made.fetch_add(1, Ordering::Relaxed);
         *covered = covers;
+        Ok(())
+    }
+
+    fn sync_dir(&self) -> io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let mut handle = self.handle.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(dir) = handle.as_ref() {
+            if dir.metadata().is_ok_and(|m| m.nlink() > 0) {
+                return dir.sync_all();
+            }
+        }
+        let dir = File::open(&self.dir)?;
+        dir.sync_all()?;
+        *handle = Some(dir);
         Ok(())
     }
 

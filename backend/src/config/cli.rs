@@ -23,20 +23,23 @@ Authentication modes (API routes; /api/v1/health, /api/v1/ready and /metrics are
   BIND_API_TOKEN=<secret>      shared secret: 'Authorization: Bearer <secret>' (constant-time compare)
   BIND_AUTH_MODE=tokenreview   Kubernetes TokenReview with audiences, allowlists and a verdict cache
   BIND_AUTH_MODE=basic         any well-formed Bearer token; verification is left to the mesh
+  BIND_AUTH_MODE=linkerd       the ServiceAccount of Linkerd's l5d-client-id header, taken only from
+                               connections inside the pod (the local proxy); same allowlists
   BIND_AUTH_MODE unset         tokenreview if an allowlist is set (bindcar's image), else basic
 
-Authorization (needs BIND_AUTH_MODE=tokenreview; the request -> verb/resource/zone table is the filter's):
+Authorization (needs BIND_AUTH_MODE=tokenreview or linkerd; the request -> verb/resource/zone table is the filter's):
   BIND_AUTHZ_MODE=none                 (default) every authenticated caller may do everything
   BIND_AUTHZ_MODE=subjectaccessreview  Kubernetes RBAC decides (SubjectAccessReview, cached)
   BIND_AUTHZ_MODE=static               the rules in BIND_AUTHZ_RULES_FILE (JSON or YAML) decide
 
 TLS: BIND_TLS_CERT and BIND_TLS_KEY serve the API over HTTPS only (h2 and http/1.1); BIND_TLS_CLIENT_CA
 requires a client certificate chaining to it, BIND_TLS_ALLOWED_CLIENTS names the ones admitted. The
-files are checked for a renewal every BIND_TLS_RELOAD_INTERVAL seconds and on SIGHUP.
+files are checked for a renewal every BIND_TLS_RELOAD_INTERVAL seconds and on SIGHUP. Not with
+BIND_AUTH_MODE=linkerd (the mesh encrypts; its proxy adds l5d-client-id only to plain HTTP).
 
-Startup guards: listening on a non-loopback address requires BIND_API_TOKEN, TokenReview, or mutual
-TLS restricted by BIND_TLS_ALLOWED_CLIENTS unless BINDCAR_ALLOW_INSECURE_AUTH=true or
---i-know-this-is-insecure; TokenReview requires BIND_ALLOWED_NAMESPACES or
+Startup guards: listening on a non-loopback address requires BIND_API_TOKEN, TokenReview, Linkerd
+mode, or mutual TLS restricted by BIND_TLS_ALLOWED_CLIENTS unless BINDCAR_ALLOW_INSECURE_AUTH=true or
+--i-know-this-is-insecure; TokenReview and Linkerd modes require BIND_ALLOWED_NAMESPACES or
 BIND_ALLOWED_SERVICE_ACCOUNTS unless BIND_ALLOW_ANY_SERVICEACCOUNT=true.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,6 +58,9 @@ pub enum AuthModeArg {
     Basic,
     /// Validate tokens with the Kubernetes TokenReview API.
     Tokenreview,
+    /// The caller's ServiceAccount from Linkerd's mTLS identity (`l5d-client-id`), accepted
+    /// only on connections from inside the pod (the local proxy).
+    Linkerd,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -195,6 +201,23 @@ pub struct Cli {
     /// Authorization: the static rules (a JSON or YAML list), for BIND_AUTHZ_MODE=static.
     #[arg(long, env = "BIND_AUTHZ_RULES_FILE")]
     pub authz_rules_file: Option<PathBuf>,
+
+    /// Linkerd mode: the mesh's identity trust domain (Linkerd's identityTrustDomain).
+    #[arg(
+        long,
+        env = "BIND_LINKERD_TRUST_DOMAIN",
+        default_value = "cluster.local"
+    )]
+    pub linkerd_trust_domain: String,
+
+    /// Linkerd mode: the namespace of Linkerd's control plane, part of every identity
+    /// (<sa>.<ns>.serviceaccount.identity.<this>.<trust domain>).
+    #[arg(
+        long,
+        env = "BIND_LINKERD_CONTROL_PLANE_NAMESPACE",
+        default_value = "linkerd"
+    )]
+    pub linkerd_control_plane_namespace: String,
 
     /// Turn authentication off (the mesh does it); x-remote-user is then logged with mutations.
     #[arg(long, env = "DISABLE_AUTH", value_name = "DISABLE_AUTH", value_parser = parse_bool, action = ArgAction::Set,
@@ -347,6 +370,8 @@ mod tests {
             "BIND_AUTHZ_MODE",
             "BIND_AUTHZ_GROUP",
             "BIND_AUTHZ_RULES_FILE",
+            "BIND_LINKERD_TRUST_DOMAIN",
+            "BIND_LINKERD_CONTROL_PLANE_NAMESPACE",
             "KUBE_API_SERVER",
             "KUBE_TOKEN_PATH",
             "KUBE_CA_CERT_PATH",

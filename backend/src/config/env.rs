@@ -11,7 +11,9 @@ use super::authz;
 use super::cli::{AuthModeArg, AuthzModeArg, Cli};
 use super::guards;
 use super::rndc_conf;
-use super::settings::{AuthSettings, Config, KubeSource, RateLimitSettings, TokenReviewSettings};
+use super::settings::{
+    AuthSettings, Config, KubeSource, LinkerdSettings, RateLimitSettings, TokenReviewSettings,
+};
 use super::tls;
 
 fn list(raw: &str) -> Vec<String> {
@@ -50,6 +52,15 @@ impl Config {
             allowed_clients: &cli.tls_allowed_clients,
             reload_secs: cli.tls_reload_interval,
         })?;
+        if matches!(auth, AuthSettings::Linkerd(_)) && tls.is_some() {
+            // The proxy would see only TLS bytes: no l5d-client-id could ever be added.
+            return Err(
+                "refusing to start: BIND_AUTH_MODE=linkerd with BIND_TLS_CERT: Linkerd's proxy adds \
+                 l5d-client-id only to plain HTTP, and the mesh already encrypts with mTLS; unset \
+                 BIND_TLS_CERT and BIND_TLS_KEY"
+                    .into(),
+            );
+        }
         let allow_insecure = cli.allow_insecure_auth || cli.i_know_this_is_insecure;
         guards::check_listen_posture(&cli.address, &auth, tls.as_ref(), allow_insecure)?;
         let update = super::update::resolve(cli, &rndc)?;
@@ -166,20 +177,24 @@ fn auth_settings(cli: &Cli) -> Result<(AuthSettings, &'static str), String> {
         }
         return Ok((AuthSettings::Disabled, "DISABLE_AUTH=true"));
     }
-    // A blank token next to TokenReview counts as unset, as before: TokenReview checks tokens.
-    let token =
-        if cli.auth_mode == Some(AuthModeArg::Tokenreview) && nonempty(&cli.api_token).is_none() {
-            None
-        } else {
-            api_token(cli)?
-        };
+    // A blank token next to TokenReview (or Linkerd) counts as unset, as before: the mode
+    // checks the caller itself.
+    let identity_mode = matches!(
+        cli.auth_mode,
+        Some(AuthModeArg::Tokenreview | AuthModeArg::Linkerd)
+    );
+    let token = if identity_mode && nonempty(&cli.api_token).is_none() {
+        None
+    } else {
+        api_token(cli)?
+    };
     if let Some(token) = token {
-        if cli.auth_mode == Some(AuthModeArg::Tokenreview) {
-            return Err(
-                "refusing to start: both BIND_API_TOKEN and BIND_AUTH_MODE=tokenreview are set; \
-                 unset BIND_API_TOKEN to use TokenReview, or BIND_AUTH_MODE to use the shared secret"
-                    .into(),
-            );
+        if let Some(mode @ (AuthModeArg::Tokenreview | AuthModeArg::Linkerd)) = cli.auth_mode {
+            let mode = mode_name(mode);
+            return Err(format!(
+                "refusing to start: both BIND_API_TOKEN and BIND_AUTH_MODE={mode} are set; \
+                 unset BIND_API_TOKEN to use {mode} mode, or BIND_AUTH_MODE to use the shared secret"
+            ));
         }
         if cli.authz_mode != AuthzModeArg::None {
             return Err(
@@ -207,42 +222,40 @@ fn auth_settings(cli: &Cli) -> Result<(AuthSettings, &'static str), String> {
             "default: no BIND_AUTH_MODE, BIND_API_TOKEN or allowlist",
         ),
     };
-    if mode != AuthModeArg::Tokenreview && cli.authz_mode != AuthzModeArg::None {
+    if mode == AuthModeArg::Basic && cli.authz_mode != AuthzModeArg::None {
         return Err(
             "refusing to start: BIND_AUTHZ_MODE needs an identity to authorize; set \
-             BIND_AUTH_MODE=tokenreview (or BIND_AUTHZ_MODE=none)"
+             BIND_AUTH_MODE=tokenreview or linkerd (or BIND_AUTHZ_MODE=none)"
                 .into(),
         );
     }
+    let policy = || {
+        guards::access_policy(
+            mode_name(mode),
+            list(&cli.token_audiences),
+            list(&cli.allowed_namespaces),
+            list(&cli.allowed_service_accounts),
+            cli.allow_any_service_account,
+        )
+    };
+    if mode != AuthModeArg::Basic && cli.token_review_timeout_secs == 0 {
+        return Err("BIND_TOKEN_REVIEW_TIMEOUT_SECS must be at least 1".into());
+    }
     let settings: Result<AuthSettings, String> = match mode {
         AuthModeArg::Basic => Ok(AuthSettings::Basic),
+        AuthModeArg::Linkerd => Ok(AuthSettings::Linkerd(Box::new(LinkerdSettings {
+            policy: policy()?,
+            identity_domain: guards::linkerd_identity_domain(
+                &cli.linkerd_control_plane_namespace,
+                &cli.linkerd_trust_domain,
+            )?,
+            kube: kube_source(cli)?,
+            timeout: Duration::from_secs(cli.token_review_timeout_secs),
+            authz: authz::settings(cli)?,
+        }))),
         AuthModeArg::Tokenreview => {
-            let policy = guards::access_policy(
-                list(&cli.token_audiences),
-                list(&cli.allowed_namespaces),
-                list(&cli.allowed_service_accounts),
-                cli.allow_any_service_account,
-            )?;
-            let kube = match (
-                nonempty(&cli.kube_api_server),
-                &cli.kube_token_path,
-                &cli.kube_ca_cert_path,
-            ) {
-                (Some(server), Some(token), Some(ca)) => KubeSource::Explicit {
-                    server: server.to_string(),
-                    token_path: token.clone(),
-                    ca_path: ca.clone(),
-                },
-                (None, None, None) => KubeSource::Inferred,
-                _ => return Err(
-                    "KUBE_API_SERVER, KUBE_TOKEN_PATH and KUBE_CA_CERT_PATH must be set together \
-                         (or none of them, to use KUBECONFIG or the in-cluster configuration)"
-                        .into(),
-                ),
-            };
-            if cli.token_review_timeout_secs == 0 {
-                return Err("BIND_TOKEN_REVIEW_TIMEOUT_SECS must be at least 1".into());
-            }
+            let policy = policy()?;
+            let kube = kube_source(cli)?;
             Ok(AuthSettings::TokenReview(Box::new(TokenReviewSettings {
                 policy,
                 cache: CacheSettings {
@@ -257,6 +270,35 @@ fn auth_settings(cli: &Cli) -> Result<(AuthSettings, &'static str), String> {
         }
     };
     Ok((settings?, reason))
+}
+
+fn mode_name(mode: AuthModeArg) -> &'static str {
+    match mode {
+        AuthModeArg::Basic => "basic",
+        AuthModeArg::Tokenreview => "tokenreview",
+        AuthModeArg::Linkerd => "linkerd",
+    }
+}
+
+/// `KUBE_*`: all three, or none (then KUBECONFIG, ~/.kube/config, in-cluster).
+fn kube_source(cli: &Cli) -> Result<KubeSource, String> {
+    match (
+        nonempty(&cli.kube_api_server),
+        &cli.kube_token_path,
+        &cli.kube_ca_cert_path,
+    ) {
+        (Some(server), Some(token), Some(ca)) => Ok(KubeSource::Explicit {
+            server: server.to_string(),
+            token_path: token.clone(),
+            ca_path: ca.clone(),
+        }),
+        (None, None, None) => Ok(KubeSource::Inferred),
+        _ => Err(
+            "KUBE_API_SERVER, KUBE_TOKEN_PATH and KUBE_CA_CERT_PATH must be set together \
+             (or none of them, to use KUBECONFIG or the in-cluster configuration)"
+                .into(),
+        ),
+    }
 }
 
 #[cfg(test)]

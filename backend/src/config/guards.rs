@@ -40,17 +40,19 @@ pub fn check_listen_posture(
 
 /// Guard B (and the allowlists' syntax): the shared policy decides, we word it in env terms.
 pub fn access_policy(
+    mode: &str,
     audiences: Vec<String>,
     namespaces: Vec<String>,
     service_accounts: Vec<String>,
     allow_any: bool,
 ) -> Result<AccessPolicy, String> {
     AccessPolicy::new(audiences, namespaces, service_accounts, allow_any).map_err(|e| match e {
-        PostureError::NoAllowlist => "refusing to start: BIND_AUTH_MODE=tokenreview but neither \
-            BIND_ALLOWED_NAMESPACES nor BIND_ALLOWED_SERVICE_ACCOUNTS is set, so ANY authenticated \
-            ServiceAccount in the cluster would get full DNS control. Set an allowlist, or set \
-            BIND_ALLOW_ANY_SERVICEACCOUNT=true to accept that explicitly."
-            .to_string(),
+        PostureError::NoAllowlist => format!(
+            "refusing to start: BIND_AUTH_MODE={mode} but neither BIND_ALLOWED_NAMESPACES nor \
+             BIND_ALLOWED_SERVICE_ACCOUNTS is set, so ANY authenticated ServiceAccount in the \
+             cluster would get full DNS control. Set an allowlist, or set \
+             BIND_ALLOW_ANY_SERVICEACCOUNT=true to accept that explicitly."
+        ),
         PostureError::NoAudiences => "refusing to start: BIND_TOKEN_AUDIENCES is empty; TokenReview \
             needs at least one audience (e.g. bindcar), or every pod's default token would pass."
             .to_string(),
@@ -61,6 +63,33 @@ pub fn access_policy(
             "BIND_ALLOWED_SERVICE_ACCOUNTS: {sa:?} is not of the form system:serviceaccount:<namespace>:<name>"
         ),
     })
+}
+
+/// `serviceaccount.identity.<namespace>.<trust domain>` (what follows `<sa>.<ns>.` in a
+/// Linkerd identity), both parts checked as DNS names.
+pub fn linkerd_identity_domain(namespace: &str, trust_domain: &str) -> Result<String, String> {
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if !label(namespace) {
+        return Err(format!(
+            "BIND_LINKERD_CONTROL_PLANE_NAMESPACE: {namespace:?} is not a namespace name"
+        ));
+    }
+    let trust_domain = trust_domain.trim_end_matches('.');
+    if trust_domain.len() > 253 || !trust_domain.split('.').all(label) {
+        return Err(format!(
+            "BIND_LINKERD_TRUST_DOMAIN: {trust_domain:?} is not a domain name (e.g. cluster.local)"
+        ));
+    }
+    Ok(format!(
+        "serviceaccount.identity.{namespace}.{trust_domain}"
+    ))
 }
 
 /// `localhost` or a loopback address.
@@ -135,14 +164,15 @@ mod tests {
     #[test]
     fn tokenreview_needs_an_allowlist_or_allow_any() {
         let aud = vec!["bindcar".to_string()];
-        let message = access_policy(aud.clone(), vec![], vec![], false).unwrap_err();
+        let message = access_policy("tokenreview", aud.clone(), vec![], vec![], false).unwrap_err();
         assert!(
             message.contains("BIND_ALLOW_ANY_SERVICEACCOUNT=true"),
             "{message}"
         );
-        assert!(access_policy(aud.clone(), vec![], vec![], true).is_ok());
-        assert!(access_policy(aud.clone(), vec!["dns-system".into()], vec![], false).is_ok());
-        assert!(access_policy(aud, vec![], vec!["bob".into()], false).is_err());
-        assert!(access_policy(vec![], vec!["dns".into()], vec![], false).is_err());
+        assert!(access_policy("tokenreview", aud.clone(), vec![], vec![], true).is_ok());
+        let ns = vec!["dns-system".to_string()];
+        assert!(access_policy("tokenreview", aud.clone(), ns, vec![], false).is_ok());
+        assert!(access_policy("linkerd", aud, vec![], vec!["bob".into()], false).is_err());
+        assert!(access_policy("tokenreview", vec![], vec!["dns".into()], vec![], false).is_err());
     }
 }

@@ -14,5 +14,7 @@ pub mod tls;
 pub mod update;
 
 pub use cli::Cli;
-pub use settings::{AuthSettings, Config, KubeSource, RateLimitSettings, TokenReviewSettings};
+pub use settings::{
+    AuthSettings, Config, KubeSource, LinkerdSettings, RateLimitSettings, TokenReviewSettings,
+};
 pub use tls::TlsSettings;

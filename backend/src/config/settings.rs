@@ -55,6 +55,8 @@ pub enum AuthSettings {
     /// `BIND_API_TOKEN`.
     SharedSecret(Vec<u8>),
     TokenReview(Box<TokenReviewSettings>),
+    /// `BIND_AUTH_MODE=linkerd`: the mesh's mTLS identity, from the local proxy.
+    Linkerd(Box<LinkerdSettings>),
 }
 
 impl AuthSettings {
@@ -64,6 +66,7 @@ impl AuthSettings {
             AuthSettings::Basic => "basic",
             AuthSettings::SharedSecret(_) => "api-token",
             AuthSettings::TokenReview(_) => "tokenreview",
+            AuthSettings::Linkerd(_) => "linkerd",
         }
     }
 
@@ -71,7 +74,7 @@ impl AuthSettings {
     pub fn is_real(&self) -> bool {
         matches!(
             self,
-            AuthSettings::SharedSecret(_) | AuthSettings::TokenReview(_)
+            AuthSettings::SharedSecret(_) | AuthSettings::TokenReview(_) | AuthSettings::Linkerd(_)
         )
     }
 }
@@ -81,6 +84,7 @@ impl std::fmt::Debug for AuthSettings {
         match self {
             AuthSettings::SharedSecret(_) => f.write_str("SharedSecret([REDACTED])"),
             AuthSettings::TokenReview(settings) => write!(f, "TokenReview({settings:?})"),
+            AuthSettings::Linkerd(settings) => write!(f, "Linkerd({settings:?})"),
             other => f.write_str(other.mode()),
         }
     }
@@ -93,6 +97,20 @@ pub struct TokenReviewSettings {
     pub timeout: Duration,
     pub kube: KubeSource,
     /// Authorization of the reviewed identity (off by default).
+    pub authz: AuthzConfig,
+}
+
+/// Linkerd mode: who may call, and how the identity header reads.
+#[derive(Debug, Clone)]
+pub struct LinkerdSettings {
+    pub policy: AccessPolicy,
+    /// What follows `<sa>.<ns>.` in an identity:
+    /// `serviceaccount.identity.<control plane namespace>.<trust domain>`.
+    pub identity_domain: String,
+    /// The Kubernetes API, for SubjectAccessReviews (unused otherwise).
+    pub kube: KubeSource,
+    /// Time limit of one SubjectAccessReview.
+    pub timeout: Duration,
     pub authz: AuthzConfig,
 }
 

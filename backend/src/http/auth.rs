@@ -2,16 +2,19 @@
 //! `auth::Authenticator`'s), the `Actor` extractor, and the mesh's `x-remote-user` when
 //! authentication is disabled.
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bindcar_policy::Denial;
 
+use super::conn::Connection;
 use super::error::ApiError;
 use super::state::SharedState;
 use crate::auth::actor::{Actor, ClientCertificate, REMOTE_USER_HEADER};
+use crate::auth::linkerd::CLIENT_ID_HEADER;
+use crate::auth::Credentials;
 
 /// Status when the TokenReview API cannot answer: an outage is not a bad credential.
 const STATUS_ON_REVIEW_ERROR: u16 = 503;
@@ -25,13 +28,24 @@ pub async fn require_auth(
     let Some(authenticator) = state.auth.as_ref() else {
         return next.run(request).await;
     };
-    let values: Vec<&[u8]> = request
-        .headers()
-        .get_all(AUTHORIZATION)
-        .iter()
-        .map(|v| v.as_bytes())
-        .collect();
-    let authenticated = authenticator.authenticate(&values).await;
+    // Borrowed from the headers alone (the body is not Sync: a borrow of the whole request
+    // held across the await would make this future not Send).
+    let headers = request.headers();
+    let values =
+        |name| -> Vec<&[u8]> { headers.get_all(name).iter().map(|v| v.as_bytes()).collect() };
+    let (authorization, mesh_identity) = (values(AUTHORIZATION.as_str()), values(CLIENT_ID_HEADER));
+    let connection = request
+        .extensions()
+        .get::<ConnectInfo<Connection>>()
+        .map(|info| info.0);
+    let authenticated = authenticator
+        .authenticate(&Credentials {
+            authorization: &authorization,
+            mesh_identity: &mesh_identity,
+            peer: connection.map(|c| c.peer),
+            local: connection.and_then(|c| c.local),
+        })
+        .await;
     let authorized = match authenticated {
         Ok(caller) => {
             state.metrics.auth_decision(authenticator.mode(), true);

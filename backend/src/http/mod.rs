@@ -4,10 +4,12 @@
 //! `ZoneError`), `api_types` (JSON bodies), `openapi`, `docs` (Swagger UI, when enabled), `auth` (the middleware applying
 //! `auth::Authenticator`), `metrics` (the request-counting middleware), `state` (what every
 //! handler shares), `rate_limit` (the per-client limit of the API routes), `records` (the
-//! records API: RFC 2136 answers → statuses), `propagation` (what each secondary serves).
+//! records API: RFC 2136 answers → statuses), `conn` (the connection's two ends, as every
+//! request carries them), `propagation` (what each secondary serves).
 
 pub mod api_types;
 pub mod auth;
+pub mod conn;
 pub mod dnssec;
 pub mod docs;
 pub mod error;

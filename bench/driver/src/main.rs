@@ -70,6 +70,10 @@ const CACHE_TTL_SECS: u64 = 60;
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("usage: {}", options::USAGE);
+        return std::process::ExitCode::SUCCESS;
+    }
     let result = Options::from_args(&args).and_then(|opts| run(&opts));
     match result {
         Ok(_) => std::process::ExitCode::SUCCESS,

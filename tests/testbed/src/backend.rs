@@ -149,6 +149,14 @@ impl Backend {
         Backend::launch(binary, env, args, None)
     }
 
+    /// The same with a whole command line (`command[0]` the program): a launcher that ends
+    /// by exec'ing bindcar in place (`chroot`, `unshare`), so the child is bindcar itself.
+    pub fn try_start_command(command: &[String], env: Vec<(String, String)>) -> Result<Backend> {
+        let (binary, args) = command.split_first().context("an empty command line")?;
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Backend::launch(std::path::Path::new(binary), env, &args, None)
+    }
+
     fn launch(
         binary: &std::path::Path,
         env: Vec<(String, String)>,

@@ -17,6 +17,7 @@ pub mod http;
 pub mod https;
 pub mod named;
 pub mod ports;
+pub mod registry;
 pub mod soa;
 pub mod tokenreview;
 pub mod upstream;

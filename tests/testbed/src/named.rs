@@ -424,6 +424,10 @@ controls {{
             ("RNDC_SERVER".into(), self.rndc_server()),
             ("RNDC_ALGORITHM".into(), self.algorithm.clone()),
             ("RNDC_SECRET".into(), self.secret.clone()),
+            // The records API's UPDATEs and transfers go to this named's DNS port (the
+            // backend's default is 53, where nothing of ours listens).
+            ("NSUPDATE_SERVER".into(), "127.0.0.1".into()),
+            ("NSUPDATE_PORT".into(), self.dns_port.to_string()),
         ];
         if let Some(url) = self.stats_url() {
             env.push(("BIND_STATS_URL".into(), url));

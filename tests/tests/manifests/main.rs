@@ -47,9 +47,12 @@ mod catalog;
 mod istio;
 mod istio_api;
 mod kubernetes;
+mod linkerd;
+mod linkerd_api;
 mod named_conf;
 mod pieces;
 mod pod;
+mod service_accounts;
 
 use istio::*;
 use istio_api::*;

@@ -216,6 +216,9 @@ fn the_pieces_fit_together() {
         .unwrap();
     let named_ports = named.ports.as_ref().unwrap();
     assert!(named_ports.iter().all(|p| p.container_port == dns_port));
+    // The records API sends its UPDATEs and transfers to named in this pod, at that port
+    // (bindcar's default, 53, is not where named listens: every records call would be 503).
+    assert_records_path(bindcar, &conf);
     let ingress: NetworkPolicy = typed(find(docs, "NetworkPolicy", "bindcar-ingress"));
     let ingress_rules = ingress.spec.unwrap().ingress.unwrap();
 

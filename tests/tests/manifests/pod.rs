@@ -96,6 +96,74 @@ pub(crate) fn named_option(conf: &str, keyword: &str) -> String {
         .unwrap_or_else(|| panic!("named.conf has no {keyword}"))
 }
 
+/// Where named in this pod takes DNS (named.conf `listen-on port N`), and whether the
+/// bindcar container's records path (`NSUPDATE_SERVER`/`NSUPDATE_PORT`, default
+/// 127.0.0.1:53) points there.
+pub(crate) fn records_path_error(bindcar: &Container, named_conf: &str) -> Option<String> {
+    let dns_port = named_option(named_conf, "listen-on port")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let value = |name: &str| {
+        bindcar
+            .env
+            .as_ref()
+            .and_then(|e| e.iter().find(|v| v.name == name))
+            .and_then(|v| v.value.clone())
+    };
+    let server = value("NSUPDATE_SERVER").unwrap_or_else(|| "127.0.0.1".into());
+    let port = value("NSUPDATE_PORT").unwrap_or_else(|| "53".into());
+    let local = ["127.0.0.1", "localhost", "::1"].contains(&server.as_str());
+    (!local || port != dns_port).then(|| {
+        format!(
+            "the records API would send its UPDATEs to {server}:{port}, but named in this pod \
+             listens on port {dns_port} (named.conf listen-on): set NSUPDATE_SERVER=127.0.0.1 and \
+             NSUPDATE_PORT={dns_port} on the bindcar container"
+        )
+    })
+}
+
+pub(crate) fn assert_records_path(bindcar: &Container, named_conf: &str) {
+    if let Some(e) = records_path_error(bindcar, named_conf) {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn a_records_path_off_named_port_is_caught() {
+    let p = pod();
+    let conf = p.named_conf();
+    let good = p.container("bindcar").clone();
+    assert_eq!(records_path_error(&good, &conf), None);
+    let without = |names: &[&str]| {
+        let mut c = good.clone();
+        c.env
+            .as_mut()
+            .unwrap()
+            .retain(|v| !names.contains(&v.name.as_str()));
+        c
+    };
+    // The shipped bug of issue 22: no NSUPDATE_PORT, so 53.
+    let e = records_path_error(&without(&["NSUPDATE_PORT"]), &conf).unwrap();
+    assert!(
+        e.contains("127.0.0.1:53") && e.contains("NSUPDATE_PORT=5353"),
+        "{e}"
+    );
+    let mut elsewhere = good.clone();
+    for v in elsewhere.env.as_mut().unwrap() {
+        if v.name == "NSUPDATE_SERVER" {
+            v.value = Some("10.0.0.53".into());
+        }
+    }
+    assert!(records_path_error(&elsewhere, &conf).is_some());
+    // The default server is loopback: without NSUPDATE_SERVER the port alone decides.
+    assert_eq!(
+        records_path_error(&without(&["NSUPDATE_SERVER"]), &conf),
+        None
+    );
+}
+
 pub(crate) fn api_port() -> u32 {
     let p = pod();
     let c = p.container("bindcar");

@@ -40,6 +40,32 @@ use tokio::{
     signal::unix::{signal, SignalKind},
 };
 
+const USAGE: &str = "\
+usage: tokenreview-server [options]
+
+A stand-in for the Kubernetes API server's TokenReview and SubjectAccessReview APIs over HTTPS
+on 127.0.0.1, for demos and tests. When ready it prints one JSON line on stdout:
+{\"https_port\",\"admin_port\",\"ca\",\"reviewer_token\",\"issuer\",\"tokens\"}.
+
+  --listen-port P               HTTPS port (default: a free one)
+  --admin-port P                plain-HTTP admin API port (default: a free one)
+  --ca-out PATH                 write the server's CA certificate (PEM) here
+  --reviewer-token T            the bearer a caller must present (default: random)
+  --reviewer-token-file PATH    read it from PATH, re-read every 200 ms (rotation)
+  --print-tokens NS:SA[,NS:SA]  mint a token for each ServiceAccount and print it
+  --audience AUD                audience of the printed tokens (repeatable; default bindcar)
+  --issuer URL                  iss of minted tokens, the only one accepted
+                                (default https://kubernetes.default.svc.cluster.local)
+  --api-audience AUD            audiences reviewed when spec.audiences is empty (repeatable)
+  -h, --help                    this text
+
+Admin API (JSON, on 127.0.0.1:<admin port>):
+  POST /mint  {\"namespace\",\"serviceAccount\",\"audiences\":[..],\"ttlSeconds\":N,\"expired\":bool}
+              -> {\"token\"}; with \"username\" (and \"groups\") a plain-user token
+  POST /fault {\"fault\":\"none|500|reset|hang|malformed\",\"latencyMs\":N}
+  GET  /stats -> {\"reviews\",\"unauthorized\",\"callerTokens\"}
+Flags also take the form --flag=value. Exits 0 on SIGTERM or SIGINT.";
+
 #[derive(Default)]
 struct Args {
     listen_port: u16,
@@ -86,7 +112,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--issuer" => args.issuer = Some(value()?),
             "--api-audience" => args.api_audiences.push(value()?),
             "-h" | "--help" => {
-                println!("see the doc comment of tests/devstack/src/bin/tokenreview-server.rs");
+                println!("{USAGE}");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?}"),
