@@ -42,6 +42,7 @@ fn app(auth: AuthSettings, limit: Option<(u32, u32)>) -> (Router, Harness) {
         metrics,
         rate_limit,
         dns: Arc::new(crate::zones::fake_dns::FakeDns::default()),
+        serials: Arc::new(crate::zones::fake_dns::FakeSerials::default()),
     });
     (router(state), h)
 }

@@ -41,6 +41,7 @@ fn app(docs: bool) -> (Router, Harness) {
         metrics,
         rate_limit: None,
         dns: Arc::new(crate::zones::fake_dns::FakeDns::default()),
+        serials: Arc::new(crate::zones::fake_dns::FakeSerials::default()),
     });
     (router_with_docs(state, docs), h)
 }

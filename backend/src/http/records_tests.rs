@@ -33,6 +33,7 @@ fn app() -> (Router, Harness, Arc<FakeDns>) {
         auth: None,
         metrics,
         dns: dns.clone(),
+        serials: Arc::new(crate::zones::fake_dns::FakeSerials::default()),
         rate_limit: None,
     });
     (router(state), h, dns)

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::zone_list::ListCache;
 use crate::auth::Authenticator;
+use crate::bind::serial_query::SerialQuery;
 use crate::bind::update::DnsChannel;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimit;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub dns: Arc<dyn DnsChannel>,
     /// `GET /api/v1/zones`'s body for the index's current snapshot.
     pub zone_list: ListCache,
+    /// How `/propagation` asks a secondary for the serial it serves.
+    pub serials: Arc<dyn SerialQuery>,
 }
 
 pub type SharedState = Arc<AppState>;

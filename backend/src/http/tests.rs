@@ -30,6 +30,7 @@ fn app(auth: AuthSettings) -> (Router, Harness) {
         metrics,
         rate_limit: None,
         dns: Arc::new(crate::zones::fake_dns::FakeDns::default()),
+        serials: Arc::new(crate::zones::fake_dns::FakeSerials::default()),
     });
     (router(state), h)
 }

@@ -55,7 +55,7 @@ pub async fn create_zone(
     actor: Actor,
     ApiJson(request): ApiJson<CreateZoneRequest>,
 ) -> ApiResult<(StatusCode, Json<ZoneResponse>)> {
-    let plan = plan::plan_create(&request, state.zones.dir(), SystemTime::now())?;
+    let plan = state.zones.plan_create(&request, SystemTime::now())?;
     let zone = plan.zone.clone();
     let text = detached(&state, |s| async move {
         Ok(s.zones.create(plan, &actor.0).await?)
