@@ -6,22 +6,22 @@
 //!   → (authorization on, token allowed) `authorize::start`: decided, or wait for a check
 
 use std::rc::Rc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use bindcar_policy::authz::Operation;
 use bindcar_policy::bearer::parse_authorization;
 use bindcar_policy::cache::CacheKey;
 use bindcar_policy::client::ClientId;
-use bindcar_policy::denial::Denial;
+use bindcar_policy::denial::{Denial, DenialKind};
 use bindcar_policy::failure::FailureKind;
 use bindcar_policy::header_map::HeaderMap;
 use bindcar_policy::pending::Join;
 use bindcar_policy::token_fingerprint;
 use bindcar_policy::verdict::{self, Decision};
-use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 
+use crate::abi;
 use crate::authorize;
 use crate::host::{self, unix_ms};
 use crate::plugin::{Plugin, Reviewer};
@@ -61,6 +61,12 @@ impl AuthRequest {
         host::allow(&self.plugin, None);
         self.me.set(State::Allowed);
         Action::Continue
+    }
+
+    /// Received → Denied: the host refused a change the filter needed (already answered).
+    fn proxy_error(&self) -> Action {
+        self.me.set(State::Denied(DenialKind::ProxyError));
+        Action::Pause
     }
 
     /// Received → Denied.
@@ -133,7 +139,7 @@ impl AuthRequest {
                 .join(key, token_str, me.clone(), client, unix_ms(now));
         match joined {
             Join::Lead => {
-                if hostcalls::enqueue_shared_queue(reviewer.queue_id, Some(key.digest())).is_err() {
+                if abi::enqueue(reviewer.queue_id, key.digest()).is_err() {
                     reviewer.pending.borrow_mut().remove(key.digest());
                     return self.fail(FailureKind::Dispatch, token);
                 }
@@ -181,7 +187,7 @@ impl AuthRequest {
 
     /// TokenReview mode, a well-formed bearer: the memo, then the shared cache, then a review.
     fn review(&self, reviewer: &Reviewer, token: &[u8]) -> Action {
-        let now = hostcalls::get_current_time().unwrap_or(UNIX_EPOCH);
+        let now = abi::now_or_epoch();
         let remembered = reviewer
             .recent
             .borrow()
@@ -215,11 +221,12 @@ impl HttpContext for AuthRequest {
         let raw = host::request_header_map();
         let headers = HeaderMap::new(&raw).ok();
         let present = |name: &str| headers.is_none_or(|h| h.contains(name.as_bytes()));
-        // Identity headers are ours: a client's copy never reaches the upstream, exempt or not.
-        // Removed only when present: a host call saved on nearly every request.
-        for name in [&config.identity.user, &config.identity.groups] {
-            if present(name) {
-                self.set_http_request_header_bytes(name, None);
+        // Identity headers are ours: a client's copy never reaches the upstream, exempt or not
+        // (the configured names and the defaults a backend may trust). Removed only when
+        // present: a host call saved on nearly every request.
+        for name in &config.strip_headers {
+            if present(name) && !host::strip(&plugin, name) {
+                return self.proxy_error();
             }
         }
         let header = |name: &[u8]| headers.and_then(|h| h.get(name)).unwrap_or_default();

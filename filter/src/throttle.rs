@@ -3,19 +3,15 @@
 //! blocked client never reaches the cache or the reviewer), the 429, and counting a refusal
 //! against the client. The bucket and the slots are `bindcar_policy::throttle`'s.
 
-use std::time::UNIX_EPOCH;
-
+use crate::abi::{self, REQUEST_HEADERS};
+use crate::host::unix_ms;
+use crate::plugin::Plugin;
 use bindcar_policy::client::ClientId;
 use bindcar_policy::denial::DenialKind;
 use bindcar_policy::throttle::{throttled_body, Gate, Recorded};
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::MapType;
-
-use crate::host::unix_ms;
-use crate::plugin::Plugin;
 
 fn now_ms() -> u64 {
-    unix_ms(hostcalls::get_current_time().unwrap_or(UNIX_EPOCH))
+    unix_ms(abi::now_or_epoch())
 }
 
 /// The effective request's client, when the plugin names clients. Host errors read as "no
@@ -23,14 +19,10 @@ fn now_ms() -> u64 {
 pub fn client(plugin: &Plugin) -> Option<ClientId> {
     let hasher = plugin.clients.as_ref()?;
     let source = &plugin.config.client_key;
-    let address = hostcalls::get_property(vec!["source", "address"])
-        .ok()
-        .flatten();
-    let header = source.header().and_then(|name| {
-        hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name)
-            .ok()
-            .flatten()
-    });
+    let address = abi::property(&["source", "address"]).ok().flatten();
+    let header = source
+        .header()
+        .and_then(|name| abi::header(REQUEST_HEADERS, name).ok().flatten());
     Some(hasher.id(source.key(address.as_deref(), header.as_deref())))
 }
 
@@ -52,17 +44,14 @@ pub fn refuse(plugin: &Plugin, retry_after_s: u64, client: Option<&ClientId>) {
     );
     let retry = retry_after_s.to_string();
     let body = throttled_body(retry_after_s);
-    let sent = hostcalls::send_http_response(
+    abi::reply(
         429,
-        vec![
+        &[
             ("content-type", "application/json"),
             ("retry-after", retry.as_str()),
         ],
-        Some(body.as_bytes()),
+        body.as_bytes(),
     );
-    if sent.is_err() {
-        hostcalls::reset_http_request().ok();
-    }
 }
 
 /// A refusal of this kind was sent to the client: count it if it is a failed
