@@ -79,6 +79,11 @@ impl Metrics {
         self.bump(Stat::ThrottleClients)
     }
 
+    /// A failure the throttle could not record (its slots all held blocked clients).
+    pub fn throttle_table_full(&self) {
+        self.bump(Stat::ThrottleTableFull)
+    }
+
     pub fn authz_sent(&self) {
         self.bump(Stat::AuthzChecksSent)
     }

@@ -2,7 +2,7 @@
 //! in TokenReview mode owns the callouts: requests enqueue, the root takes reviews off the
 //! queue and hands them, and their answers, to `review.rs`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use bindcar_policy::authz::pending::PendingChecks;
@@ -99,6 +99,7 @@ impl AuthRoot {
             throttle,
             clients,
             authz,
+            warned_forwarded: Cell::new(false),
         })
     }
 }

@@ -6,7 +6,7 @@
 use crate::abi::{self, REQUEST_HEADERS};
 use crate::host::unix_ms;
 use crate::plugin::Plugin;
-use bindcar_policy::client::ClientId;
+use bindcar_policy::client::{ClientId, ClientKey};
 use bindcar_policy::denial::DenialKind;
 use bindcar_policy::throttle::{throttled_body, Gate, Recorded};
 
@@ -15,7 +15,7 @@ fn now_ms() -> u64 {
 }
 
 /// The effective request's client, when the plugin names clients. Host errors read as "no
-/// value" (then the header falls back to the address, and a missing address is `""`).
+/// value" (then the header falls back to the address; no address is one shared key).
 pub fn client(plugin: &Plugin) -> Option<ClientId> {
     let hasher = plugin.clients.as_ref()?;
     let source = &plugin.config.client_key;
@@ -23,7 +23,15 @@ pub fn client(plugin: &Plugin) -> Option<ClientId> {
     let header = source
         .header()
         .and_then(|name| abi::header(REQUEST_HEADERS, name).ok().flatten());
-    Some(hasher.id(source.key(address.as_deref(), header.as_deref())))
+    let key = source.key(address.as_deref(), header.as_deref());
+    if key == ClientKey::Forwarded && !plugin.warned_forwarded.replace(true) {
+        log::warn!(
+            "bindcar-auth: Envoy took source.address from x-forwarded-for (use_remote_address is off, or \
+             xff_num_trusted_hops trusts proxies): such requests share one client key. Set \
+             use_remote_address: true, or throttle.clientKey to the header behind trusted proxies"
+        );
+    }
+    Some(hasher.id(&key))
 }
 
 /// Seconds until the client may retry, if it is blocked now.
@@ -79,6 +87,13 @@ pub fn count(plugin: &Plugin, client: Option<&ClientId>, kind: DenialKind) {
                     throttle.settings().block_seconds
                 );
             }
+        }
+        Recorded::TableFull => {
+            plugin.metrics.throttle_table_full();
+            log::debug!(
+                "bindcar-auth: every throttle slot of client {} holds a blocked client; failure not counted",
+                client.fingerprint()
+            );
         }
         Recorded::GaveUp => {
             log::debug!(

@@ -182,7 +182,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test;
 
     fn client(name: &str) -> ClientId {
-        ClientHasher::new(b"k").id(name.as_bytes())
+        ClientHasher::new(b"k").id(&crate::client::ClientKey::Raw(name.as_bytes()))
     }
 
     fn keys() -> VerdictCache<MemoryStore> {

@@ -75,6 +75,11 @@ pub struct EnvoyOptions {
     /// Extra HTTP filters before the router, after the Wasm one (YAML list items, indented
     /// 10 spaces), e.g. Lua or `jwt_authn` for comparison.
     pub extra_http_filters: String,
+    /// The connection manager's `use_remote_address` (true, as the shipped configs; false is
+    /// Envoy's default, and what an Istio inbound sidecar runs with).
+    pub use_remote_address: bool,
+    /// Its `xff_num_trusted_hops` (0, as the shipped configs).
+    pub xff_num_trusted_hops: u32,
 }
 
 impl EnvoyOptions {
@@ -90,6 +95,8 @@ impl EnvoyOptions {
             wasm: None,
             direct_response: None,
             extra_http_filters: String::new(),
+            use_remote_address: true,
+            xff_num_trusted_hops: 0,
         }
     }
 }
@@ -145,6 +152,9 @@ static_resources:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: ingress
           max_request_headers_kb: 96
+          # As the shipped configs: source.address is the connection's peer.
+          use_remote_address: {use_remote_address}
+          xff_num_trusted_hops: {xff_num_trusted_hops}
           route_config:
             virtual_hosts:
             - name: all
@@ -160,6 +170,8 @@ static_resources:
 {upstream}{extra_clusters}
 "#,
         extra_top = o.extra_top,
+        use_remote_address = o.use_remote_address,
+        xff_num_trusted_hops = o.xff_num_trusted_hops,
         extra_http_filters = match o.extra_http_filters.trim_end() {
             "" => String::new(),
             more => format!("\n{more}"),
@@ -343,8 +355,12 @@ impl Drop for Envoy {
 
 /// Starts Envoy with options that must make it refuse to run; returns its log.
 pub fn start_expecting_refusal(o: &EnvoyOptions) -> Result<String> {
+    start_yaml_expecting_refusal(&bootstrap_yaml(o, free_port(), free_port(), &wasm_path()?))
+}
+
+/// Starts Envoy on this bootstrap, which must make it refuse to run; returns its log.
+pub fn start_yaml_expecting_refusal(yaml: &str) -> Result<String> {
     let dir = tempfile::tempdir()?;
-    let yaml = bootstrap_yaml(o, free_port(), free_port(), &wasm_path()?);
     let cfg = dir.path().join("envoy.yaml");
     std::fs::write(&cfg, yaml)?;
     let mut child = Command::new(envoy_bin()?)
