@@ -111,7 +111,10 @@ fn the_filter_is_configured_explicitly_and_keyed_by_the_connections_peer() {
                 assert!(json.contains("\"mode\""), "{name}: {parsed:?}");
             }
         }
-        assert!(with_filter >= 1, "{name}: no connection manager runs the filter");
+        assert!(
+            with_filter >= 1,
+            "{name}: no connection manager runs the filter"
+        );
     }
 }
 

@@ -6,8 +6,8 @@
 use bindcar_testbed::envoy::{
     start_expecting_refusal, start_yaml_expecting_refusal, Envoy, EnvoyOptions,
 };
-use bindcar_testbed::ports::free_port;
 use bindcar_testbed::http::{get, raw, request, Response};
+use bindcar_testbed::ports::free_port;
 use bindcar_testbed::upstream::Upstream;
 
 const MISSING: &str = "Missing Authorization header";
@@ -293,7 +293,12 @@ fn client_identity_headers_never_reach_the_upstream() {
     ];
     assert_eq!(get(envoy.port, "/api/v1/zones", &h).unwrap().status, 200);
     let s = &up.seen()[0];
-    for name in ["x-auth-user", "x-auth-groups", "x-remote-user", "x-remote-group"] {
+    for name in [
+        "x-auth-user",
+        "x-auth-groups",
+        "x-remote-user",
+        "x-remote-group",
+    ] {
         assert_eq!(s.header(name), None, "{name} reached the upstream");
     }
 }
@@ -408,7 +413,10 @@ fn hostile_requests_neither_crash_the_vm_nor_get_through() {
 fn invalid_configurations_make_envoy_refuse_the_plugin() {
     for (config, says) in [
         (r#"{"mode":"jwt"}"#, "unknown variant `jwt`"),
-        (r#"{"mode":"basic","exemptPaths":["/health/.."]}"#, "exemptPaths"),
+        (
+            r#"{"mode":"basic","exemptPaths":["/health/.."]}"#,
+            "exemptPaths",
+        ),
         (
             r#"{"mode":"tokenReview","tokenReview":{}}"#,
             "ANY authenticated ServiceAccount",
@@ -464,7 +472,10 @@ fn a_configuration_that_does_not_state_its_mode_never_loads() {
             "\"mode\" is missing",
         ),
         (Some(r#"{"statusOnError":503}"#), "\"mode\" is missing"),
-        (Some(r#"{"mode":"basic","exemptPath":[]}"#), "unknown field `exemptPath`"),
+        (
+            Some(r#"{"mode":"basic","exemptPath":[]}"#),
+            "unknown field `exemptPath`",
+        ),
         (Some(r#"{"mode":1}"#), "invalid type"),
         (Some(r#"{"mode":"basic","throttle":"on"}"#), "invalid type"),
         (
@@ -486,13 +497,22 @@ fn a_configuration_that_does_not_state_its_mode_never_loads() {
             .filter(|l| l.contains("bindcar-auth:") && l.contains("refuses to load"))
             .collect();
         assert_eq!(ours.len(), 1, "{config:?}: one log line:\n{log}");
-        assert!(ours[0].contains(says), "{config:?}: {:?} lacks {says:?}", ours[0]);
+        assert!(
+            ours[0].contains(says),
+            "{config:?}: {:?} lacks {says:?}",
+            ours[0]
+        );
         assert!(!log.contains("panic"), "{config:?}:\n{log}");
     }
     assert!(up.seen().is_empty(), "a request reached the upstream");
     // Stated, basic mode loads and lets a bearer through.
     let envoy = Envoy::start(&EnvoyOptions::filter(r#"{"mode":"basic"}"#, up.port)).unwrap();
-    let r = get(envoy.port, "/api/v1/zones", &[("authorization", b"Bearer x")]).unwrap();
+    let r = get(
+        envoy.port,
+        "/api/v1/zones",
+        &[("authorization", b"Bearer x")],
+    )
+    .unwrap();
     assert_eq!(r.status, 200, "{r:?}");
     let r = get(envoy.port, "/api/v1/zones", &[]).unwrap();
     assert_eq!(r.status, 401, "{r:?}");

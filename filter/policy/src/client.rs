@@ -225,10 +225,24 @@ mod tests {
         assert_eq!(header(2).key(src, xff), ip("203.0.113.9"));
         assert_eq!(header(3).key(src, xff), ip("198.51.100.1"));
         assert_eq!(header(4).key(src, xff), ip("127.0.0.1"), "short: fallback");
-        assert_eq!(header(1).key(src, None), ip("127.0.0.1"), "absent: fallback");
-        assert_eq!(header(1).key(src, Some(b"a, ")), ip("127.0.0.1"), "empty entry");
-        assert_eq!(header(1).key(src, Some(b"\xff\xfe")), ClientKey::Raw(b"\xff\xfe"));
-        assert_eq!(header(1).key(src, Some(b"unknown")), ClientKey::Raw(b"unknown"));
+        assert_eq!(
+            header(1).key(src, None),
+            ip("127.0.0.1"),
+            "absent: fallback"
+        );
+        assert_eq!(
+            header(1).key(src, Some(b"a, ")),
+            ip("127.0.0.1"),
+            "empty entry"
+        );
+        assert_eq!(
+            header(1).key(src, Some(b"\xff\xfe")),
+            ClientKey::Raw(b"\xff\xfe")
+        );
+        assert_eq!(
+            header(1).key(src, Some(b"unknown")),
+            ClientKey::Raw(b"unknown")
+        );
         assert_eq!(header(1).key(None, None), ClientKey::Unknown);
         assert_eq!(header(0).key(src, xff), ip("127.0.0.1"));
         // Addresses in any spelling, IPv6 by /64.
@@ -237,7 +251,11 @@ mod tests {
             b"[2001:db8:0:1::6]",
             b"[2001:db8:0:1::7]:8443",
         ] {
-            assert_eq!(header(1).key(src, Some(entry)), ip("2001:db8:0:1::"), "{entry:?}");
+            assert_eq!(
+                header(1).key(src, Some(entry)),
+                ip("2001:db8:0:1::"),
+                "{entry:?}"
+            );
         }
         assert_eq!(header(1).key(src, Some(b"192.0.2.1:80")), ip("192.0.2.1"));
     }

@@ -63,7 +63,11 @@ impl Stat {
             .chain([Stat::ReviewsSent])
             .chain(failed)
             .chain([Stat::CacheHits, Stat::CacheMisses, Stat::ReviewLatencyMs])
-            .chain([Stat::Throttled, Stat::ThrottleClients, Stat::ThrottleTableFull])
+            .chain([
+                Stat::Throttled,
+                Stat::ThrottleClients,
+                Stat::ThrottleTableFull,
+            ])
             .chain([
                 Stat::AuthzChecksSent,
                 Stat::AuthzAllowed,
@@ -143,7 +147,11 @@ mod tests {
         all.extend(DenialKind::ALL.map(Stat::Denied));
         all.extend(FailureKind::ALL.map(Stat::ReviewFailed));
         all.extend([Stat::CacheHits, Stat::CacheMisses, Stat::ReviewLatencyMs]);
-        all.extend([Stat::Throttled, Stat::ThrottleClients, Stat::ThrottleTableFull]);
+        all.extend([
+            Stat::Throttled,
+            Stat::ThrottleClients,
+            Stat::ThrottleTableFull,
+        ]);
         all.extend([
             Stat::AuthzChecksSent,
             Stat::AuthzAllowed,

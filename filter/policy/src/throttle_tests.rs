@@ -92,7 +92,10 @@ fn a_blocked_client_is_never_evicted_until_its_block_ends() {
     assert!(!fail(&t, &a, 0));
     assert!(fail(&t, &a, 0), "a blocked");
     assert_eq!(t.failed(&b, 1), Recorded::TableFull);
-    assert!(matches!(t.check(&a, 2), Gate::Blocked { .. }), "a still blocked");
+    assert!(
+        matches!(t.check(&a, 2), Gate::Blocked { .. }),
+        "a still blocked"
+    );
     // Once a's block is over, its slot is anyone's.
     assert!(!fail(&t, &b, 60_000));
     assert_eq!(t.check(&a, 60_001), Gate::Open);
