@@ -11,19 +11,24 @@ use super::tokenreview::TokenReviewer;
 use crate::config::AuthSettings;
 use crate::metrics::Metrics;
 
-/// The configured way of checking a request's credential (never `Disabled`: then the layer
-/// is not installed at all).
+/// The configured way of checking a request's credential.
 pub enum Authenticator {
+    /// Authentication disabled: the mesh vouches for the caller, named by this header.
+    Mesh {
+        user_header: String,
+    },
     Basic,
     SharedSecret(Vec<u8>),
     TokenReview(Box<TokenReviewer>),
 }
 
 impl Authenticator {
-    /// `None` when authentication is disabled.
+    /// Always one (the `Option` lets in-process tests run with no layer at all).
     pub fn from_settings(settings: &AuthSettings, metrics: Metrics) -> Option<Authenticator> {
         match settings {
-            AuthSettings::Disabled => None,
+            AuthSettings::Disabled { user_header } => Some(Authenticator::Mesh {
+                user_header: user_header.clone(),
+            }),
             AuthSettings::Basic => Some(Authenticator::Basic),
             AuthSettings::SharedSecret(secret) => Some(Authenticator::SharedSecret(secret.clone())),
             AuthSettings::TokenReview(settings) => Some(Authenticator::TokenReview(Box::new(
@@ -34,6 +39,7 @@ impl Authenticator {
 
     pub fn mode(&self) -> &'static str {
         match self {
+            Authenticator::Mesh { .. } => "disabled",
             Authenticator::Basic => "basic",
             Authenticator::SharedSecret(_) => "api-token",
             Authenticator::TokenReview(_) => "tokenreview",
@@ -49,6 +55,8 @@ impl Authenticator {
             verdict_expires_ms: None,
         };
         match self {
+            // Not reached: the mesh's requests are not authenticated here (`http::auth`).
+            Authenticator::Mesh { .. } => Err(Denial::MissingHeader),
             Authenticator::Basic => Ok(plain(format!("bearer:{}", token_fingerprint(token)))),
             Authenticator::SharedSecret(expected) => {
                 if secret::shared_secret_matches(expected, token) {

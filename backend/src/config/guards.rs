@@ -65,10 +65,10 @@ mod tests {
     #[test]
     fn non_loopback_needs_real_auth_or_the_override() {
         assert!(check_listen_posture("0.0.0.0", &AuthSettings::Basic, false).is_err());
-        assert!(check_listen_posture("0.0.0.0", &AuthSettings::Disabled, false).is_err());
-        assert!(check_listen_posture("0.0.0.0", &AuthSettings::Disabled, true).is_ok());
+        assert!(check_listen_posture("0.0.0.0", &AuthSettings::disabled(), false).is_err());
+        assert!(check_listen_posture("0.0.0.0", &AuthSettings::disabled(), true).is_ok());
         assert!(check_listen_posture("127.0.0.1", &AuthSettings::Basic, false).is_ok());
-        assert!(check_listen_posture("localhost", &AuthSettings::Disabled, false).is_ok());
+        assert!(check_listen_posture("localhost", &AuthSettings::disabled(), false).is_ok());
         assert!(check_listen_posture("::1", &AuthSettings::Basic, false).is_ok());
         assert!(
             check_listen_posture("0.0.0.0", &AuthSettings::SharedSecret(b"x".to_vec()), false)

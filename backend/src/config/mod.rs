@@ -1,12 +1,14 @@
 //! Configuration: the command line and environment (`cli`, clap reads both), the validated
 //! values (`settings`), how they are built (`env`), the startup guards that refuse a dangerous
-//! posture (`guards`), and rndc.conf / key file parsing (`rndc_conf`). Read once, at startup.
+//! posture (`guards`), rndc.conf / key file parsing (`rndc_conf`), and the process's random
+//! key (`secret`: no randomness, no start). Read once, at startup.
 
 mod authz;
 pub mod cli;
 pub mod env;
 pub mod guards;
 pub mod rndc_conf;
+pub mod secret;
 pub mod settings;
 pub mod update;
 

@@ -233,7 +233,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
 
 #[tokio::test]
 async fn zone_lifecycle_with_auth_disabled() {
-    let (app, h) = app(AuthSettings::Disabled);
+    let (app, h) = app(AuthSettings::disabled());
     h.named.answer("addzone", ok(""));
     let created = send(
         &app,
@@ -327,7 +327,7 @@ async fn zone_lifecycle_with_auth_disabled() {
 
 #[tokio::test]
 async fn zone_errors_map_to_one_status_and_body_each() {
-    let (app, h) = app(AuthSettings::Disabled);
+    let (app, h) = app(AuthSettings::disabled());
     let missing = get(&app, "/api/v1/zones/none.test").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(
@@ -426,7 +426,7 @@ async fn zone_errors_map_to_one_status_and_body_each() {
 
 #[tokio::test]
 async fn not_managed_zones_are_409() {
-    let (app, h) = app(AuthSettings::Disabled);
+    let (app, h) = app(AuthSettings::disabled());
     h.named.answer(
         "showzone conf.test",
         crate::zones::fake::shown("conf.test", "primary", "/etc/bind/db.conf"),
