@@ -58,6 +58,7 @@ pub fn binary() -> Result<PathBuf> {
             path.display()
         );
     }
+    crate::fresh::ensure_fresh(&path, &path.with_extension("d"), "cargo build -p bindcar")?;
     Ok(path)
 }
 

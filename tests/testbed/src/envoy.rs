@@ -43,13 +43,32 @@ pub fn envoy_bin() -> Result<PathBuf> {
     )
 }
 
+/// The filter module: `$BINDCAR_WASM` as it is, else `dist/`'s, which must be newer than the
+/// filter's sources (a stale module is an error, not a silent test of old code).
 pub fn wasm_path() -> Result<PathBuf> {
-    artifact(
+    let path = artifact(
         "BINDCAR_WASM",
         "dist/bindcar_auth_filter.wasm",
         "filter",
         "run `make wasm`",
-    )
+    )?;
+    if std::env::var_os("BINDCAR_WASM").is_none() {
+        // `make wasm` builds under target/wasm (Debian's toolchain) or target (rustup's).
+        let record = ["target/wasm", "target"]
+            .iter()
+            .map(|t| {
+                workspace_root()
+                    .join(t)
+                    .join("wasm32-wasip1/wasm-release/bindcar_auth_filter.d")
+            })
+            .find(|p| p.exists())
+            .unwrap_or_else(|| {
+                workspace_root()
+                    .join("target/wasm/wasm32-wasip1/wasm-release/bindcar_auth_filter.d")
+            });
+        crate::fresh::ensure_fresh(&path, &record, "make wasm")?;
+    }
+    Ok(path)
 }
 
 /// What to put in front of what.

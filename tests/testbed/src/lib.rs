@@ -9,6 +9,7 @@
 
 pub mod backend;
 pub mod envoy;
+pub mod fresh;
 pub mod http;
 pub mod named;
 pub mod ports;
