@@ -3,7 +3,7 @@
 //! blocked client never reaches the cache or the reviewer), the 429, and counting a refusal
 //! against the client. The bucket and the slots are `bindcar_policy::throttle`'s.
 
-use crate::abi::{self, REQUEST_HEADERS};
+use crate::abi;
 use crate::host::unix_ms;
 use crate::plugin::Plugin;
 use bindcar_policy::client::{ClientId, ClientKey};
@@ -14,16 +14,17 @@ fn now_ms() -> u64 {
     unix_ms(abi::now_or_epoch())
 }
 
-/// The effective request's client, when the plugin names clients. Host errors read as "no
-/// value" (then the header falls back to the address; no address is one shared key).
-pub fn client(plugin: &Plugin) -> Option<ClientId> {
+/// The effective request's client, when the plugin names clients; `header`: the value of
+/// the configured client-key header, read with the others. Host errors read as "no value"
+/// (then the header falls back to the address; no address is one shared key).
+pub fn client(plugin: &Plugin, header: Option<&[u8]>) -> Option<ClientId> {
     let hasher = plugin.clients.as_ref()?;
     let source = &plugin.config.client_key;
-    let address = abi::property(&["source", "address"]).ok().flatten();
-    let header = source
-        .header()
-        .and_then(|name| abi::header(REQUEST_HEADERS, name).ok().flatten());
-    let key = source.key(address.as_deref(), header.as_deref());
+    let address = source
+        .needs_address(header)
+        .then(|| abi::property(&["source", "address"]).ok().flatten())
+        .flatten();
+    let key = source.key(address.as_deref(), header);
     if key == ClientKey::Forwarded && !plugin.warned_forwarded.replace(true) {
         log::warn!(
             "bindcar-auth: Envoy took source.address from x-forwarded-for (use_remote_address is off, or \

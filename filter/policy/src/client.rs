@@ -53,6 +53,17 @@ impl ClientKeySource {
         }
     }
 
+    /// Whether [`ClientKeySource::key`] would read the source address for this header value
+    /// (a host call spared when the header names the client).
+    pub fn needs_address(&self, header: Option<&[u8]>) -> bool {
+        match self {
+            ClientKeySource::SourceAddress => true,
+            ClientKeySource::Header { trusted_hops, .. } => header
+                .and_then(|h| nth_from_right(h, *trusted_hops))
+                .is_none(),
+        }
+    }
+
     /// The client from the source address (as the proxy gives it: `1.2.3.4:5678`,
     /// `[::1]:5678`) and the header's value, when the source says a header.
     pub fn key<'a>(
