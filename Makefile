@@ -22,12 +22,13 @@ wasm: setup
 	@echo "built $(WASM) ($$(stat -c %s $(WASM)) bytes)"
 
 build: setup
-	cargo build --release -p bindcar
+	cargo build --release -p bindcar@0.1
 	@echo "built target/release/bindcar"
 
 lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p bindcar@0.1 --features failpoints --all-targets -- -D warnings
 	scripts/cargo-wasm.sh wasm32-wasip1 clippy --profile wasm-release -p bindcar-auth-filter -p bindcar-policy -- -D warnings
 
 # The policy tests again, compiled to wasm32 and run under Node.
@@ -36,18 +37,19 @@ test-wasm: setup
 
 test: wasm lint test-wasm
 	cargo build --workspace --bins
+	cargo build -p bindcar@0.1 --features failpoints --bin bindcar-failpoints
 	cargo test --workspace --no-fail-fast
 	$(MAKE) fuzz-smoke
 
 run: wasm
-	cargo build -p bindcar -p bindcar-devstack --bins
+	cargo build -p bindcar@0.1 -p bindcar-devstack --bins
 	target/debug/devstack --mode $(MODE)
 
 bench: wasm
 	WITH_BENCH=1 scripts/setup.sh
 	scripts/cargo-wasm.sh wasm32-wasip1 build --profile wasm-release -p bindcar-noop-filter
 	@cp $(WASM_OUT)/bindcar_noop_filter.wasm $(NOOP_WASM)
-	cargo build --release -p bindcar -p bindcar-bench
+	cargo build --release -p bindcar@0.1 -p bindcar-bench
 	.venv/bin/python bench/run.py
 
 # Every parser that sees outside bytes under libFuzzer (tests/fuzz/README.md): FUZZ_SECONDS

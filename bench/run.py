@@ -38,7 +38,7 @@ def target_dir():
 def measure(args):
     binary = target_dir() / "release" / "bench"
     if not binary.exists():
-        sys.exit(f"{binary} is missing: cargo build --release -p bindcar -p bindcar-bench")
+        sys.exit(f"{binary} is missing: cargo build --release -p bindcar@0.1 -p bindcar-bench")
     env = dict(os.environ)
     env.setdefault("BINDCAR_BIN", str(target_dir() / "release" / "bindcar"))
     proc = subprocess.Popen(

@@ -2,20 +2,25 @@
 //! environment, carried out over named's native control channel (rndc).
 //!
 //! Imports point one way: `server` → `http` → `auth`, `zones` → `bind`; `http` →
-//! `rate_limit` → `config` → `bind`; `metrics` is a leaf. `tests/layering.rs` checks it.
+//! `rate_limit` → `config` → `bind`; `server` → `tls` → `config`; `metrics` is a leaf.
+//! `tests/layering.rs` checks it.
 //! - `http`: router, handlers, extractors, errors → responses, JSON types, OpenAPI, middleware.
 //! - `auth`: who is calling (the shared `bindcar_policy`, TokenReview), the actor.
 //! - `zones`: the operations, their order, validation, what named's answers mean (`ZoneError`).
 //! - `bind`: everything that speaks to named (`ControlChannel`, rndc, zone files, markers).
 //! - `rate_limit`: the per-client limiter of the API routes (governor), its key set bounded.
-//! - `config`: CLI, environment, startup guards, rndc.conf.
+//! - `config`: CLI, environment, startup guards, rndc.conf, the TLS settings.
+//! - `tls`: the HTTPS listener, its certificate reloads, mutual TLS and the client's name.
 //! - `metrics`: the Prometheus registry. `server`: wiring, listening, shutdown.
 
 pub mod auth;
 pub mod bind;
 pub mod config;
+#[cfg(feature = "failpoints")]
+pub mod failpoints;
 pub mod http;
 pub mod metrics;
 pub mod rate_limit;
 pub mod server;
+pub mod tls;
 pub mod zones;

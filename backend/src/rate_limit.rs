@@ -164,23 +164,23 @@ mod tests {
     }
 
     #[test]
-    fn defaults_give_100_per_minute_after_a_burst_of_10() {
+    fn defaults_give_600_per_minute_after_a_burst_of_50() {
         let clock = FakeRelativeClock::default();
-        let limit = RateLimit::with_clock(&settings(100, 60, 10), clock.clone(), MAX_CLIENTS);
+        let limit = RateLimit::with_clock(&settings(600, 60, 50), clock.clone(), MAX_CLIENTS);
         let client = peer("192.0.2.1");
-        assert_eq!(passing(&limit, client, 50), 10, "the burst");
+        assert_eq!(passing(&limit, client, 200), 50, "the burst");
         let wait = limit.check(client).unwrap_err();
-        assert_eq!(wait, Duration::from_millis(600), "one every 60 s / 100");
-        // Over the next minute, one request every 0.6 s passes: 100 in all (not bindcar's 60).
+        assert_eq!(wait, Duration::from_millis(100), "one every 60 s / 600");
+        // Over the next minute, one request every 0.1 s passes: 600 in all.
         let mut passed = 0;
-        for _ in 0..100 {
-            clock.advance(Duration::from_millis(600));
+        for _ in 0..600 {
+            clock.advance(Duration::from_millis(100));
             passed += passing(&limit, client, 5);
         }
-        assert_eq!(passed, 100);
+        assert_eq!(passed, 600);
         // Idle for a whole period: the burst is back, not more.
         clock.advance(Duration::from_secs(60));
-        assert_eq!(passing(&limit, client, 50), 10);
+        assert_eq!(passing(&limit, client, 200), 50);
     }
 
     #[test]

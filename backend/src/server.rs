@@ -1,19 +1,79 @@
-//! The process: wires configuration, named, zones, auth and HTTP together (the one module
-//! that sees them all). Startup and shutdown: build the state from the configuration, listen, and stop gracefully
-//! on SIGTERM or Ctrl-C (in-flight requests finish, new connections are refused).
+//! The process: wires configuration, named, zones, auth, TLS and HTTP together (the one module
+//! that sees them all). Startup and shutdown: build the state from the configuration, listen
+//! (plain HTTP, or HTTPS through `tls`), and stop gracefully on SIGTERM or Ctrl-C (in-flight
+//! requests finish, new connections are refused).
 
+use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::Arc;
 
+use axum::extract::{ConnectInfo, Request};
+use axum::middleware;
+use clap::Parser;
 use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
 
+use crate::auth::actor::ClientCertificate;
 use crate::auth::Authenticator;
 use crate::bind::update::TsigDns;
 use crate::bind::{Rndc, Statistics, StatsChannel, ZoneDir};
-use crate::config::Config;
+use crate::config::{Cli, Config, TlsSettings};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimit;
+use crate::tls;
 use crate::zones::Zones;
+
+/// The process: parse the configuration once, set up JSON logs, serve until SIGTERM.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = if cli.debug {
+        EnvFilter::new("debug")
+    } else {
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
+    };
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .init();
+
+    // One TLS crypto provider for the process (kube's client). Explicit, because when a
+    // build unifies both of rustls's providers (ring and aws-lc-rs) it will not pick one.
+    if rustls::crypto::ring::default_provider()
+        .install_default()
+        .is_err()
+    {
+        tracing::debug!("a rustls crypto provider was already installed");
+    }
+
+    let config = match Config::from_cli(&cli) {
+        Ok(config) => config,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("Error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("Error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// Builds the application state (no network call: named may come up later).
 pub fn build_state(config: &Config) -> Result<Arc<AppState>, String> {
@@ -61,11 +121,22 @@ pub fn build_state(config: &Config) -> Result<Arc<AppState>, String> {
 }
 
 pub async fn run(config: Config) -> Result<(), String> {
+    // The TLS files first: one that cannot be used stops startup before anything listens
+    // (serving plain HTTP instead would be a silent downgrade).
+    let tls = match &config.tls {
+        Some(settings) => Some(Arc::new(tls::Reloader::load(settings.clone())?)),
+        None => None,
+    };
     let state = build_state(&config)?;
     let listener = TcpListener::bind((config.address.as_str(), config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.address, config.port))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    // Before the first request can arrive: a SIGHUP must never meet the default handler.
+    let tls_watch = match &tls {
+        Some(reloader) => Some(tls::watch(reloader.clone())?),
+        None => None,
+    };
     // Reconcile the zone list with BIND now (sweeping files orphaned by a crash) and every
     // interval after; stops with the runtime.
     let reconciler = {
@@ -75,6 +146,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     };
     tracing::info!(
         address = %local,
+        tls = tls_mode(config.tls.as_ref()),
         zone_dir = %state.zones.dir().root().display(),
         rndc_server = config.rndc.server.as_str(),
         rndc_source = %config.rndc.source,
@@ -89,16 +161,59 @@ pub async fn run(config: Config) -> Result<(), String> {
         version = env!("CARGO_PKG_VERSION"),
         "bindcar listening"
     );
+    let router = http::router_with_docs(state, config.enable_docs);
     // The peer address is the rate limiter's key.
-    let app = http::router_with_docs(state, config.enable_docs)
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    let served = match tls {
+        None => {
+            let app = router.into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+        }
+        Some(reloader) => {
+            let listener = tls::TlsListener::new(listener, reloader)
+                .map_err(|e| format!("TLS listener: {e}"))?;
+            let app = router
+                .layer(middleware::map_request(from_tls_peer))
+                .into_make_service_with_connect_info::<tls::Peer>();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+        }
+    };
+    served.map_err(|e| format!("server error: {e}"))?;
+    if let Some(watch) = tls_watch {
+        watch.abort();
+    }
     reconciler.abort();
     tracing::info!("bindcar stopped");
     Ok(())
+}
+
+/// What the startup log says of the transport.
+fn tls_mode(settings: Option<&TlsSettings>) -> &'static str {
+    match settings {
+        None => "off (plain HTTP)",
+        Some(s) if s.restricts_clients() => "mutual, named clients only",
+        Some(s) if s.client_ca.is_some() => "mutual, any client certificate of the CA",
+        Some(_) => "on",
+    }
+}
+
+/// Under TLS the connection's facts arrive as `tls::Peer`; the API reads the peer address as
+/// it does over plain HTTP (the rate limiter's key), and the client certificate's name.
+async fn from_tls_peer(mut request: Request) -> Request {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<tls::Peer>>()
+        .map(|info| info.0.clone());
+    if let Some(peer) = peer {
+        request.extensions_mut().insert(ConnectInfo(peer.addr));
+        if let Some(name) = peer.client {
+            request.extensions_mut().insert(ClientCertificate(name));
+        }
+    }
+    request
 }
 
 async fn shutdown_signal() {

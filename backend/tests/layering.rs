@@ -1,8 +1,9 @@
 //! The layering of `src/`, checked from the source text: which top-level module imports which
 //! (`crate::<module>`), and which file of a folder imports which sibling (`super::<file>`,
 //! `crate::<folder>::<file>`). Fails if `zones` imports `http`, if `bind` imports `zones`, `http`
-//! or `auth`, or if either graph has a cycle. `mod.rs` files only declare and re-export, so they
-//! are left out of the file graphs; lines that are comments are skipped.
+//! or `auth`, if `tls` imports anything but `config`, or if either graph has a cycle. `mod.rs`
+//! files only declare and re-export, so they are left out of the file graphs; lines that are
+//! comments are skipped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -157,6 +158,14 @@ fn imports_point_one_way() {
         graph.get("metrics").is_none_or(BTreeSet::is_empty),
         "metrics is a leaf: {graph:?}"
     );
+    // The transport knows its configuration and nothing of what it carries.
+    assert!(
+        imports("server", "tls") && imports("tls", "config"),
+        "{graph:?}"
+    );
+    for upper in ["http", "auth", "zones", "bind", "server"] {
+        assert!(!imports("tls", upper), "tls imports {upper}: {graph:?}");
+    }
     assert_eq!(find_cycle(&graph), None, "{graph:?}");
 }
 

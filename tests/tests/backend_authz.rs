@@ -143,6 +143,22 @@ async fn subject_access_review_decides_every_route_the_backend_serves() {
         ),
         (
             "GET",
+            format!("/api/v1/zones/{zone}/ds"),
+            "get",
+            "zones",
+            Some("ds"),
+            Some(zone),
+        ),
+        (
+            "POST",
+            format!("/api/v1/zones/{zone}/dnssec/checkds"),
+            "create",
+            "zones",
+            Some("checkds"),
+            Some(zone),
+        ),
+        (
+            "GET",
             "/api/v1/server/status".into(),
             "get",
             "server",
@@ -192,6 +208,7 @@ async fn subject_access_review_decides_every_route_the_backend_serves() {
         let body = match (*method, path.as_str()) {
             ("POST", "/api/v1/zones") => Some(primary_zone(zone)),
             ("PATCH", _) => Some(json!({"alsoNotify": ["192.0.2.9"]})),
+            (_, p) if p.ends_with("/checkds") => Some(json!({"keyTag": 1, "ds": "published"})),
             _ => None,
         };
         // Team B, with no rule, is refused first and nothing changes on disk.

@@ -1,6 +1,9 @@
-//! bindy, bindcar's main client, unchanged: its secondary zones (always with `updateKeyName`)
-//! transfer from a primary on another named and are served; its sidecar environment starts
-//! TokenReview mode; zones bindcar 0.7.3 created (no marker; a secondary with no file) delete.
+//! bindy, bindcar's main client, unchanged: its PATCH with `dnssecPolicy` signs the primary
+//! and its status read shows the signing state; its secondary zones (always with
+//! `updateKeyName`) transfer from a primary on another named and are served; a secondary that
+//! has not loaded answers 409 `zoneNotLoaded` (never the 200 bindy reads as loaded) until a
+//! PATCH of its `primaries` points it at a primary; its sidecar environment starts TokenReview
+//! mode; zones bindcar 0.7.3 created (no marker; a secondary with no file) delete.
 
 mod common;
 
@@ -44,7 +47,33 @@ async fn bindy_secondary_with_update_key_transfers_and_is_served() {
     let (backend_b, api_b) = backend_for(&b);
     let mut zone = primary_zone("sec.test");
     zone["zoneConfig"]["allowTransfer"] = json!(["127.0.0.1"]);
+    // bindy's notify targets are port-qualified ("ip:5353")
+    zone["zoneConfig"]["alsoNotify"] = json!([format!("127.0.0.1:{}", b.dns_port())]);
     assert_eq!(api_a.create(&zone).await.0, 201);
+    // bindy's update_primary_zone: lists (sent even when empty) and the policy, on a zone whose
+    // configuration already holds a port-qualified also-notify
+    let (status, body) = api_a
+        .patch(
+            "/api/v1/zones/sec.test",
+            &json!({"allowTransfer": ["127.0.0.1"], "alsoNotify": [format!("127.0.0.1:{}", b.dns_port())],
+                    "dnssecPolicy": "default"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["message"], "Zone sec.test modified successfully");
+    assert!(
+        eventually(Duration::from_secs(20), || !a
+            .dig("sec.test", "DNSKEY")
+            .is_empty())
+        .await,
+        "not signed; A log:\n{}",
+        a.log()
+    );
+    // bindy's status read: 200 (loaded), with the dnssec block it takes keys[].nextRollover from
+    let (status, body) = api_a.get("/api/v1/zones/sec.test/status").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["dnssec"]["policy"], "default", "{body}");
+    assert!(body["dnssec"]["keys"][0]["tag"].is_u64(), "{body}");
 
     // bindy's request, updateKeyName included: 201, and BIND holds allow-update on the secondary
     let (status, body) = api_b
@@ -62,6 +91,15 @@ async fn bindy_secondary_with_update_key_transfers_and_is_served() {
             == ["192.0.2.10"])
         .await,
         "secondary not served; B log:\n{}",
+        b.log()
+    );
+    // ... signed, as A serves it
+    assert!(
+        eventually(Duration::from_secs(10), || !b
+            .dig("sec.test", "DNSKEY")
+            .is_empty())
+        .await,
+        "secondary not signed; B log:\n{}",
         b.log()
     );
     // bindy's calls on it: status, retransfer, notify, freeze (result ignored, never 5xx), DELETE
@@ -98,6 +136,55 @@ async fn bindy_secondary_with_update_key_transfers_and_is_served() {
         body["error"],
         "Dynamic updates not enabled: Zone sec.test is secondary type. Dynamic updates only supported on primary zones"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secondary_not_loaded_is_typed_and_a_patch_of_its_primaries_loads_it() {
+    let a = Named::start(NamedOptions::default());
+    let b = Named::start(NamedOptions::default());
+    let (_backend_a, api_a) = backend_for(&a);
+    let (backend_b, api_b) = backend_for(&b);
+    let mut zone = primary_zone("moved.test");
+    zone["zoneConfig"]["allowTransfer"] = json!(["127.0.0.1"]);
+    assert_eq!(api_a.create(&zone).await.0, 201);
+    // Its primaries are B itself, which has no such zone: configured, never loaded
+    let (status, body) = api_b
+        .create(&bindy_secondary("moved.test", b.dns_port()))
+        .await;
+    assert_eq!(status, 201, "{body}\n{}", backend_b.logs());
+    let (status, body) = api_b.get("/api/v1/zones/moved.test/status").await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "zoneNotLoaded", "{body}");
+    assert_eq!(body["details"], "zone not loaded", "{body}");
+    // PATCH of the primaries (port-qualified, as bindy writes them): modzone, then a transfer
+    let (status, body) = api_b
+        .patch(
+            "/api/v1/zones/moved.test",
+            &json!({"primaries": [format!("127.0.0.1:{}", a.dns_port())]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}\n{}", backend_b.logs());
+    assert!(
+        eventually(Duration::from_secs(10), || b.dig("www.moved.test", "A")
+            == ["192.0.2.10"])
+        .await,
+        "not transferred after the PATCH; B log:\n{}",
+        b.log()
+    );
+    assert_eq!(api_b.get("/api/v1/zones/moved.test/status").await.0, 200);
+    let shown = String::from_utf8_lossy(&b.rndc(&["showzone", "moved.test"]).stdout).to_string();
+    assert!(
+        shown.contains(&format!("primaries {{ 127.0.0.1 port {}; }}", a.dns_port())),
+        "{shown}"
+    );
+    // primaries of a primary zone: 409, nothing sent
+    let (status, body) = api_a
+        .patch(
+            "/api/v1/zones/moved.test",
+            &json!({"primaries": ["127.0.0.1"]}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

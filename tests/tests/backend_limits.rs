@@ -53,7 +53,7 @@ fn metric(text: &str, series: &str) -> Option<u64> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rate_limit_is_on_by_default_with_a_burst_of_10_then_429() {
+async fn rate_limit_is_on_by_default_with_a_burst_of_50_then_429() {
     let named = Named::start(NamedOptions::default());
     // The testbed turns the limit off for other tests; here the variable is really unset.
     let backend = backend(&named, &[("RATE_LIMIT_ENABLED", UNSET)]);
@@ -61,8 +61,8 @@ async fn rate_limit_is_on_by_default_with_a_burst_of_10_then_429() {
     let zones = backend.url("/api/v1/zones");
     let mut statuses = Vec::new();
     let mut limited = None;
-    // One request every 0.6 s refills: 40 back to back cannot all pass on any machine.
-    for _ in 0..40 {
+    // One request every 0.1 s refills: 400 back to back cannot all pass on any machine.
+    for _ in 0..400 {
         let reply = get(&http, &zones).await;
         statuses.push(reply.0);
         if reply.0 == 429 {
@@ -70,9 +70,9 @@ async fn rate_limit_is_on_by_default_with_a_burst_of_10_then_429() {
             break;
         }
     }
-    assert_eq!(statuses[..10], [200; 10], "the burst of 10 passes");
-    let (_, retry_after, body) = limited.expect("a 429 within 40 requests");
-    assert_eq!(retry_after.as_deref(), Some("1"), "0.6 s rounded up");
+    assert_eq!(statuses[..50], [200; 50], "the burst of 50 passes");
+    let (_, retry_after, body) = limited.expect("a 429 within 400 requests");
+    assert_eq!(retry_after.as_deref(), Some("1"), "0.1 s rounded up");
     assert_eq!(
         serde_json::from_str::<Value>(&body).expect("JSON"),
         json!({"error": "Too Many Requests", "message": "Rate limit exceeded; retry after 1 s"})

@@ -30,6 +30,43 @@ async fn concurrent_creates_of_one_name_give_one_201() {
     assert_eq!(stack.named.dig("www.race.test", "A"), ["192.0.2.10"]);
 }
 
+/// More concurrent creates than tokio's blocking pool has threads (512): each create makes
+/// two trips to that pool, never one inside another, so none can wait on a thread the others
+/// hold (a create used to block its blocking thread on a second blocking task).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_thousand_concurrent_creates_are_all_answered() {
+    let stack = Stack::start();
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..2000 {
+        let api = stack.client.clone();
+        tasks.spawn(async move {
+            let zone = format!("z{i}.many.test");
+            let reply = tokio::time::timeout(
+                Duration::from_secs(120),
+                api.try_send("POST", "/api/v1/zones", Some(&primary_zone(&zone))),
+            )
+            .await;
+            (zone, reply)
+        });
+    }
+    let mut created = 0;
+    while let Some(done) = tasks.join_next().await {
+        let (zone, reply) = done.expect("task");
+        match reply {
+            Ok(Some((201, _))) => created += 1,
+            other => panic!("{zone}: {other:?}"),
+        }
+    }
+    assert_eq!(created, 2000);
+    eprintln!(
+        "2000 concurrent creates answered in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(stack.client.zones().await.len(), 2000);
+    assert_eq!(stack.named.dig("www.z1999.many.test", "A"), ["192.0.2.10"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_status_openapi_and_metrics() {
     let stack = Stack::start();
@@ -55,6 +92,8 @@ async fn server_status_openapi_and_metrics() {
         "/api/v1/zones/{name}/thaw",
         "/api/v1/zones/{name}/notify",
         "/api/v1/zones/{name}/retransfer",
+        "/api/v1/zones/{name}/ds",
+        "/api/v1/zones/{name}/dnssec/checkds",
         "/api/v1/server/status",
         "/api/v1/health",
         "/api/v1/ready",

@@ -1,5 +1,6 @@
 //! The bindcar backend's startup: the guards that refuse a dangerous posture and say what
-//! to set, `--help` documenting every variable, and rndc settings from an rndc.conf file.
+//! to set, weak TSIG algorithms refused naming their variable, `--help` documenting every
+//! variable, and rndc settings from an rndc.conf file.
 
 mod common;
 
@@ -104,8 +105,24 @@ fn startup_guards_refuse_dangerous_postures_and_say_what_to_set() {
         stderr.contains("DISABLE_AUTH") || stderr.contains("disable-auth"),
         "{stderr}"
     );
-    let stderr = refused(env(&[("RNDC_ALGORITHM", "hmac-md5")]), &[]);
-    assert!(stderr.contains("MD5"), "{stderr}");
+    // TSIG keys of the control channel and of RFC 2136: hmac-sha224/256/384/512 only
+    for (variable, weak) in [
+        ("RNDC_ALGORITHM", "hmac-md5"),
+        ("RNDC_ALGORITHM", "hmac-sha1"),
+        ("NSUPDATE_ALGORITHM", "hmac-md5"),
+        ("NSUPDATE_ALGORITHM", "hmac-sha1"),
+    ] {
+        let stderr = refused(
+            env(&[("BIND_API_ADDRESS", "127.0.0.1"), (variable, weak)]),
+            &[],
+        );
+        assert!(
+            stderr.contains(&format!(
+                "Error: {variable} {weak}: MD5 and SHA-1 are refused"
+            )),
+            "{variable}={weak}: {stderr}"
+        );
+    }
     let mut no_secret = env(&[]);
     no_secret.retain(|(k, _)| k != "RNDC_SECRET");
     no_secret.push((
@@ -154,6 +171,11 @@ fn help_documents_every_variable() {
         "NSUPDATE_ALGORITHM",
         "NSUPDATE_SECRET",
         "NSUPDATE_TIMEOUT_SECS",
+        "BIND_TLS_CERT",
+        "BIND_TLS_KEY",
+        "BIND_TLS_CLIENT_CA",
+        "BIND_TLS_ALLOWED_CLIENTS",
+        "BIND_TLS_RELOAD_INTERVAL",
         "RUST_LOG",
         "--i-know-this-is-insecure",
     ] {

@@ -308,6 +308,7 @@ async fn the_messages_say_what_is_wrong() {
     assert_eq!(status, 400);
     assert_eq!(
         reply["error"],
-        "Invalid request: At least one field (alsoNotify, allowTransfer, or allowUpdate) must be provided"
+        "Invalid request: At least one field (alsoNotify, allowTransfer, allowUpdate, dnssecPolicy, \
+         inlineSigning, or primaries) must be provided"
     );
 }

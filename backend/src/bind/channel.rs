@@ -14,10 +14,22 @@ pub enum RndcFailure {
     /// named answered and refused: `err` is its result text (`not found`, `already exists`,
     /// `dynamic zone`...), `text` any detail it added.
     Refused { err: String, text: String },
-    /// named could not be reached or closed the connection (down, restarting, wrong key).
+    /// named could not be given the command (down, restarting, wrong key, no connection free
+    /// in time): nothing was sent, so nothing was changed.
     Unavailable(String),
-    /// No answer within the configured time.
+    /// The command was sent and its answer was lost (the connection closed or broke before it
+    /// came back, or what came back cannot be used): named may have carried it out.
+    Lost(String),
+    /// The command was sent and no answer came within the configured time: named may have
+    /// carried it out, or may still.
     Timeout(Duration),
+}
+
+impl RndcFailure {
+    /// Whether named may have acted on the command: it was sent and no usable answer came.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, RndcFailure::Lost(_) | RndcFailure::Timeout(_))
+    }
 }
 
 /// named's answer to one command: its text, or why there is none.

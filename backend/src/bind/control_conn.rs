@@ -25,11 +25,16 @@ pub enum ConnError {
     Read(io::Error),
     /// An answer came back that we cannot use (bad signature, malformed, not ours).
     Reply(CodecError),
+    /// Opening a new connection failed in its nonce exchange: no command was sent on it.
+    Open(Box<ConnError>),
 }
 
 impl ConnError {
     pub fn before_sending(&self) -> bool {
-        matches!(self, ConnError::Connect(_) | ConnError::Write(_))
+        matches!(
+            self,
+            ConnError::Connect(_) | ConnError::Write(_) | ConnError::Open(_)
+        )
     }
 }
 
@@ -67,13 +72,16 @@ impl Connection {
             nonce: Vec::new(),
             idle_since: Instant::now(),
         };
-        let reply = conn.exchange(key, "null").await?;
+        let reply = conn
+            .exchange(key, "null")
+            .await
+            .map_err(|e| ConnError::Open(Box::new(e)))?;
         match reply.nonce {
             Some(nonce) if !nonce.is_empty() => conn.nonce = nonce,
             _ => {
-                return Err(ConnError::Reply(CodecError::Malformed(
-                    "named's answer to null has no nonce".into(),
-                )))
+                return Err(ConnError::Open(Box::new(ConnError::Reply(
+                    CodecError::Malformed("named's answer to null has no nonce".into()),
+                ))))
             }
         }
         Ok(conn)
@@ -81,6 +89,13 @@ impl Connection {
 
     /// Sends one command and reads its answer.
     pub async fn exchange(&mut self, key: &Key, line: &str) -> Result<Reply, ConnError> {
+        let serial = self.send(key, line).await?;
+        self.receive(key, serial).await
+    }
+
+    /// Writes one command whole (named acts only on whole, signed messages); returns its
+    /// serial, which its answer must echo.
+    pub async fn send(&mut self, key: &Key, line: &str) -> Result<u32, ConnError> {
         let serial = next_serial();
         let nonce = (!self.nonce.is_empty()).then_some(self.nonce.as_slice());
         let request = isccc::encode_request(key, line, serial, now_secs(), nonce);
@@ -88,6 +103,11 @@ impl Connection {
             .write_all(&request)
             .await
             .map_err(ConnError::Write)?;
+        Ok(serial)
+    }
+
+    /// Reads the answer to the command sent with `serial`.
+    pub async fn receive(&mut self, key: &Key, serial: u32) -> Result<Reply, ConnError> {
         let mut prefix = [0u8; 4];
         self.stream
             .read_exact(&mut prefix)

@@ -57,7 +57,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn concurrent_callers_share_syncs_and_each_is_covered() {
+    fn callers_during_a_sync_share_the_next_one() {
         let dir = std::env::temp_dir().join(format!("bindcar-dir-sync-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let sync = std::sync::Arc::new(DirSync::new(dir.clone()));
@@ -65,19 +65,28 @@ mod tests {
         sync.sync().unwrap();
         sync.sync().unwrap();
         assert_eq!(sync.syncs_made(), 2);
-        // 16 threads at once: each returns after a sync, and they share them
+        // 16 callers whose names were all made while a sync ran (held here by taking its
+        // lock): they wait, then the first of them syncs for all, and the others are covered
+        // by it. Without the sharing this would be 16 syncs.
+        let running = sync.covered.lock().unwrap();
         let threads: Vec<_> = (0..16)
             .map(|_| {
                 let sync = sync.clone();
                 std::thread::spawn(move || sync.sync())
             })
             .collect();
+        while sync.requested.load(Ordering::SeqCst) < 18 {
+            std::thread::yield_now();
+        }
+        drop(running);
         for t in threads {
             t.join().unwrap().unwrap();
         }
-        let made = sync.syncs_made() - 2;
-        assert!((1..=16).contains(&made), "{made}");
+        assert_eq!(sync.syncs_made() - 2, 1);
         assert_eq!(*sync.covered.lock().unwrap(), 18);
+        // a caller after that sync is not covered by it: a sync of its own
+        sync.sync().unwrap();
+        assert_eq!(sync.syncs_made() - 2, 2);
         // a directory that is gone: the error reaches the caller
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(sync.sync().is_err());

@@ -7,6 +7,9 @@
 //! by concurrent creates), named.conf tokens
 //! (`conf_tokens`), and `ZoneName`, which every command and path is built from.
 //!
+//! `dnssec`: named's signing state (`rndc dnssec -status`, `-checkds`) read into typed values,
+//! and the DS records of the DNSKEYs named serves.
+//!
 //! RFC 2136 updates and AXFR with TSIG (`update`: the `DnsChannel` seam and `TsigDns`),
 //! named's statistics channel (`stats`: the zone list and boot time, over HTTP), and claiming a
 //! zone's files for a create without replacing anyone's (`zone_claim`).
@@ -18,6 +21,7 @@ pub mod command;
 pub mod conf_tokens;
 pub mod control_conn;
 pub mod dir_sync;
+pub mod dnssec;
 pub mod isccc;
 pub mod options;
 pub mod rndc;
@@ -31,7 +35,7 @@ pub mod zone_name;
 pub mod zonestatus;
 
 pub use channel::{ControlChannel, Reply, RndcFailure};
-pub use command::RndcCommand;
+pub use command::{DsState, RndcCommand};
 pub use options::{AddressMatch, ConfName, Endpoint, ZoneOptions, ZoneType};
 pub use rndc::Rndc;
 pub use showzone::ShownZone;

@@ -12,9 +12,13 @@
 //! the first went over a reused connection (a fresh one failing means named itself is down or
 //! refuses us) and named cannot have acted on it twice: the failure came before the command was
 //! written, or the command only reads (`status`, `zonestatus`, `showzone`). A change (`addzone`,
-//! `delzone`, ...) whose answer was lost after it was written is never sent again: it fails as
-//! before (503), and the operations above already handle "named may have done it".
+//! `delzone`, ...) whose answer was lost after it was written is never sent again.
+//!
+//! Failures say whether named can have acted: `Unavailable` when the command was never
+//! written whole (nothing changed), `Lost` or `Timeout` once it was (the outcome is unknown;
+//! the operations above keep what they wrote and let the reconciliation decide).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -85,6 +89,7 @@ impl Rndc {
             Ok(_) => "success",
             Err(RndcFailure::Refused { .. }) => "refused",
             Err(RndcFailure::Unavailable(_)) => "unavailable",
+            Err(RndcFailure::Lost(_)) => "lost",
             Err(RndcFailure::Timeout(_)) => "timeout",
         };
         self.inner
@@ -102,16 +107,26 @@ impl Rndc {
     async fn run_unmetered(&self, command: &RndcCommand) -> Result<String, RndcFailure> {
         let inner = &self.inner;
         let deadline = inner.timeout + Duration::from_secs(1);
+        // Set once the command has been written whole on some connection: from then on a
+        // failure means "named may have done it".
+        let sent = AtomicBool::new(false);
         let work = async {
             let _permit = inner
                 .permits
                 .acquire()
                 .await
                 .map_err(|_| RndcFailure::Unavailable("shutting down".into()))?;
-            self.send(command).await
+            self.send(command, &sent).await
         };
         let reply = match tokio::time::timeout(deadline, work).await {
-            Err(_) => return Err(RndcFailure::Timeout(inner.timeout)),
+            Err(_) if sent.load(Ordering::SeqCst) => return Err(RndcFailure::Timeout(inner.timeout)),
+            Err(_) => {
+                return Err(RndcFailure::Unavailable(format!(
+                    "no control connection to {} could be used within {} s (named busy or not accepting)",
+                    inner.server,
+                    deadline.as_secs()
+                )))
+            }
             Ok(reply) => reply?,
         };
         if reply.success {
@@ -125,20 +140,24 @@ impl Rndc {
     }
 
     /// Under a permit: one attempt, and a second on a fresh connection when that is safe.
-    async fn send(&self, command: &RndcCommand) -> Result<super::isccc::Reply, RndcFailure> {
+    async fn send(
+        &self,
+        command: &RndcCommand,
+        sent: &AtomicBool,
+    ) -> Result<super::isccc::Reply, RndcFailure> {
         let inner = &self.inner;
         let line = command.line();
         let reused = self.take_idle().await;
         let first_was_reused = reused.is_some();
-        let first = self.attempt(reused, &line).await;
+        let first = self.attempt(reused, &line, sent).await;
         let error = match first {
             Ok(reply) => return Ok(reply),
             Err(error) => error,
         };
         let retry = first_was_reused
             && match &error {
-                Attempt::Conn(e) => e.before_sending() || read_only(command),
-                Attempt::TimedOut => false,
+                Attempt::Conn(e) => e.before_sending() || command.reads_only(),
+                Attempt::TimedOut { .. } => false,
             };
         if !retry {
             return Err(error.into_failure(inner));
@@ -147,19 +166,22 @@ impl Rndc {
             command = command.label(),
             "control connection was closed by named; retrying on a new one"
         );
-        self.attempt(None, &line)
+        self.attempt(None, &line, sent)
             .await
             .map_err(|e| e.into_failure(inner))
     }
 
     /// One exchange, on `conn` or a new connection, within the time limit; the connection goes
     /// back to the pool only after a clean exchange (anything else may leave it out of step).
+    /// `sent` is set once the command is written whole.
     async fn attempt(
         &self,
         conn: Option<Connection>,
         line: &str,
+        sent: &AtomicBool,
     ) -> Result<super::isccc::Reply, Attempt> {
         let inner = &self.inner;
+        let written = AtomicBool::new(false);
         let exchange = async {
             let mut conn = match conn {
                 Some(conn) => conn,
@@ -169,11 +191,19 @@ impl Rndc {
                     conn
                 }
             };
-            let reply = conn.exchange(&inner.key, line).await?;
+            let serial = conn.send(&inner.key, line).await?;
+            written.store(true, Ordering::SeqCst);
+            sent.store(true, Ordering::SeqCst);
+            fail::fail_point!("rndc.after_send", |_| Err(ConnError::Read(
+                std::io::Error::from(std::io::ErrorKind::ConnectionReset)
+            )));
+            let reply = conn.receive(&inner.key, serial).await?;
             Ok::<_, ConnError>((conn, reply))
         };
         match tokio::time::timeout(inner.timeout, exchange).await {
-            Err(_) => Err(Attempt::TimedOut),
+            Err(_) => Err(Attempt::TimedOut {
+                sent: written.load(Ordering::SeqCst),
+            }),
             Ok(Err(e)) => Err(Attempt::Conn(e)),
             Ok(Ok((conn, reply))) => {
                 inner.idle.lock().await.push(conn);
@@ -196,24 +226,27 @@ impl Rndc {
     }
 }
 
-/// Commands that only read: sending one twice changes nothing.
-fn read_only(command: &RndcCommand) -> bool {
-    matches!(
-        command,
-        RndcCommand::Status | RndcCommand::ZoneStatus(_) | RndcCommand::ShowZone(_)
-    )
-}
-
 enum Attempt {
     Conn(ConnError),
-    TimedOut,
+    /// The time limit passed; `sent`: after the command was written whole.
+    TimedOut {
+        sent: bool,
+    },
 }
 
 impl Attempt {
     fn into_failure(self, inner: &Inner) -> RndcFailure {
         match self {
-            Attempt::TimedOut => RndcFailure::Timeout(inner.timeout),
-            Attempt::Conn(e) => RndcFailure::Unavailable(describe(&inner.server, &e)),
+            Attempt::TimedOut { sent: true } => RndcFailure::Timeout(inner.timeout),
+            Attempt::TimedOut { sent: false } => RndcFailure::Unavailable(format!(
+                "cannot connect to {} within {} s",
+                inner.server,
+                inner.timeout.as_secs()
+            )),
+            Attempt::Conn(e) if e.before_sending() => {
+                RndcFailure::Unavailable(describe(&inner.server, &e))
+            }
+            Attempt::Conn(e) => RndcFailure::Lost(describe(&inner.server, &e)),
         }
     }
 }
@@ -229,6 +262,7 @@ fn describe(server: &str, error: &ConnError) -> String {
     use std::io::ErrorKind;
     let closed = "named closed the control connection (named restarting, or the rndc key/algorithm does not match named's controls key)";
     match error {
+        ConnError::Open(e) => describe(server, e),
         ConnError::Connect(e) if e.kind() == ErrorKind::ConnectionRefused => {
             "connection refused (is named running?)".into()
         }

@@ -8,12 +8,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hickory_proto::dnssec::rdata::DNSSECRData;
+use hickory_proto::dnssec::PublicKey as _;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode, UpdateMessage};
 use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigner};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::dnssec::Dnskey;
 use super::now_secs;
 use super::zone_name::ZoneName;
 
@@ -67,12 +70,14 @@ pub struct ZoneRecord {
 pub enum DnsFailure {
     /// named answered with this rcode (`REFUSED`, `NOTAUTH`, `NXRRSET`...); `tsig` is the TSIG
     /// error it reported (`BADKEY`, `BADSIG`, `BADTIME`), if any.
-    Rcode {
-        rcode: String,
-        tsig: Option<String>,
-    },
-    /// Cannot connect, or the connection broke.
+    Rcode { rcode: String, tsig: Option<String> },
+    /// Cannot connect, or the connection broke before the message was written whole: nothing
+    /// reached named.
     Unavailable(String),
+    /// The message was written and the connection broke before its answer came back: named
+    /// may have applied it.
+    Lost(String),
+    /// The message was written and no answer came within the time limit.
     Timeout(Duration),
     /// An answer that cannot be trusted or read (bad TSIG on it, garbage).
     Protocol(String),
@@ -87,6 +92,8 @@ pub trait DnsChannel: Send + Sync + 'static {
     fn key_name(&self) -> &str;
     fn update<'a>(&'a self, update: &'a Update) -> DnsReply<'a, ()>;
     fn transfer<'a>(&'a self, zone: &'a ZoneName) -> DnsReply<'a, Vec<ZoneRecord>>;
+    /// The DNSKEY RRset named serves at the zone's apex (empty when it serves none).
+    fn dnskeys<'a>(&'a self, zone: &'a ZoneName) -> DnsReply<'a, Vec<Dnskey>>;
 }
 
 /// named's name for an rcode (`NOERROR`, `REFUSED`, ...).
@@ -234,6 +241,7 @@ impl TsigDns {
         let bytes = message
             .to_vec()
             .map_err(|e| DnsFailure::Protocol(format!("encoding: {e}")))?;
+        let written = std::sync::atomic::AtomicBool::new(false);
         let work = async {
             let mut stream = TcpStream::connect(&self.server)
                 .await
@@ -243,7 +251,10 @@ impl TsigDns {
                 .map_err(|_| DnsFailure::Protocol("update larger than 64 KiB".into()))?;
             let mut framed = length.to_be_bytes().to_vec();
             framed.extend_from_slice(&bytes);
-            stream.write_all(&framed).await.map_err(broken)?;
+            stream.write_all(&framed).await.map_err(|e| {
+                DnsFailure::Unavailable(format!("connection to the DNS server broke: {e}"))
+            })?;
+            written.store(true, std::sync::atomic::Ordering::SeqCst);
             let mut verifier = verifier;
             let mut answers = Vec::new();
             let mut soas = 0usize;
@@ -273,9 +284,17 @@ impl TsigDns {
                 }
             }
         };
-        tokio::time::timeout(self.timeout, work)
-            .await
-            .map_err(|_| DnsFailure::Timeout(self.timeout))?
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(answers) => answers,
+            Err(_) if written.load(std::sync::atomic::Ordering::SeqCst) => {
+                Err(DnsFailure::Timeout(self.timeout))
+            }
+            Err(_) => Err(DnsFailure::Unavailable(format!(
+                "{}: cannot connect within {} s",
+                self.server,
+                self.timeout.as_secs()
+            ))),
+        }
     }
 }
 
@@ -319,8 +338,11 @@ pub fn zone_records(answers: &[Message]) -> Vec<ZoneRecord> {
     records
 }
 
+/// The connection broke after the message was written.
 fn broken(e: std::io::Error) -> DnsFailure {
-    DnsFailure::Unavailable(format!("connection to the DNS server broke: {e}"))
+    DnsFailure::Lost(format!(
+        "the connection to the DNS server broke before its answer came: {e}"
+    ))
 }
 
 impl DnsChannel for TsigDns {
@@ -344,6 +366,32 @@ impl DnsChannel for TsigDns {
             Ok(zone_records(&answers))
         })
     }
+
+    fn dnskeys<'a>(&'a self, zone: &'a ZoneName) -> DnsReply<'a, Vec<Dnskey>> {
+        Box::pin(async move {
+            let name = parse_name(&fqdn(zone)).map_err(DnsFailure::Protocol)?;
+            let mut message = Message::new(rand_id(), MessageType::Query, OpCode::Query);
+            message.add_query(Query::query(name, RecordType::DNSKEY));
+            let answers = self.exchange(message, false).await?;
+            Ok(dnskeys(&answers))
+        })
+    }
+}
+
+/// The DNSKEY records among the answers.
+pub fn dnskeys(answers: &[Message]) -> Vec<Dnskey> {
+    answers
+        .iter()
+        .flat_map(|m| m.answers.iter())
+        .filter_map(|r| match &r.data {
+            RData::DNSSEC(DNSSECRData::DNSKEY(key)) => Some(Dnskey {
+                flags: key.flags(),
+                algorithm: u8::from(key.public_key().algorithm()),
+                public_key: key.public_key().public_bytes().to_vec(),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,18 +1,23 @@
 //! Claiming a zone's name in the zone directory for a create, so a create can never replace a
 //! file it does not own, with one new inode: the zone's content is written to its marker
-//! (`.bindcar/zones/<zone>.zone`, created exclusively: the marker says "ours"), the marker's
-//! content and name are synced side by side, then the marker is hard-linked to `<zone>.zone`,
-//! which fails instead of replacing a file. The zone directory is synced by the caller beside
-//! `addzone` (`sync_names`); a name lost to a power loss in between is restored from the
-//! marker (`relink`). Also: the longest zone name whose files fit the file-name limit, and the
+//! (`.bindcar/zones/<zone>.zone`, created exclusively: the marker says "ours"), and the marker
+//! is hard-linked to `<zone>.zone`, which fails instead of replacing a file. Nothing is synced
+//! then: the claim's `Pending` makes the content and both names durable beside `addzone`, and
+//! the create answers only once both are done ("a 201 means durable"). Until then a crash may
+//! lose the names or the content; the reconciliation handles each case (`zones::reconcile`):
+//! a zone BIND lacks loses its files, a zone BIND has whose file is gone gets it back from the
+//! marker, and a zone BIND has with neither content nor marker was never acknowledged and is
+//! removed from BIND. Also: the longest zone name whose files fit the file-name limit, and the
 //! age of a marker (for the orphan sweep).
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::dir_sync::DirSync;
 use super::zone_dir::{blocking, ensure_state_dir, remove_if_present, ZoneDir, COMPANION_SUFFIXES};
 use super::zone_name::ZoneName;
 
@@ -26,12 +31,40 @@ const LONGEST_SUFFIX: &str = ".zone.signed.jnl.jnw";
 pub const MAX_ZONE_NAME_FOR_FILES: usize = NAME_MAX - LONGEST_SUFFIX.len();
 
 /// The outcome of a claim.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Claim {
-    /// The marker (and, for a primary, the zone file) are in place and durable.
-    Claimed,
+    /// The marker (and, for a primary, the zone file) are in place, not yet durable.
+    Claimed(Pending),
     /// `<dir>/<zone>.zone` exists and is not this API's: nothing was written.
     FileTaken(PathBuf),
+}
+
+/// A claim whose content and names are not durable yet.
+#[derive(Debug)]
+pub struct Pending {
+    marker: File,
+    state_sync: Arc<DirSync>,
+    /// The zone directory's sync, when a zone file was linked there.
+    root_sync: Option<Arc<DirSync>>,
+}
+
+impl Pending {
+    /// Makes the claim durable, in one trip to the blocking pool: the content first (on ext4
+    /// its journal commit carries the new names too), then the two directories, whose fsyncs
+    /// concurrent creates share (`DirSync`).
+    pub async fn sync(self) -> io::Result<()> {
+        blocking(move || {
+            fail::fail_point!("claim.before_sync");
+            self.marker.sync_all()?;
+            self.state_sync.sync()?;
+            if let Some(root) = &self.root_sync {
+                root.sync()?;
+            }
+            fail::fail_point!("claim.after_sync");
+            Ok(())
+        })
+        .await
+    }
 }
 
 /// Whether `zone`'s files fit the file-name limit; the error says why not.
@@ -49,26 +82,16 @@ pub fn check_fits(zone: &ZoneName) -> Result<(), String> {
 }
 
 impl ZoneDir {
-    /// Claims `zone` for a create: fails with `FileTaken` (writing nothing that stays) if its
-    /// zone file exists; else creates the marker holding `content` (a primary's zone file; a
-    /// secondary's marker is empty), syncs it and its name, links it to `<zone>.zone` (never
-    /// replacing a file) and removes leftovers named would replay (an old journal). Callers
-    /// hold the zone's lock, know there is no marker, and call `sync_names` before they answer.
-    ///
-    /// The order is what makes a power loss safe: the zone's content and the marker's name
-    /// are durable before `<zone>.zone` exists, so a zone file of ours is never left without
-    /// its marker, and what named's new-zone database will point at can always be restored
-    /// from the marker (`relink`) if its name did not reach the disk.
+    /// Claims `zone` for a create, in one trip to the blocking pool: fails with `FileTaken`
+    /// (writing nothing that stays) if its zone file exists; else creates the marker holding
+    /// `content` (a primary's zone file; a secondary's marker is empty), links it to
+    /// `<zone>.zone` (never replacing a file) and removes leftovers named would replay (an old
+    /// journal). Callers hold the zone's lock, know there is no marker, and make the claim
+    /// durable (`Pending::sync`) before they answer.
     pub async fn claim(&self, zone: &ZoneName, content: Option<String>) -> io::Result<Claim> {
-        let (root, state, state_sync) = (
-            self.root.clone(),
-            self.state.clone(),
-            self.state_sync.clone(),
-        );
+        let (root, state) = (self.root.clone(), self.state.clone());
+        let (state_sync, root_sync) = (self.state_sync.clone(), self.root_sync.clone());
         let (target, marker) = (self.zone_file(zone), self.marker_file(zone));
-        let runtime = tokio::runtime::Handle::current();
-        // One trip to the blocking pool; the marker's name is synced on a second thread while
-        // its content is written and synced on this one.
         blocking(move || {
             if fs::symlink_metadata(&target).is_ok() {
                 return Ok(Claim::FileTaken(target));
@@ -88,25 +111,23 @@ impl ZoneDir {
                 }
                 opened => opened?,
             };
-            let (sent, name_synced) = std::sync::mpsc::channel();
-            runtime.spawn_blocking(move || {
-                let _ = sent.send(state_sync.sync());
-            });
+            fail::fail_point!("claim.after_marker");
+            let primary = content.is_some();
             let claimed = (|| {
-                file.write_all(content.as_deref().unwrap_or_default().as_bytes())?;
+                // named may run as another user: readable whatever the umask
                 file.set_permissions(fs::Permissions::from_mode(0o644))?;
-                file.sync_all()?;
-                name_synced.recv().map_err(io::Error::other)??;
-                let Some(_) = content else {
-                    return Ok(Claim::Claimed);
+                let Some(content) = content else {
+                    return Ok(None);
                 };
+                file.write_all(content.as_bytes())?;
                 match fs::hard_link(&marker, &target) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        return Ok(Claim::FileTaken(target.clone()))
+                        return Ok(Some(Claim::FileTaken(target.clone())))
                     }
                     Err(e) => return Err(e),
                 }
+                fail::fail_point!("claim.after_link");
                 // The name is ours now: what lies next to it is a leftover of an earlier zone
                 // of that name (a journal would be replayed into the new zone).
                 let settled = COMPANION_SUFFIXES.iter().try_for_each(|suffix| {
@@ -118,25 +139,26 @@ impl ZoneDir {
                     remove_if_present(&target)?;
                     return Err(e);
                 }
-                Ok(Claim::Claimed)
+                Ok(None)
             })();
-            if !matches!(claimed, Ok(Claim::Claimed)) {
-                // Refused or failed: nothing of this claim stays.
-                remove_if_present(&marker)?;
+            match claimed {
+                Ok(None) => Ok(Claim::Claimed(Pending {
+                    marker: file,
+                    state_sync,
+                    root_sync: primary.then_some(root_sync),
+                })),
+                refused => {
+                    // Refused or failed: nothing of this claim stays.
+                    remove_if_present(&marker)?;
+                    refused.map(|r| r.unwrap_or(Claim::FileTaken(target)))
+                }
             }
-            claimed
         })
         .await
     }
 
-    /// Makes the names made in the zone directory durable (after `claim`, beside `addzone`).
-    pub async fn sync_names(&self) -> io::Result<()> {
-        let root_sync = self.root_sync.clone();
-        blocking(move || root_sync.sync()).await
-    }
-
     /// Restores `<zone>.zone` from the marker of a primary whose zone file is gone (its name
-    /// lost to a power loss between `claim` and `sync_names`, or removed by hand): `false`,
+    /// lost to a power loss before the claim was synced, or removed by hand): `false`,
     /// changing nothing, if the name is taken (or the marker gone) meanwhile. Callers hold the zone's lock and
     /// know BIND has the zone.
     pub async fn relink(&self, zone: &ZoneName) -> io::Result<bool> {
@@ -157,6 +179,32 @@ impl ZoneDir {
                 Ok(false)
             }
             Err(e) => Err(e),
+        })
+        .await
+    }
+
+    /// Marks a zone of the reference bindcar (which keeps no marker) as this API's, before a
+    /// change whose answer may be lost: the marker is a hard link to its zone file
+    /// (`with_file`), or empty (a secondary, or a file already gone). With the marker, the
+    /// reconciliation removes the zone's files once BIND no longer has it.
+    pub async fn adopt(&self, zone: &ZoneName, with_file: bool) -> io::Result<()> {
+        let (root, state) = (self.root.clone(), self.state.clone());
+        let (target, marker) = (self.zone_file(zone), self.marker_file(zone));
+        blocking(move || {
+            ensure_state_dir(&root, &state)?;
+            let linked = with_file && fs::hard_link(&target, &marker).is_ok();
+            if !linked {
+                match OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&marker)
+                {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
         })
         .await
     }
@@ -196,8 +244,14 @@ mod tests {
         let dir = ZoneDir::open(&path).unwrap();
         let zone = ZoneName::parse("ok.test").unwrap();
         fs::write(path.join("ok.test.zone.jnl"), "old journal").unwrap();
-        let claim = dir.claim(&zone, Some("ours\n".into())).await.unwrap();
-        assert_eq!(claim, Claim::Claimed);
+        let Claim::Claimed(pending) = dir.claim(&zone, Some("ours\n".into())).await.unwrap() else {
+            panic!("not claimed");
+        };
+        let (root_syncs, state_syncs) = (dir.root_sync.syncs_made(), dir.state_sync.syncs_made());
+        pending.sync().await.unwrap();
+        // the content, the marker's directory and the zone file's directory, once each
+        assert_eq!(dir.root_sync.syncs_made(), root_syncs + 1);
+        assert_eq!(dir.state_sync.syncs_made(), state_syncs + 1);
         assert_eq!(fs::read_to_string(dir.zone_file(&zone)).unwrap(), "ours\n");
         assert!(dir.has_marker(&zone));
         assert!(!path.join("ok.test.zone.jnl").exists());
@@ -214,7 +268,7 @@ mod tests {
         let theirs = ZoneName::parse("theirs.test").unwrap();
         fs::write(dir.zone_file(&theirs), "theirs\n").unwrap();
         let claim = dir.claim(&theirs, Some("ours\n".into())).await.unwrap();
-        assert_eq!(claim, Claim::FileTaken(dir.zone_file(&theirs)));
+        assert!(matches!(claim, Claim::FileTaken(p) if p == dir.zone_file(&theirs)));
         assert_eq!(
             fs::read_to_string(dir.zone_file(&theirs)).unwrap(),
             "theirs\n"
@@ -227,7 +281,13 @@ mod tests {
         // error, and nothing is made in its place
         fs::remove_dir_all(&dir.state).unwrap();
         let again = ZoneName::parse("again.test").unwrap();
-        assert_eq!(dir.claim(&again, None).await.unwrap(), Claim::Claimed);
+        let Claim::Claimed(pending) = dir.claim(&again, None).await.unwrap() else {
+            panic!("not claimed");
+        };
+        // a secondary: no zone file, so the zone directory needs no sync
+        let root_syncs = dir.root_sync.syncs_made();
+        pending.sync().await.unwrap();
+        assert_eq!(dir.root_sync.syncs_made(), root_syncs);
         assert!(dir.has_marker(&again));
         fs::remove_dir_all(&path).unwrap();
         let gone = ZoneName::parse("gone.test").unwrap();

@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::dir_sync::DirSync;
 use super::zone_name::ZoneName;
@@ -19,6 +19,10 @@ pub(super) const ZONE_SUFFIX: &str = ".zone";
 pub(super) const COMPANION_SUFFIXES: [&str; 5] = [".jnl", ".jbk", ".signed", ".signed.jnl", ".tmp"];
 /// Where the markers live, relative to the zone directory.
 const STATE_DIR: &str = ".bindcar/zones";
+/// Where a deleted zone's marker goes (a tombstone): named answers `delzone` before its
+/// new-zone database forgets the zone, so a named killed right after can bring the zone back;
+/// the tombstone tells the reconciliation to delete it again (`zones::reconcile`).
+const TOMBSTONE_DIR: &str = ".bindcar/deleted";
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -31,6 +35,9 @@ pub enum Found {
     Marked,
     /// A primary's marker whose `<zone>.zone` is gone: `relink` restores it.
     Unlinked,
+    /// A marker and zone file (one inode) with no content: a create whose content a power
+    /// loss took before it was synced, so never acknowledged.
+    Empty,
 }
 
 impl Found {
@@ -43,6 +50,7 @@ impl Found {
 pub struct ZoneDir {
     pub(super) root: PathBuf,
     pub(super) state: PathBuf,
+    pub(super) tombstones: PathBuf,
     /// fsyncs of the two directories, shared by concurrent creates.
     pub(super) root_sync: Arc<DirSync>,
     pub(super) state_sync: Arc<DirSync>,
@@ -83,11 +91,15 @@ impl ZoneDir {
         })?;
         upgrade_markers(&state)
             .map_err(|e| format!("upgrading the markers in {}: {e}", state.display()))?;
+        let tombstones = root.join(TOMBSTONE_DIR);
+        fs::create_dir_all(&tombstones)
+            .map_err(|e| format!("cannot create {}: {e}", tombstones.display()))?;
         Ok(ZoneDir {
             root_sync: Arc::new(DirSync::new(root.clone())),
             state_sync: Arc::new(DirSync::new(state.clone())),
             root,
             state,
+            tombstones,
         })
     }
 
@@ -107,6 +119,23 @@ impl ZoneDir {
     /// Removes the zone's marker and, with `zone_files`, its zone file and what named keeps
     /// next to it (journal, signed copies), in one trip to the blocking pool.
     pub async fn remove(&self, zone: &ZoneName, zone_files: bool) -> io::Result<()> {
+        self.remove_files(zone, zone_files, None).await
+    }
+
+    /// The same after a `delzone` named acknowledged: the marker becomes the zone's tombstone
+    /// (one rename instead of the unlink), kept until the reconciliation has seen BIND
+    /// without the zone for a while.
+    pub async fn retire(&self, zone: &ZoneName, zone_files: bool) -> io::Result<()> {
+        let tombstone = self.tombstones.join(zone.as_str());
+        self.remove_files(zone, zone_files, Some(tombstone)).await
+    }
+
+    async fn remove_files(
+        &self,
+        zone: &ZoneName,
+        zone_files: bool,
+        tombstone: Option<PathBuf>,
+    ) -> io::Result<()> {
         let (base, marker) = (self.zone_file(zone), self.marker_file(zone));
         blocking(move || {
             if zone_files {
@@ -117,9 +146,61 @@ impl ZoneDir {
                     remove_if_present(Path::new(&companion))?;
                 }
             }
+            // The marker goes last: until then the reconciliation knows the rest was ours.
+            fail::fail_point!("delete.after_files");
+            if let Some(tombstone) = tombstone {
+                match fs::rename(&marker, &tombstone) {
+                    Ok(()) => return Ok(()),
+                    // no marker (a zone of the reference bindcar): a tombstone of its own
+                    Err(e) if e.kind() == io::ErrorKind::NotFound && !marker.exists() => {
+                        return File::create(&tombstone).map(drop)
+                    }
+                    // the tombstone directory removed by hand: no tombstone
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
             remove_if_present(&marker)
         })
         .await
+    }
+
+    /// The tombstones of deleted zones, with their age.
+    pub async fn tombstones(&self) -> io::Result<Vec<(ZoneName, Duration)>> {
+        let dir = self.tombstones.clone();
+        blocking(move || {
+            let entries = match fs::read_dir(&dir) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+                other => other?,
+            };
+            let mut found = Vec::new();
+            for entry in entries {
+                let entry = entry?;
+                let Some(zone) = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|z| ZoneName::parse(z).ok())
+                else {
+                    continue;
+                };
+                let age = entry
+                    .metadata()?
+                    .modified()
+                    .ok()
+                    .and_then(|m| SystemTime::now().duration_since(m).ok())
+                    .unwrap_or_default();
+                found.push((zone, age));
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    /// Removes a zone's tombstone (the reconciliation saw BIND without the zone long enough,
+    /// or the zone was created again).
+    pub async fn bury(&self, zone: &ZoneName) -> io::Result<()> {
+        let tombstone = self.tombstones.join(zone.as_str());
+        blocking(move || remove_if_present(&tombstone)).await
     }
 
     /// Whether the zone has a marker. One `stat` of a name the kernel keeps cached, made in
@@ -134,14 +215,19 @@ impl ZoneDir {
         let root = self.root.clone();
         let state = self.state.clone();
         blocking(move || {
+            use std::os::unix::fs::DirEntryExt;
             let mut found = std::collections::BTreeMap::new();
+            // each zone file's inode: a marker linked to it is the same file
+            let mut inodes = std::collections::HashMap::new();
             for entry in fs::read_dir(&root)? {
-                let name = entry?.file_name();
+                let entry = entry?;
+                let name = entry.file_name();
                 let name = name.to_string_lossy();
                 if let Some(stem) = name.strip_suffix(ZONE_SUFFIX) {
                     // Only names already in normal form: `Example.test.zone` is not ours.
                     if let Ok(zone) = ZoneName::parse(stem) {
                         if zone.as_str() == stem {
+                            inodes.insert(zone.clone(), entry.ino());
                             found.insert(zone, Found::FileOnly);
                         }
                     }
@@ -163,11 +249,15 @@ impl ZoneDir {
                 else {
                     continue;
                 };
-                // A marker with content is a primary's: its zone file should be there too.
-                let mark = if found.contains_key(&zone) || entry.metadata()?.len() == 0 {
-                    Found::Marked
-                } else {
-                    Found::Unlinked
+                // A marker with content is a primary's: its zone file should be there too. An
+                // empty one is a secondary's, unless it is linked to a zone file: then that
+                // primary's content never reached the disk.
+                let empty = entry.metadata()?.len() == 0;
+                let linked = inodes.get(&zone) == Some(&entry.ino());
+                let mark = match (found.contains_key(&zone), empty) {
+                    (true, true) if linked => Found::Empty,
+                    (true, _) | (false, true) => Found::Marked,
+                    (false, false) => Found::Unlinked,
                 };
                 found.insert(zone, mark);
             }

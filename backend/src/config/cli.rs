@@ -15,8 +15,8 @@ Other environment variables:
 Boolean variables accept true/false, 1/0 or yes/no (any case); anything else is a startup error.
 
 Rate limiting (API routes only, per client address; RATE_LIMIT_ENABLED=false turns it off):
-  RATE_LIMIT_REQUESTS per RATE_LIMIT_PERIOD_SECS, replenished evenly (100 per 60 s = one every
-  0.6 s), with at most RATE_LIMIT_BURST requests back to back; beyond that 429 with retry-after.
+  RATE_LIMIT_REQUESTS per RATE_LIMIT_PERIOD_SECS, replenished evenly (600 per 60 s = one every
+  0.1 s), with at most RATE_LIMIT_BURST requests back to back; beyond that 429 with retry-after.
 
 Authentication modes (API routes; /api/v1/health, /api/v1/ready and /metrics are always open):
   DISABLE_AUTH=true            no authentication here (the mesh authenticates; MESH_USER_HEADER is logged)
@@ -30,9 +30,14 @@ Authorization (needs BIND_AUTH_MODE=tokenreview; the request -> verb/resource/zo
   BIND_AUTHZ_MODE=subjectaccessreview  Kubernetes RBAC decides (SubjectAccessReview, cached)
   BIND_AUTHZ_MODE=static               the rules in BIND_AUTHZ_RULES_FILE (JSON or YAML) decide
 
-Startup guards: listening on a non-loopback address requires BIND_API_TOKEN or TokenReview unless
-BINDCAR_ALLOW_INSECURE_AUTH=true or --i-know-this-is-insecure; TokenReview requires
-BIND_ALLOWED_NAMESPACES or BIND_ALLOWED_SERVICE_ACCOUNTS unless BIND_ALLOW_ANY_SERVICEACCOUNT=true.";
+TLS: BIND_TLS_CERT and BIND_TLS_KEY serve the API over HTTPS only (h2 and http/1.1); BIND_TLS_CLIENT_CA
+requires a client certificate chaining to it, BIND_TLS_ALLOWED_CLIENTS names the ones admitted. The
+files are checked for a renewal every BIND_TLS_RELOAD_INTERVAL seconds and on SIGHUP.
+
+Startup guards: listening on a non-loopback address requires BIND_API_TOKEN, TokenReview, or mutual
+TLS restricted by BIND_TLS_ALLOWED_CLIENTS unless BINDCAR_ALLOW_INSECURE_AUTH=true or
+--i-know-this-is-insecure; TokenReview requires BIND_ALLOWED_NAMESPACES or
+BIND_ALLOWED_SERVICE_ACCOUNTS unless BIND_ALLOW_ANY_SERVICEACCOUNT=true.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AuthzModeArg {
@@ -245,21 +250,44 @@ pub struct Cli {
     #[arg(long, env = "KUBE_CA_CERT_PATH")]
     pub kube_ca_cert_path: Option<PathBuf>,
 
+    /// TLS: PEM certificate chain of the API, leaf first (with BIND_TLS_KEY; unset: plain HTTP).
+    #[arg(long, env = "BIND_TLS_CERT")]
+    pub tls_cert: Option<String>,
+
+    /// TLS: PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "BIND_TLS_KEY")]
+    pub tls_key: Option<String>,
+
+    /// TLS: PEM CA bundle; set, clients must present a certificate chaining to it (mutual TLS).
+    #[arg(long, env = "BIND_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<String>,
+
+    /// Mutual TLS: comma-separated client certificate names admitted (a URI or DNS subject
+    /// alternative name, or the subject CN); empty: any certificate of BIND_TLS_CLIENT_CA.
+    #[arg(long, env = "BIND_TLS_ALLOWED_CLIENTS", default_value = "")]
+    pub tls_allowed_clients: String,
+
+    /// TLS: seconds between checks of the certificate, key and CA files for a renewal
+    /// (0: none; SIGHUP checks at once).
+    #[arg(long, env = "BIND_TLS_RELOAD_INTERVAL", default_value_t = super::tls::DEFAULT_RELOAD_SECS)]
+    pub tls_reload_interval: u64,
+
     /// Rate limiting of the API routes, per client address.
     #[arg(long, env = "RATE_LIMIT_ENABLED", value_name = "RATE_LIMIT_ENABLED", value_parser = parse_bool,
           action = ArgAction::Set, default_value = "true", num_args = 0..=1, default_missing_value = "true")]
     pub rate_limit_enabled: bool,
 
     /// Rate limiting: requests a client may make per RATE_LIMIT_PERIOD_SECS (replenished evenly).
-    #[arg(long, env = "RATE_LIMIT_REQUESTS", default_value_t = 100)]
+    #[arg(long, env = "RATE_LIMIT_REQUESTS", default_value_t = 600)]
     pub rate_limit_requests: u32,
 
     /// Rate limiting: the period, in seconds, over which RATE_LIMIT_REQUESTS are allowed.
     #[arg(long, env = "RATE_LIMIT_PERIOD_SECS", default_value_t = 60)]
     pub rate_limit_period_secs: u64,
 
-    /// Rate limiting: requests a client may send back to back before the steady rate applies.
-    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 10)]
+    /// Rate limiting: requests a client may send back to back before the steady rate applies
+    /// (50, as bindcar 0.9.0: bindy replays every zone at once when a BIND pod restarts).
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 50)]
     pub rate_limit_burst: u32,
 }
 
@@ -317,6 +345,11 @@ mod tests {
             "RATE_LIMIT_REQUESTS",
             "RATE_LIMIT_PERIOD_SECS",
             "RATE_LIMIT_BURST",
+            "BIND_TLS_CERT",
+            "BIND_TLS_KEY",
+            "BIND_TLS_CLIENT_CA",
+            "BIND_TLS_ALLOWED_CLIENTS",
+            "BIND_TLS_RELOAD_INTERVAL",
             "KUBECONFIG",
             "RUST_LOG",
             "--i-know-this-is-insecure",

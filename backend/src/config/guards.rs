@@ -6,21 +6,34 @@ use bindcar_policy::access::{AccessPolicy, PostureError};
 use std::net::IpAddr;
 
 use super::settings::AuthSettings;
+use super::tls::TlsSettings;
 
 /// Guard A: no listening beyond loopback without a credential actually being verified.
+/// Mutual TLS counts when `BIND_TLS_ALLOWED_CLIENTS` names the certificates admitted: a CA
+/// alone (a cluster issuer, a mesh CA) vouches for every workload it ever signed for, which
+/// is TokenReview without an allowlist (guard B's refusal); backend/README.md says why.
 pub fn check_listen_posture(
     address: &str,
     auth: &AuthSettings,
+    tls: Option<&TlsSettings>,
     allow_insecure: bool,
 ) -> Result<(), String> {
-    if auth.is_real() || allow_insecure || is_loopback(address) {
+    let named_clients = tls.is_some_and(TlsSettings::restricts_clients);
+    if auth.is_real() || named_clients || allow_insecure || is_loopback(address) {
         return Ok(());
     }
+    let mutual_tls_hint = if tls.is_some_and(|t| t.client_ca.is_some()) {
+        " Mutual TLS counts only with BIND_TLS_ALLOWED_CLIENTS naming the client certificates \
+         admitted (BIND_TLS_CLIENT_CA alone admits anything the CA ever signed)."
+    } else {
+        ""
+    };
     Err(format!(
         "refusing to start: the API would listen on a non-loopback address ({address}) without real \
-         authentication (mode: {}). Set BIND_API_TOKEN, or BIND_AUTH_MODE=tokenreview, or listen on \
-         loopback (BIND_API_ADDRESS=127.0.0.1); if a mesh authenticates in front of this service, set \
-         BINDCAR_ALLOW_INSECURE_AUTH=true or pass --i-know-this-is-insecure.",
+         authentication (mode: {}). Set BIND_API_TOKEN, or BIND_AUTH_MODE=tokenreview, or mutual TLS \
+         with BIND_TLS_CLIENT_CA and BIND_TLS_ALLOWED_CLIENTS, or listen on loopback \
+         (BIND_API_ADDRESS=127.0.0.1); if a mesh authenticates in front of this service, set \
+         BINDCAR_ALLOW_INSECURE_AUTH=true or pass --i-know-this-is-insecure.{mutual_tls_hint}",
         auth.mode()
     ))
 }
@@ -64,20 +77,58 @@ mod tests {
 
     #[test]
     fn non_loopback_needs_real_auth_or_the_override() {
-        assert!(check_listen_posture("0.0.0.0", &AuthSettings::Basic, false).is_err());
-        assert!(check_listen_posture("0.0.0.0", &AuthSettings::disabled(), false).is_err());
-        assert!(check_listen_posture("0.0.0.0", &AuthSettings::disabled(), true).is_ok());
-        assert!(check_listen_posture("127.0.0.1", &AuthSettings::Basic, false).is_ok());
-        assert!(check_listen_posture("localhost", &AuthSettings::disabled(), false).is_ok());
-        assert!(check_listen_posture("::1", &AuthSettings::Basic, false).is_ok());
-        assert!(
-            check_listen_posture("0.0.0.0", &AuthSettings::SharedSecret(b"x".to_vec()), false)
-                .is_ok()
-        );
-        let message = check_listen_posture("10.0.0.1", &AuthSettings::Basic, false).unwrap_err();
+        let check =
+            |address, auth: &AuthSettings, allow| check_listen_posture(address, auth, None, allow);
+        assert!(check("0.0.0.0", &AuthSettings::Basic, false).is_err());
+        assert!(check("0.0.0.0", &AuthSettings::disabled(), false).is_err());
+        assert!(check("0.0.0.0", &AuthSettings::disabled(), true).is_ok());
+        assert!(check("127.0.0.1", &AuthSettings::Basic, false).is_ok());
+        assert!(check("localhost", &AuthSettings::disabled(), false).is_ok());
+        assert!(check("::1", &AuthSettings::Basic, false).is_ok());
+        assert!(check("0.0.0.0", &AuthSettings::SharedSecret(b"x".to_vec()), false).is_ok());
+        let message = check("10.0.0.1", &AuthSettings::Basic, false).unwrap_err();
         assert!(
             message.contains("BINDCAR_ALLOW_INSECURE_AUTH=true")
                 && message.contains("BIND_API_TOKEN")
+        );
+    }
+
+    fn tls(client_ca: Option<&str>, allowed: &[&str]) -> TlsSettings {
+        TlsSettings {
+            cert: "/c".into(),
+            key: "/k".into(),
+            client_ca: client_ca.map(Into::into),
+            allowed_clients: allowed.iter().map(|s| s.to_string()).collect(),
+            reload_every: None,
+        }
+    }
+
+    #[test]
+    fn mutual_tls_counts_only_with_named_clients() {
+        let named = tls(Some("/ca"), &["bindy"]);
+        for auth in [AuthSettings::Basic, AuthSettings::disabled()] {
+            assert!(check_listen_posture("0.0.0.0", &auth, Some(&named), false).is_ok());
+        }
+        // Server TLS protects the token on the wire; it authenticates nobody.
+        let message = check_listen_posture(
+            "0.0.0.0",
+            &AuthSettings::Basic,
+            Some(&tls(None, &[])),
+            false,
+        )
+        .unwrap_err();
+        assert!(!message.contains("Mutual TLS counts only"), "{message}");
+        // Any certificate of a CA is not a decision about who may call.
+        let message = check_listen_posture(
+            "0.0.0.0",
+            &AuthSettings::disabled(),
+            Some(&tls(Some("/ca"), &[])),
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            message.contains("BIND_TLS_ALLOWED_CLIENTS naming the client certificates"),
+            "{message}"
         );
     }
 

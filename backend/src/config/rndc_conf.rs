@@ -228,11 +228,17 @@ pub fn resolve(
         format!("{server}:953")
     };
     let algorithm = match algorithm {
-        Some(a) => a,
+        Some(a) => normalise_algorithm(&a)?,
         None => match key {
             Some((a, _)) => {
                 sources.push(from_file("algorithm"));
-                a.clone()
+                hmac_sha2(a).map_err(|why| {
+                    let file = file_path
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default();
+                    format!("RNDC_CONF {file}: the key's algorithm {a}: {why}")
+                })?
             }
             None => DEFAULT_ALGORITHM.to_string(),
         },
@@ -254,7 +260,6 @@ pub fn resolve(
             ),
         },
     };
-    let algorithm = normalise_algorithm(&algorithm)?;
     Ok(RndcSettings {
         server,
         algorithm,
@@ -263,16 +268,25 @@ pub fn resolve(
     })
 }
 
-/// `sha256` / `hmac-sha256` → `hmac-sha256`; MD5 and SHA-1 refused (as bindcar).
+/// `sha256` / `hmac-sha256` → `hmac-sha256`; MD5 and SHA-1 refused (as bindcar 0.9.0).
+/// The error names `RNDC_ALGORITHM`.
 pub fn normalise_algorithm(raw: &str) -> Result<String, String> {
+    hmac_sha2(raw).map_err(|why| format!("RNDC_ALGORITHM {raw}: {why}"))
+}
+
+/// The one algorithm policy of the control channel and of TSIG (`NSUPDATE_ALGORITHM` too):
+/// HMAC with SHA-2, nothing older. The error is the reason alone; callers name the variable.
+pub fn hmac_sha2(raw: &str) -> Result<String, String> {
     let lower = raw.trim().to_ascii_lowercase();
     let bare = lower.strip_prefix("hmac-").unwrap_or(&lower);
     match bare {
         "sha224" | "sha256" | "sha384" | "sha512" => Ok(format!("hmac-{bare}")),
-        "md5" | "sha1" => Err(format!(
-            "RNDC_ALGORITHM {raw}: MD5 and SHA-1 are refused; use hmac-sha256 (tsig-keygen -a hmac-sha256)"
-        )),
-        _ => Err(format!("RNDC_ALGORITHM {raw}: expected hmac-sha224, hmac-sha256, hmac-sha384 or hmac-sha512")),
+        "md5" | "sha1" => Err(
+            "MD5 and SHA-1 are refused; use hmac-sha256 (tsig-keygen -a hmac-sha256), or \
+             hmac-sha224/384/512"
+                .into(),
+        ),
+        _ => Err("expected hmac-sha224, hmac-sha256, hmac-sha384 or hmac-sha512".into()),
     }
 }
 
@@ -322,8 +336,36 @@ mod tests {
 
     #[test]
     fn refuses_weak_algorithms_and_missing_secret() {
-        assert!(normalise_algorithm("hmac-md5").is_err());
-        assert!(normalise_algorithm("SHA1").is_err());
+        for weak in ["hmac-md5", "SHA1", "hmac-sha1", "md5"] {
+            let error = normalise_algorithm(weak).unwrap_err();
+            assert!(
+                error.starts_with(&format!("RNDC_ALGORITHM {weak}:"))
+                    && error.contains("MD5 and SHA-1"),
+                "{error}"
+            );
+        }
+        assert!(normalise_algorithm("hmac-sha256-128").is_err());
+        // A weak key from a file names the file and RNDC_CONF, not a variable that is unset.
+        let md5 = scratch(
+            "md5.key",
+            "key \"rndc-key\" { algorithm hmac-md5; secret \"c2VjcmV0\"; };",
+        );
+        let error = resolve(Some("127.0.0.1:1"), None, None, Some(&md5)).unwrap_err();
+        assert!(
+            error.starts_with("RNDC_CONF ")
+                && error.contains("md5.key")
+                && error.contains("MD5 and SHA-1 are refused"),
+            "{error}"
+        );
+        // The environment's algorithm wins over the file's, and is checked as such.
+        assert_eq!(
+            resolve(Some("127.0.0.1:1"), Some("hmac-sha512"), None, Some(&md5))
+                .unwrap()
+                .algorithm,
+            "hmac-sha512"
+        );
+        let error = resolve(Some("127.0.0.1:1"), Some("sha1"), Some("YQ=="), None).unwrap_err();
+        assert!(error.starts_with("RNDC_ALGORITHM sha1:"), "{error}");
         assert_eq!(normalise_algorithm("SHA384").unwrap(), "hmac-sha384");
         let empty = scratch("empty.conf", "options { default-port 1; };");
         let err = resolve(Some("127.0.0.1:1"), None, None, Some(&empty)).unwrap_err();

@@ -30,6 +30,8 @@ pub struct Config {
     pub auth_reason: &'static str,
     /// Where and how RFC 2136 updates are sent (the records API).
     pub update: super::update::UpdateSettings,
+    /// `None`: plain HTTP.
+    pub tls: Option<super::tls::TlsSettings>,
 }
 
 /// Per-client rate limit of the API routes: `requests` per `period`, replenished evenly (one

@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine as _;
 
 use super::cli::Cli;
-use super::rndc_conf::RndcSettings;
+use super::rndc_conf::{hmac_sha2, RndcSettings};
 
 /// The TSIG algorithms the DNS client can sign with (hickory supports these three).
 pub const TSIG_ALGORITHMS: [&str; 3] = ["hmac-sha256", "hmac-sha384", "hmac-sha512"];
@@ -74,12 +74,17 @@ pub fn resolve(cli: &Cli, rndc: &RndcSettings) -> Result<UpdateSettings, String>
     }
     let explicit_algorithm = nonempty(cli.nsupdate_algorithm.as_deref());
     let algorithm = match explicit_algorithm {
-        Some(raw) => Ok(tsig_algorithm(raw).ok_or_else(|| {
-            format!(
-                "NSUPDATE_ALGORITHM {raw:?} is not supported: use one of {}",
-                TSIG_ALGORITHMS.join(", ")
-            )
-        })?),
+        Some(raw) => {
+            // The policy first (MD5 and SHA-1 refused, as for RNDC_ALGORITHM), then what the
+            // DNS client can sign with.
+            hmac_sha2(raw).map_err(|why| format!("NSUPDATE_ALGORITHM {raw}: {why}"))?;
+            Ok(tsig_algorithm(raw).ok_or_else(|| {
+                format!(
+                    "NSUPDATE_ALGORITHM {raw}: the DNS client cannot sign with it; use one of {}",
+                    TSIG_ALGORITHMS.join(", ")
+                )
+            })?)
+        }
         None => tsig_algorithm(&rndc.algorithm).ok_or_else(|| {
             format!(
                 "the records API signs with the rndc algorithm ({}), which the DNS client cannot \

@@ -5,8 +5,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use crate::bind::dnssec::{DnssecKey, DnssecStatus};
 pub use crate::zones::request::{
-    CreateZoneRequest, DnsRecord, ModifyZoneRequest, SoaRecord, ZoneConfig, ZoneType,
+    CheckdsRequest, CheckdsState, CreateZoneRequest, DnsRecord, ModifyZoneRequest, SoaRecord,
+    ZoneConfig, ZoneType,
 };
 
 /// Answer of every zone operation.
@@ -62,6 +64,48 @@ pub struct ReadyResponse {
 pub struct ErrorResponse {
     pub error: String,
     pub details: Option<serde_json::Value>,
+    /// A stable name for a state a client may act on; only `zoneNotLoaded` (409: named has
+    /// the zone configured but not loaded) so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// Answer of `GET /api/v1/zones/{name}/status`: bindcar 0.9.0's `ZoneStatusResponse`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ZoneStatusResponse {
+    pub success: bool,
+    pub message: String,
+    /// `rndc zonestatus`, as BIND wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
+    /// The signing state (`rndc dnssec -status`); absent for a zone without a dnssec-policy,
+    /// or when it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dnssec: Option<DnssecStatus>,
+}
+
+/// One DS record of `GET /api/v1/zones/{name}/ds`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DsRecordView {
+    pub key_tag: u16,
+    pub algorithm: u8,
+    /// Always 2 (SHA-256).
+    pub digest_type: u8,
+    /// Upper-case hex.
+    pub digest: String,
+    /// `<zone>. IN DS <keyTag> <algorithm> 2 <digest>`
+    pub rr: String,
+}
+
+/// Answer of `GET /api/v1/zones/{name}/ds`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DsSetResponse {
+    pub success: bool,
+    pub zone: String,
+    pub ds_records: Vec<DsRecordView>,
 }
 
 /// An authentication refusal (401, or 503 when TokenReview cannot answer), as the shared policy

@@ -11,7 +11,7 @@ use bindcar_policy::Denial;
 
 use super::error::ApiError;
 use super::state::SharedState;
-use crate::auth::actor::{Actor, REMOTE_USER_HEADER};
+use crate::auth::actor::{Actor, ClientCertificate, REMOTE_USER_HEADER};
 use crate::auth::Authenticator;
 
 /// Status when the TokenReview API cannot answer: an outage is not a bad credential.
@@ -61,7 +61,11 @@ pub async fn require_auth(
     };
     match authorized {
         Ok(caller) => {
-            request.extensions_mut().insert(caller.actor);
+            let actor = caller.actor.or_certificate(
+                caller.identity.is_some(),
+                request.extensions().get::<ClientCertificate>(),
+            );
+            request.extensions_mut().insert(actor);
             next.run(request).await
         }
         Err(denial) => {
@@ -165,8 +169,14 @@ pub async fn from_mesh(request: Request, next: Next) -> Response {
 }
 
 /// With authentication disabled, the mesh vouches for the caller: take the user header it is
-/// configured with (the filter strips every client copy of it).
+/// configured with (the filter strips every client copy of it), or, under mutual TLS, the
+/// client certificate's name.
 async fn from_mesh_header(header: &str, mut request: Request, next: Next) -> Response {
+    if let Some(certificate) = request.extensions().get::<ClientCertificate>().cloned() {
+        let actor = Actor(String::new()).or_certificate(false, Some(&certificate));
+        request.extensions_mut().insert(actor);
+        return next.run(request).await;
+    }
     let user = request
         .headers()
         .get(header)

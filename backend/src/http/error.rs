@@ -21,6 +21,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("Zone not found: {0}")]
     ZoneNotFound(ZoneName),
+    /// The zone exists, but what the request asks about does not (a key, a policy).
+    #[error("{0}")]
+    NotFoundHere(String),
     #[error("Zone already exists: {0}")]
     ZoneAlreadyExists(ZoneName),
     /// `<dir>/<zone>.zone` is a file this API did not write; nothing was changed.
@@ -35,6 +38,10 @@ pub enum ApiError {
     /// The zone is in a state where the operation makes no sense; the message says what to do.
     #[error("{message}")]
     ZoneState { message: String, bind: String },
+    /// named has the zone in its configuration but did not load it (a secondary before its
+    /// first transfer, or a file BIND could not load): 409 with `"code": "zoneNotLoaded"`.
+    #[error("Zone {zone} is configured but not loaded (a secondary waiting for its first transfer, or a file BIND could not load)")]
+    ZoneNotLoaded { zone: ZoneName, bind: String },
     /// BIND refused the zone configuration or content (addzone/modzone); `bind` is its reason.
     #[error("{message}")]
     BindRejected { message: String, bind: String },
@@ -47,6 +54,9 @@ pub enum ApiError {
     /// named did not answer in time.
     #[error("BIND did not answer within {0} seconds")]
     BindTimeout(u64),
+    /// A change reached named and its answer did not come back: named may have made it.
+    #[error("{message}")]
+    OutcomeUnknown { message: String, timed_out: bool },
     /// The credential was refused (body from the shared policy).
     #[error("{message}")]
     Unauthorized { message: String, body: String },
@@ -77,17 +87,22 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::ZoneNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::ZoneNotFound(_) | ApiError::NotFoundHere(_) => StatusCode::NOT_FOUND,
             ApiError::ZoneAlreadyExists(_)
             | ApiError::ZoneFileTaken { .. }
             | ApiError::NotManaged { .. }
-            | ApiError::ZoneState { .. } => StatusCode::CONFLICT,
+            | ApiError::ZoneState { .. }
+            | ApiError::ZoneNotLoaded { .. } => StatusCode::CONFLICT,
             ApiError::BindRejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BindRefused { .. } => StatusCode::BAD_GATEWAY,
             ApiError::BindUnavailable(_) | ApiError::AuthUnavailable { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            ApiError::BindTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::BindTimeout(_)
+            | ApiError::OutcomeUnknown {
+                timed_out: true, ..
+            } => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::OutcomeUnknown { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Dns { status, .. } => {
@@ -101,6 +116,7 @@ impl ApiError {
     fn details(&self) -> Value {
         match self {
             ApiError::ZoneState { bind, .. }
+            | ApiError::ZoneNotLoaded { bind, .. }
             | ApiError::BindRejected { bind, .. }
             | ApiError::BindRefused { bind, .. } => Value::String(bind.clone()),
             ApiError::Dns {
@@ -118,6 +134,7 @@ impl IntoResponse for ApiError {
             ApiError::Internal(cause) => tracing::error!(cause = %cause, "returning 500"),
             ApiError::BindUnavailable(_)
             | ApiError::BindTimeout(_)
+            | ApiError::OutcomeUnknown { .. }
             | ApiError::AuthUnavailable { .. } => {
                 tracing::warn!(status = status.as_u16(), error = %self, "dependency unavailable")
             }
@@ -145,9 +162,11 @@ impl IntoResponse for ApiError {
             )
                 .into_response();
         }
+        let code = matches!(self, ApiError::ZoneNotLoaded { .. }).then(|| "zoneNotLoaded".into());
         let body = ErrorResponse {
             error: self.to_string(),
             details: Some(self.details()),
+            code,
         };
         (status, Json(body)).into_response()
     }
@@ -196,19 +215,48 @@ impl From<ZoneError> for ApiError {
                 ),
                 bind,
             ),
-            ZoneError::NotLoaded { zone, bind } => state(
+            ZoneError::NotLoaded { zone, bind } => ApiError::ZoneNotLoaded { zone, bind },
+            ZoneError::StillSigned(zone) => state(
                 format!(
-                    "Zone {zone} is configured but not loaded (a secondary waiting for its first transfer, \
-                     or a file BIND could not load)"
+                    "Zone {zone} still serves DNSKEY records: removing its dnssec-policy now would take it \
+                     dark for validating resolvers. Move it to the built-in \"insecure\" policy first \
+                     (PATCH {{\"dnssecPolicy\": \"insecure\"}}), confirm the DS withdrawal at the parent \
+                     (POST /api/v1/zones/{zone}/dnssec/checkds), and remove the policy once the zone \
+                     serves no DNSKEY records"
                 ),
+                String::new(),
+            ),
+            ZoneError::NoPolicy(zone) => ApiError::NotFoundHere(format!(
+                "Zone {zone} has no dnssec-policy: it is not signed, so there is no DS record or key \
+                 to report (sign it with PATCH /api/v1/zones/{zone} {{\"dnssecPolicy\": \"default\"}})"
+            )),
+            ZoneError::NoSuchKey { zone, tag } => ApiError::NotFoundHere(format!(
+                "Zone {zone} has no key with tag {tag} (GET /api/v1/zones/{zone}/status lists its keys)"
+            )),
+            ZoneError::CheckdsRefused { zone, bind } => state(
+                format!("BIND refused to record the DS state of zone {zone}"),
                 bind,
             ),
+            ZoneError::PrimariesOfPrimary(zone) => state(
+                format!(
+                    "Zone {zone} is not a secondary zone: primaries apply to secondary zones only"
+                ),
+                String::new(),
+            ),
+            ZoneError::NotInEffect { zone, why } => ApiError::BindUnavailable(format!(
+                "the DNSSEC change of zone {zone} is stored in BIND but may not be in effect yet \
+                 (reconfig: {why}); BIND applies it at its next reconfig or restart, and the same \
+                 PATCH again applies it now"
+            )),
             ZoneError::CreateRejected { zone, err, bind } => ApiError::BindRejected {
-                message: format!("BIND rejected zone {zone}: {err}"),
+                message: format!("BIND rejected zone {zone}: {err}{}", names_hint(&err, &bind)),
                 bind,
             },
             ZoneError::ModifyRejected { zone, err, bind } => ApiError::BindRejected {
-                message: format!("BIND rejected the new configuration of zone {zone}: {err}"),
+                message: format!(
+                    "BIND rejected the new configuration of zone {zone}: {err}{}",
+                    names_hint(&err, &bind)
+                ),
                 bind,
             },
             ZoneError::Refused { command, bind } => ApiError::BindRefused { command, bind },
@@ -221,7 +269,33 @@ impl From<ZoneError> for ApiError {
                 "cannot reach named's control channel: {why}. Nothing was changed; retry when named is back"
             )),
             ZoneError::Timeout(t) => ApiError::BindTimeout(t.as_secs()),
+            ZoneError::OutcomeUnknown {
+                zone,
+                command,
+                why,
+                timed_out,
+            } => ApiError::OutcomeUnknown {
+                message: format!(
+                    "The outcome of '{command}' on zone {zone} is unknown: the command reached \
+                     named, but {why}. named may have carried it out. Nothing this request wrote \
+                     was removed, and the API settles the zone against what BIND has; retry the \
+                     request (a create that took effect then answers 409 'already exists', a \
+                     delete that took effect 404)"
+                ),
+                timed_out,
+            },
             ZoneError::Internal(cause) => ApiError::Internal(cause),
         }
+    }
+}
+
+/// named's `not found` from configuring a zone means a name the zone refers to is not in
+/// named.conf (an unknown `dnssec-policy`, or TSIG key).
+fn names_hint(err: &str, bind: &str) -> &'static str {
+    if err == "not found" && bind.contains("configure_zone failed") {
+        " (a name the zone refers to is not defined in named.conf: is the dnssecPolicy, or the \
+         TSIG key, spelled as named.conf has it?)"
+    } else {
+        ""
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod api_types;
 pub mod auth;
+pub mod dnssec;
 pub mod docs;
 pub mod error;
 pub mod extract;
@@ -20,6 +21,10 @@ pub mod router;
 pub mod state;
 pub mod zones;
 
+#[cfg(test)]
+mod contract_tests;
+#[cfg(test)]
+mod dnssec_tests;
 #[cfg(test)]
 mod limits_tests;
 #[cfg(test)]

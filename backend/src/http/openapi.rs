@@ -17,12 +17,15 @@ use utoipa::openapi::{ContentBuilder, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use super::api_types::{
-    AuthErrorResponse, CreateZoneRequest, DnsRecord, ErrorResponse, HealthResponse,
-    ModifyZoneRequest, ReadyResponse, ServerStatusResponse, SoaRecord, ZoneConfig, ZoneInfo,
-    ZoneListResponse, ZoneResponse, ZoneType,
+    AuthErrorResponse, CheckdsRequest, CheckdsState, CreateZoneRequest, DnsRecord, DnssecKey,
+    DnssecStatus, DsRecordView, DsSetResponse, ErrorResponse, HealthResponse, ModifyZoneRequest,
+    ReadyResponse, ServerStatusResponse, SoaRecord, ZoneConfig, ZoneInfo, ZoneListResponse,
+    ZoneResponse, ZoneStatusResponse, ZoneType,
 };
 use super::records::{RecordEntry, RecordListResponse, RecordResponse};
-use super::{open as http_open, records as http_records, zones as http_zones};
+use super::{
+    dnssec as http_dnssec, open as http_open, records as http_records, zones as http_zones,
+};
 use crate::zones::records_request::{
     AddRecordRequest, RemoveRecordRequest, RrsetRequest, UpdateRecordRequest,
 };
@@ -42,13 +45,15 @@ const BEARER: &str = "bearer";
         http_zones::create_zone, http_zones::list_zones, http_zones::get_zone, http_zones::delete_zone,
         http_zones::modify_zone, http_zones::zone_status, http_zones::reload_zone, http_zones::freeze_zone,
         http_zones::thaw_zone, http_zones::notify_zone, http_zones::retransfer_zone, http_zones::server_status,
+        http_dnssec::zone_ds, http_dnssec::checkds,
         http_records::add_record, http_records::update_record, http_records::remove_record,
         http_records::list_records, http_records::replace_rrset,
     ),
     components(schemas(
         CreateZoneRequest, ZoneType, ZoneConfig, SoaRecord, DnsRecord, ModifyZoneRequest, ZoneResponse,
         ZoneInfo, ZoneListResponse, ServerStatusResponse, HealthResponse, ReadyResponse, ErrorResponse,
-        AuthErrorResponse,
+        AuthErrorResponse, ZoneStatusResponse, DnssecStatus, DnssecKey, DsSetResponse, DsRecordView,
+        CheckdsRequest, CheckdsState,
         AddRecordRequest, UpdateRecordRequest, RemoveRecordRequest, RrsetRequest, RecordResponse,
         RecordEntry, RecordListResponse,
     )),

@@ -136,9 +136,20 @@ impl From<RecordError> for ApiError {
             RecordError::Timeout(t) => dns(
                 StatusCode::GATEWAY_TIMEOUT,
                 format!(
-                    "the DNS server did not answer within {} seconds; the update may or may not \
-                     have been applied",
+                    "the DNS server did not answer within {} seconds",
                     t.as_secs()
+                ),
+                None,
+            ),
+            RecordError::OutcomeUnknown { why, timed_out } => dns(
+                if timed_out {
+                    StatusCode::GATEWAY_TIMEOUT
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                },
+                format!(
+                    "the outcome of the update is unknown: it reached the DNS server, but {why}. \
+                     named may have applied it; read the records before retrying"
                 ),
                 None,
             ),

@@ -205,14 +205,20 @@ async fn each_dns_answer_maps_to_one_status_with_the_rcode() {
             StatusCode::SERVICE_UNAVAILABLE,
             Value::Null,
         ),
+        // sent, and no usable answer: the outcome is unknown (a retryable 5xx)
         (
             Err(DnsFailure::Timeout(Duration::from_secs(3))),
             StatusCode::GATEWAY_TIMEOUT,
             Value::Null,
         ),
         (
+            Err(DnsFailure::Lost("reset".into())),
+            StatusCode::SERVICE_UNAVAILABLE,
+            Value::Null,
+        ),
+        (
             Err(DnsFailure::Protocol("bad TSIG".into())),
-            StatusCode::BAD_GATEWAY,
+            StatusCode::SERVICE_UNAVAILABLE,
             Value::Null,
         ),
         (
@@ -241,7 +247,7 @@ async fn each_dns_answer_maps_to_one_status_with_the_rcode() {
     }
     // every attempt was one UPDATE adding www.ok.test. A
     let sent = dns.sent();
-    assert_eq!(sent.len(), 14);
+    assert_eq!(sent.len(), 15);
     assert_eq!(
         sent[0].changes,
         [Change::Add {

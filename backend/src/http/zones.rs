@@ -9,7 +9,7 @@ use axum::Json;
 
 use super::api_types::{
     CreateZoneRequest, ErrorResponse, ModifyZoneRequest, ServerStatusResponse, ZoneInfo,
-    ZoneListResponse, ZoneResponse,
+    ZoneListResponse, ZoneResponse, ZoneStatusResponse,
 };
 use super::error::ApiError;
 use super::extract::{ApiJson, ZonePath};
@@ -118,13 +118,15 @@ pub async fn delete_zone(
     Ok(done(format!("Zone {name} deleted successfully"), text))
 }
 
-/// Replace also-notify, allow-transfer and/or allow-update (an empty list removes it).
+/// Merge settings into the zone's configuration: also-notify, allow-transfer, allow-update (an
+/// empty list removes it), dnssec-policy and inline-signing, a secondary's primaries (then
+/// transferred again). Absent fields are left as they are.
 #[utoipa::path(patch, path = "/api/v1/zones/{name}", tag = "zones", request_body = ModifyZoneRequest,
     params(("name" = String, Path, description = "Zone name")),
-    responses((status = 200, body = ZoneResponse), (status = 400, body = ErrorResponse, description = "Invalid zone name or body; nothing sent"), (status = 404, body = ErrorResponse, description = "Zone not found"),
-        (status = 409, body = ErrorResponse, description = "Zone not created through this API"),
+    responses((status = 200, body = ZoneResponse), (status = 400, body = ErrorResponse, description = "Invalid zone name or body (an invalid dnssecPolicy name included); nothing sent"), (status = 404, body = ErrorResponse, description = "Zone not found"),
+        (status = 409, body = ErrorResponse, description = "Zone not created through this API; dnssecPolicy `none` while the zone still serves DNSKEY records; primaries of a zone that is not a secondary"),
         (status = 415, body = ErrorResponse, description = "Body not declared as application/json"),
-        (status = 422, body = ErrorResponse, description = "BIND rejected the new configuration; details carry its reason")))]
+        (status = 422, body = ErrorResponse, description = "BIND rejected the new configuration (an unknown dnssec-policy included); details carry its reason")))]
 pub async fn modify_zone(
     State(state): State<SharedState>,
     actor: Actor,
@@ -140,23 +142,26 @@ pub async fn modify_zone(
     Ok(done(format!("Zone {name} modified successfully"), text))
 }
 
-/// `rndc zonestatus`, as BIND wrote it, in `details`.
+/// `rndc zonestatus`, as BIND wrote it, in `details`, and the signing state in `dnssec`.
+/// 200 only for a zone named has loaded; configured but not loaded is a 409 with
+/// `"code": "zoneNotLoaded"` (bindy reads 200 as loaded).
 #[utoipa::path(get, path = "/api/v1/zones/{name}/status", tag = "zones",
     params(("name" = String, Path, description = "Zone name")),
-    responses((status = 200, body = ZoneResponse), (status = 400, body = ErrorResponse, description = "Invalid zone name"), (status = 404, body = ErrorResponse, description = "Zone not found")))]
+    responses((status = 200, body = ZoneStatusResponse), (status = 400, body = ErrorResponse, description = "Invalid zone name"), (status = 404, body = ErrorResponse, description = "Zone not found"),
+        (status = 409, body = ErrorResponse, description = "Zone configured but not loaded (a secondary before its first transfer, or a file BIND could not load): `code` is `zoneNotLoaded`, `details` carries BIND's text")))]
 pub async fn zone_status(
     State(state): State<SharedState>,
     ZonePath(zone): ZonePath,
-) -> ApiResult<Json<ZoneResponse>> {
-    Ok(match state.zones.status(&zone).await? {
-        ZoneStatus::Loaded(text) => done(format!("Zone {zone} status retrieved"), text),
-        ZoneStatus::NotLoaded(text) => done(
-            format!(
-                "Zone {zone} is configured but not loaded (a secondary waiting for its first transfer, or a file BIND could not load)"
-            ),
-            text,
-        ),
-    })
+) -> ApiResult<Json<ZoneStatusResponse>> {
+    match state.zones.status(&zone).await? {
+        ZoneStatus::Loaded(text) => Ok(Json(ZoneStatusResponse {
+            success: true,
+            message: format!("Zone {zone} status retrieved"),
+            dnssec: state.zones.signing(&zone, &text).await,
+            details: Some(text),
+        })),
+        ZoneStatus::NotLoaded(bind) => Err(ApiError::ZoneNotLoaded { zone, bind }),
+    }
 }
 
 async fn act(

@@ -1,7 +1,7 @@
-//! Deleting a zone and changing its transfer/notify/update lists: only zones this API
-//! created, under the zone's lock.
+//! Deleting a zone and changing its configuration (transfer/notify/update lists, primaries,
+//! DNSSEC: `dnssec::apply`): only zones this API created, under the zone's lock.
 
-use super::classify::{classify, classify_modzone};
+use super::classify::{classify, classify_modzone, keeps_files};
 use super::error::ZoneError;
 use super::plan::ModifyPlan;
 use super::service::Zones;
@@ -30,22 +30,36 @@ impl Zones {
                     operation: "delete",
                 });
             }
-            self.owns_file(zone, &shown)
+            let owns_file = self.owns_file(zone, &shown);
+            // Marked before the delzone, so that if its answer is lost the reconciliation
+            // knows the files are ours to remove once BIND no longer has the zone.
+            self.dir.adopt(zone, owns_file).await.map_err(|e| {
+                ZoneError::Internal(format!("marking zone {zone} before deleting it: {e}"))
+            })?;
+            owns_file
         };
-        let text = self
-            .named
-            .run(&RndcCommand::DelZone(zone.clone()))
-            .await
-            .map_err(|f| classify(zone, "delzone", f))?;
+        fail::fail_point!("delete.before_delzone");
+        let text = match self.named.run(&RndcCommand::DelZone(zone.clone())).await {
+            Ok(text) => text,
+            Err(failure) => {
+                let error = classify(zone, "delzone", failure);
+                if keeps_files(&error) {
+                    tracing::warn!(zone = %zone, actor = %actor, error = %error, "delzone sent, answer lost; files kept until BIND's state is known");
+                    self.settle_soon();
+                }
+                return Err(error);
+            }
+        };
+        fail::fail_point!("delete.after_delzone");
         self.index.removed(zone);
         self.forget(zone, owns_files).await;
         tracing::info!(zone = %zone, actor = %actor, "zone deleted");
         Ok(text)
     }
 
-    /// After a delzone: the zone's files (if ours) and marker go.
+    /// After a delzone: the zone's files (if ours) go, and its marker becomes a tombstone.
     async fn forget(&self, zone: &ZoneName, owns_files: bool) {
-        if let Err(e) = self.dir.remove(zone, owns_files).await {
+        if let Err(e) = self.dir.retire(zone, owns_files).await {
             tracing::error!(zone = %zone, error = %e, "zone deleted but its files could not be removed");
         }
     }
@@ -85,12 +99,42 @@ impl Zones {
         if let Some(list) = &plan.allow_update {
             shown.set_list("allow-update", list);
         }
+        if let Some(list) = &plan.primaries {
+            if !matches!(shown.value("type").as_deref(), Some("secondary" | "slave")) {
+                return Err(ZoneError::PrimariesOfPrimary(zone.clone()));
+            }
+            // `masters` is the old spelling of the same statement (bindcar 0.7 zones).
+            shown.set("masters", None);
+            shown.set_list("primaries", list);
+        }
+        let dnssec_changed = self.apply_dnssec(zone, &mut shown, plan).await?;
         let command = RndcCommand::ModZone(zone.clone(), shown.render_block());
+        fail::fail_point!("modify.before_modzone");
+        // An unknown outcome leaves nothing of ours to settle: BIND has the old or the new
+        // configuration, and the same PATCH again is harmless.
         let text = self
             .named
             .run(&command)
             .await
             .map_err(|f| classify_modzone(zone, f))?;
+        fail::fail_point!("modify.after_modzone");
+        if dnssec_changed {
+            // named 9.18 stores a changed dnssec-policy on modzone but applies it only when it
+            // reads its configuration again.
+            self.named
+                .run(&RndcCommand::Reconfig)
+                .await
+                .map_err(|f| ZoneError::NotInEffect {
+                    zone: zone.clone(),
+                    why: classify(zone, "reconfig", f).to_string(),
+                })?;
+        }
+        if plan.primaries.is_some() {
+            self.named
+                .run(&RndcCommand::Retransfer(zone.clone()))
+                .await
+                .map_err(|f| classify(zone, "retransfer", f))?;
+        }
         tracing::info!(zone = %zone, actor = %actor, change = ?plan, "zone modified");
         Ok(text)
     }

@@ -1,6 +1,7 @@
 //! What named's answers mean for a zone operation: pure functions from an `RndcFailure` (and
 //! the command that got it) to a `ZoneError`. The operations decide what to do on disk.
 
+use crate::bind::command::is_read;
 use crate::bind::{RndcFailure, ZoneName};
 
 use super::error::ZoneError;
@@ -14,11 +15,11 @@ pub fn join(err: &str, text: &str) -> String {
     }
 }
 
-/// A failure that is not a refusal: named is down or slow.
+/// A failure that is not a refusal, of a command that only reads: named is down or slow.
 pub fn unavailable(failure: RndcFailure) -> ZoneError {
     match failure {
         RndcFailure::Timeout(t) => ZoneError::Timeout(t),
-        RndcFailure::Unavailable(why) => ZoneError::Unavailable(why),
+        RndcFailure::Unavailable(why) | RndcFailure::Lost(why) => ZoneError::Unavailable(why),
         RndcFailure::Refused { err, text } => ZoneError::Refused {
             command: "rndc",
             bind: join(&err, &text),
@@ -26,8 +27,34 @@ pub fn unavailable(failure: RndcFailure) -> ZoneError {
     }
 }
 
-/// What a refusal of `command` on `zone` means.
+/// The one rule for a change whose answer did not come back: once the command was sent, the
+/// outcome is unknown, whatever broke (`None` for any other failure).
+pub fn outcome_unknown(
+    zone: &ZoneName,
+    command: &'static str,
+    failure: &RndcFailure,
+) -> Option<ZoneError> {
+    if is_read(command) {
+        return None;
+    }
+    let (why, timed_out) = match failure {
+        RndcFailure::Lost(why) => (why.clone(), false),
+        RndcFailure::Timeout(t) => (format!("no answer within {} s", t.as_secs()), true),
+        RndcFailure::Refused { .. } | RndcFailure::Unavailable(_) => return None,
+    };
+    Some(ZoneError::OutcomeUnknown {
+        zone: zone.clone(),
+        command,
+        why,
+        timed_out,
+    })
+}
+
+/// What a failure of `command` on `zone` means.
 pub fn classify(zone: &ZoneName, command: &'static str, failure: RndcFailure) -> ZoneError {
+    if let Some(unknown) = outcome_unknown(zone, command, &failure) {
+        return unknown;
+    }
     let (err, text) = match failure {
         RndcFailure::Refused { err, text } => (err, text),
         other => return unavailable(other),
@@ -48,9 +75,12 @@ pub fn classify(zone: &ZoneName, command: &'static str, failure: RndcFailure) ->
     }
 }
 
-/// What a failed `addzone` means. `Timeout` (BIND may have the zone) is the one outcome where
+/// What a failed `addzone` means. An unknown outcome (BIND may have the zone) is the one where
 /// the files must stay; on `AlreadyExists` the zone is someone else's, with a file of its own.
 pub fn classify_addzone(zone: &ZoneName, failure: RndcFailure) -> ZoneError {
+    if let Some(unknown) = outcome_unknown(zone, "addzone", &failure) {
+        return unknown;
+    }
     match failure {
         RndcFailure::Refused { err, .. } if err == "already exists" => {
             ZoneError::AlreadyExists(zone.clone())
@@ -68,19 +98,28 @@ pub fn classify_addzone(zone: &ZoneName, failure: RndcFailure) -> ZoneError {
     }
 }
 
-/// Whether a failed create must keep what it wrote (see `classify_addzone`).
+/// Whether a failed change must keep what it wrote: named may have carried it out.
 pub fn keeps_files(error: &ZoneError) -> bool {
-    matches!(error, ZoneError::Timeout(_))
+    matches!(error, ZoneError::OutcomeUnknown { .. })
 }
 
-/// What a failed `modzone` means: any refusal but `not found` is about the new configuration.
+/// What a failed `modzone` means: any refusal but the zone's own `not found` is about the new
+/// configuration (a `dnssec-policy` or key it names that named.conf lacks is `not found` too,
+/// with `configure_zone failed` as its detail).
 pub fn classify_modzone(zone: &ZoneName, failure: RndcFailure) -> ZoneError {
+    if let Some(unknown) = outcome_unknown(zone, "modzone", &failure) {
+        return unknown;
+    }
     match failure {
-        RndcFailure::Refused { err, text } if err != "not found" => ZoneError::ModifyRejected {
-            zone: zone.clone(),
-            bind: join(&err, &text),
-            err,
-        },
+        RndcFailure::Refused { err, text }
+            if err != "not found" || text.contains("configure_zone failed") =>
+        {
+            ZoneError::ModifyRejected {
+                zone: zone.clone(),
+                bind: join(&err, &text),
+                err,
+            }
+        }
         other => classify(zone, "modzone", other),
     }
 }
@@ -216,11 +255,51 @@ mod tests {
     }
 
     #[test]
+    fn a_change_sent_without_a_usable_answer_has_an_unknown_outcome() {
+        let z = zone();
+        for command in ["addzone", "delzone", "modzone", "reload", "freeze", "thaw"] {
+            let lost = RndcFailure::Lost("named closed the control connection".into());
+            let timed_out = RndcFailure::Timeout(Duration::from_secs(3));
+            let classified = match command {
+                "addzone" => [classify_addzone(&z, lost), classify_addzone(&z, timed_out)],
+                "modzone" => [classify_modzone(&z, lost), classify_modzone(&z, timed_out)],
+                _ => [
+                    classify(&z, command, lost),
+                    classify(&z, command, timed_out),
+                ],
+            };
+            assert_eq!(
+                classified,
+                [
+                    ZoneError::OutcomeUnknown {
+                        zone: z.clone(),
+                        command,
+                        why: "named closed the control connection".into(),
+                        timed_out: false
+                    },
+                    ZoneError::OutcomeUnknown {
+                        zone: z.clone(),
+                        command,
+                        why: "no answer within 3 s".into(),
+                        timed_out: true
+                    }
+                ],
+                "{command}"
+            );
+            assert!(classified.iter().all(keeps_files));
+        }
+    }
+
+    #[test]
     fn down_and_slow_are_not_refusals() {
         let z = zone();
         assert_eq!(
-            classify(&z, "reload", RndcFailure::Timeout(Duration::from_secs(3))),
+            classify(&z, "showzone", RndcFailure::Timeout(Duration::from_secs(3))),
             ZoneError::Timeout(Duration::from_secs(3))
+        );
+        assert_eq!(
+            classify(&z, "zonestatus", RndcFailure::Lost("reset".into())),
+            ZoneError::Unavailable("reset".into())
         );
         assert_eq!(
             classify(&z, "reload", RndcFailure::Unavailable("down".into())),
@@ -236,6 +315,10 @@ mod tests {
                 command: "status",
                 bind: "permission denied".into()
             }
+        );
+        assert_eq!(
+            classify_addzone(&z, RndcFailure::Unavailable("down".into())),
+            ZoneError::Unavailable("down".into())
         );
         assert_eq!(
             unavailable(refused("x", "y")),
@@ -292,6 +375,15 @@ mod tests {
         assert_eq!(
             classify_modzone(&z, refused("not found", "")),
             ZoneError::NotFound(z.clone())
+        );
+        // named 9.18 on a dnssec-policy named.conf does not define
+        assert_eq!(
+            classify_modzone(&z, refused("not found", "configure_zone failed: not found")),
+            ZoneError::ModifyRejected {
+                zone: z.clone(),
+                err: "not found".into(),
+                bind: "not found: configure_zone failed: not found".into()
+            }
         );
         assert!(is_not_loaded(&refused("zone not loaded", "")));
         assert!(!is_not_loaded(&refused("not found", "")));

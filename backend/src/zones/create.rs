@@ -1,7 +1,8 @@
 //! Creating a zone in one control-channel round trip: under the zone's lock, claim the name in
 //! the zone directory (marker, then the zone file, never replacing a file: a foreign
-//! `<zone>.zone` is a 409 naming it), then `addzone` while the zone directory is synced; on a
-//! refusal (`already exists` included) remove what this request wrote.
+//! `<zone>.zone` is a 409 naming it), then `addzone` while the claim is made durable; the 201
+//! waits for both. On a refusal (`already exists` included) what this request wrote goes; on an
+//! unknown outcome (the answer lost) it stays, and the reconciliation settles the zone.
 
 use super::classify::{classify_addzone, keeps_files};
 use super::error::ZoneError;
@@ -25,40 +26,41 @@ impl Zones {
             let exists = self.index.contains(zone)
                 || matches!(self.presence(zone).await?, Presence::Present(_));
             if exists {
+                // A create whose answer was lost and that took effect is completed here.
+                self.index.added(zone);
                 tracing::info!(zone = %zone, actor = %actor, "create refused: zone already exists");
                 return Err(ZoneError::AlreadyExists(zone.clone()));
             }
             tracing::warn!(zone = %zone, "removing the files of an earlier create of this zone that BIND does not have");
             self.discard(zone, true).await;
         }
+        fail::fail_point!("create.before_claim");
         let claim = self
             .dir
             .claim(zone, plan.zone_file.clone())
             .await
             .map_err(|e| ZoneError::Internal(format!("writing the files of {zone}: {e}")))?;
-        if let Claim::FileTaken(path) = claim {
-            tracing::info!(zone = %zone, file = %path.display(), actor = %actor, "create refused: the zone file exists and is not ours");
-            return Err(ZoneError::FileTaken {
-                zone: zone.clone(),
-                path: path.display().to_string(),
-            });
-        }
-        let command = RndcCommand::AddZone(zone.clone(), plan.options.render());
-        // The zone's content is durable already (under the marker's name); the zone file's
-        // name is synced while named adds the zone, and the answer waits for both.
-        let sync = async {
-            if plan.zone_file.is_some() {
-                self.dir.sync_names().await
-            } else {
-                Ok(()) // a secondary: no zone file, its marker is synced
+        let pending = match claim {
+            Claim::Claimed(pending) => pending,
+            Claim::FileTaken(path) => {
+                tracing::info!(zone = %zone, file = %path.display(), actor = %actor, "create refused: the zone file exists and is not ours");
+                return Err(ZoneError::FileTaken {
+                    zone: zone.clone(),
+                    path: path.display().to_string(),
+                });
             }
         };
-        let (added, synced) = tokio::join!(self.named.run(&command), sync);
+        fail::fail_point!("create.before_addzone");
+        let command = RndcCommand::AddZone(zone.clone(), plan.options.render());
+        // The zone's content and names are made durable while named adds the zone, and the
+        // answer waits for both: a 201 means durable.
+        let (added, synced) = tokio::join!(self.named.run(&command), pending.sync());
+        fail::fail_point!("create.after_addzone");
         if let (Ok(_), Err(e)) = (&added, synced) {
             self.index.added(zone);
-            tracing::error!(zone = %zone, error = %e, "zone added, but the zone directory could not be synced");
+            tracing::error!(zone = %zone, error = %e, "zone added, but its files could not be synced");
             return Err(ZoneError::Internal(format!(
-                "zone {zone} was added, but syncing the zone directory failed: {e}"
+                "zone {zone} was added, but syncing its files failed: {e}"
             )));
         }
         match added {
@@ -69,10 +71,14 @@ impl Zones {
             }
             Err(failure) => {
                 let error = classify_addzone(zone, failure.clone());
-                // Timeout: unknown outcome, BIND may have the zone; the reconciliation
-                // removes the files later if it does not. Otherwise what this request wrote
-                // goes (on `already exists`, the zone is someone else's).
-                if !keeps_files(&error) {
+                // Outcome unknown: BIND may have the zone, so its files stay, and the
+                // reconciliation completes the zone (index) if BIND has it or removes the files
+                // if not. Otherwise what this request wrote goes (on `already exists`, the zone
+                // is someone else's).
+                if keeps_files(&error) {
+                    tracing::warn!(zone = %zone, actor = %actor, failure = ?failure, "addzone sent, answer lost; files kept until BIND's state is known");
+                    self.settle_soon();
+                } else {
                     self.discard(zone, plan.zone_file.is_some()).await;
                     tracing::warn!(zone = %zone, actor = %actor, failure = ?failure, "addzone failed; files removed");
                 }

@@ -57,12 +57,44 @@ pub enum ZoneError {
     /// named refused a command for a reason this service does not classify.
     #[error("BIND refused '{command}': {bind}")]
     Refused { command: &'static str, bind: String },
+    /// `dnssecPolicy: none` while the zone still serves DNSKEY records: removing the policy
+    /// now would take the zone dark for validating resolvers. Nothing was sent.
+    #[error("zone {0} still serves DNSKEY records")]
+    StillSigned(ZoneName),
+    /// The zone has no `dnssec-policy` (`/ds`, `checkds`).
+    #[error("zone {0} has no dnssec-policy")]
+    NoPolicy(ZoneName),
+    /// `checkds` of a key tag the zone does not have.
+    #[error("zone {zone} has no key with tag {tag}")]
+    NoSuchKey { zone: ZoneName, tag: u16 },
+    /// `checkds` refused for another reason (named's text).
+    #[error("BIND refused checkds on zone {zone}: {bind}")]
+    CheckdsRefused { zone: ZoneName, bind: String },
+    /// `primaries` in a PATCH of a zone that is not a secondary. Nothing was sent.
+    #[error("zone {0} is not a secondary")]
+    PrimariesOfPrimary(ZoneName),
+    /// `modzone` stored a DNSSEC change but the `reconfig` that puts it in effect failed or
+    /// its answer was lost (`why`): named may serve the zone as before until its next reconfig
+    /// or restart. The same PATCH again is harmless.
+    #[error("zone {zone}: DNSSEC change stored but maybe not in effect: {why}")]
+    NotInEffect { zone: ZoneName, why: String },
     /// named cannot be reached on its control channel; the text says why.
     #[error("cannot reach named's control channel: {0}")]
     Unavailable(String),
-    /// named did not answer in time.
+    /// named did not answer in time (a command that only reads).
     #[error("BIND did not answer within {} seconds", .0.as_secs())]
     Timeout(Duration),
+    /// A change was sent to named and no usable answer came back (`why`): named may have
+    /// carried it out. What the request wrote stays; the reconciliation settles the zone
+    /// against what BIND has (whole or absent).
+    #[error("the outcome of '{command}' on zone {zone} is unknown: {why}")]
+    OutcomeUnknown {
+        zone: ZoneName,
+        command: &'static str,
+        why: String,
+        /// No answer within the time limit (else: the answer was lost).
+        timed_out: bool,
+    },
     /// Anything else (disk, an unexpected answer); the cause is logged, not shown.
     #[error("internal error: {0}")]
     Internal(String),

@@ -33,6 +33,13 @@ pub fn timeout() -> Answer {
     Err(RndcFailure::Timeout(Duration::from_secs(10)))
 }
 
+/// The command was sent; named's answer never came back (connection closed).
+pub fn lost() -> Answer {
+    Err(RndcFailure::Lost(
+        "named closed the control connection (named restarting, or the rndc key/algorithm does not match named's controls key)".into(),
+    ))
+}
+
 pub fn unavailable() -> Answer {
     Err(RndcFailure::Unavailable(
         "connection refused (is named running?)".into(),
@@ -84,22 +91,9 @@ impl FakeNamed {
             .push_back(answer);
     }
 
-    /// Every command sent so far, as `"label zone"` (no block), in order.
+    /// Every command sent so far, as `"label zone"` (no block, no checkds arguments), in order.
     pub fn sent(&self) -> Vec<String> {
-        self.sent
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                let line = c.line();
-                match c {
-                    RndcCommand::AddZone(zone, _) | RndcCommand::ModZone(zone, _) => {
-                        format!("{} {zone}", c.label())
-                    }
-                    _ => line,
-                }
-            })
-            .collect()
+        self.sent.lock().unwrap().iter().map(key).collect()
     }
 
     /// The full lines sent (blocks included).
@@ -108,13 +102,8 @@ impl FakeNamed {
     }
 
     fn reply(&self, command: &RndcCommand) -> Answer {
-        let line = command.line();
         let label = command.label();
-        let exact = line
-            .split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ");
+        let exact = key(command);
         for key in [exact.as_str(), label] {
             if let Some(answer) = self
                 .once
@@ -136,6 +125,14 @@ impl FakeNamed {
                 RndcCommand::Status => ok("version: fake named\nserver is up and running"),
                 _ => refused("not found", ""),
             })
+    }
+}
+
+/// `"label zone"`, or `"label"` for a command without a zone.
+fn key(command: &RndcCommand) -> String {
+    match command.zone() {
+        Some(zone) => format!("{} {zone}", command.label()),
+        None => command.label().to_string(),
     }
 }
 

@@ -4,17 +4,36 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+use crate::bind::dnssec::Dnskey;
 use crate::bind::update::{DnsChannel, DnsFailure, DnsReply, Update, ZoneRecord};
 use crate::bind::ZoneName;
 
-#[derive(Default)]
 pub struct FakeDns {
     pub sent: Mutex<Vec<Update>>,
     pub answers: Mutex<VecDeque<Result<(), DnsFailure>>>,
     pub zone: Mutex<Vec<ZoneRecord>>,
+    /// The DNSKEY RRset served, or why it cannot be read.
+    pub keys: Mutex<Result<Vec<Dnskey>, DnsFailure>>,
+}
+
+impl Default for FakeDns {
+    fn default() -> FakeDns {
+        FakeDns {
+            sent: Mutex::default(),
+            answers: Mutex::default(),
+            zone: Mutex::default(),
+            keys: Mutex::new(Ok(Vec::new())),
+        }
+    }
 }
 
 impl FakeDns {
+    pub fn serve_keys(&self, keys: Result<Vec<Dnskey>, DnsFailure>) {
+        if let Ok(mut k) = self.keys.lock() {
+            *k = keys;
+        }
+    }
+
     pub fn sent(&self) -> Vec<Update> {
         self.sent.lock().map(|s| s.clone()).unwrap_or_default()
     }
@@ -46,5 +65,14 @@ impl DnsChannel for FakeDns {
 
     fn transfer<'a>(&'a self, _zone: &'a ZoneName) -> DnsReply<'a, Vec<ZoneRecord>> {
         Box::pin(async move { Ok(self.zone.lock().map(|z| z.clone()).unwrap_or_default()) })
+    }
+
+    fn dnskeys<'a>(&'a self, _zone: &'a ZoneName) -> DnsReply<'a, Vec<Dnskey>> {
+        Box::pin(async move {
+            self.keys
+                .lock()
+                .map(|k| k.clone())
+                .unwrap_or_else(|_| Ok(Vec::new()))
+        })
     }
 }

@@ -1,6 +1,6 @@
 //! The zone operations and their order, in domain terms (no HTTP here): `plan` validates a
 //! request before any I/O (`records`: the records of a new zone; `request`: what a client
-//! sends), `create`/`change`/`actions`/`read` are the operations on `service::Zones`, `locks`
+//! sends), `create`/`change`/`actions`/`read`/`dnssec` are the operations on `service::Zones`, `locks`
 //! serialises mutations per zone, `classify` says what each answer of named means, and
 //! `error::ZoneError` is every way an operation can fail; `index` is the in-memory list of
 //! managed zones and `reconcile` keeps it true to BIND (and sweeps orphaned files). named is
@@ -12,6 +12,7 @@ pub mod actions;
 pub mod change;
 pub mod classify;
 pub mod create;
+pub mod dnssec;
 pub mod error;
 pub mod index;
 pub mod locks;
@@ -27,10 +28,12 @@ pub mod service;
 pub use crate::bind::ZoneName;
 pub use actions::ZoneAction;
 pub use error::ZoneError;
-pub use plan::{CreatePlan, ModifyPlan};
+pub use plan::{CreatePlan, ModifyPlan, PolicyChange};
 pub use read::{ZoneStatus, ZoneSummary};
 pub use service::Zones;
 
+#[cfg(test)]
+mod dnssec_tests;
 #[cfg(test)]
 pub mod fake;
 #[cfg(test)]

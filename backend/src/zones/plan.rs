@@ -22,13 +22,30 @@ pub struct CreatePlan {
     pub zone_file: Option<String>,
 }
 
-/// A validated PATCH: each `Some` list replaces the statement (empty removes it).
+/// A validated PATCH: each `Some` list replaces the statement (empty removes it); `None`
+/// leaves the setting as it is.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ModifyPlan {
     pub also_notify: Option<Vec<Endpoint>>,
     pub allow_transfer: Option<Vec<AddressMatch>>,
     pub allow_update: Option<Vec<AddressMatch>>,
+    pub dnssec_policy: Option<PolicyChange>,
+    pub inline_signing: Option<bool>,
+    /// Never empty (a secondary needs a primary).
+    pub primaries: Option<Vec<Endpoint>>,
 }
+
+/// What a PATCH does to the zone's `dnssec-policy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyChange {
+    /// Sign with this policy (`insecure` included: BIND's graceful way out).
+    Use(ConfName),
+    /// `none`: remove the statement.
+    Remove,
+}
+
+/// The `dnssecPolicy` value that removes the statement.
+pub const POLICY_NONE: &str = "none";
 
 fn invalid(message: impl Into<String>) -> ZoneError {
     ZoneError::Invalid(message.into())
@@ -64,8 +81,14 @@ pub fn plan_create(
         .as_deref()
         .map(|k| conf_name("updateKeyName", k))
         .transpose()?;
+    let dnssec_policy = config
+        .dnssec_policy
+        .as_deref()
+        .map(|p| conf_name("dnssecPolicy", p))
+        .transpose()?;
     // A secondary takes `allow-update { key }` too (bindy always sends updateKeyName): BIND
     // 9.18 accepts it on a secondary, forwards nothing, and the zone transfers as usual.
+    let dynamic = update_key.is_some() && request.zone_type == ZoneType::Primary;
     let options = ZoneOptions {
         zone_type: request.zone_type,
         file: dir.zone_file(&zone),
@@ -80,12 +103,13 @@ pub fn plan_create(
             .as_deref()
             .map(|list| address_matches("allowTransfer", list))
             .transpose()?,
-        dnssec_policy: config
-            .dnssec_policy
-            .as_deref()
-            .map(|p| conf_name("dnssecPolicy", p))
-            .transpose()?,
-        inline_signing: config.inline_signing,
+        dnssec_policy: dnssec_policy.clone(),
+        // BIND signs a zone with a policy in place only if it takes dynamic updates; a static
+        // one is signed inline, so its file stays as written (as PATCH does, see
+        // `zones::dnssec::apply`).
+        inline_signing: config
+            .inline_signing
+            .or((dnssec_policy.is_some() && !dynamic).then_some(true)),
     };
     let zone_file = match request.zone_type {
         ZoneType::Primary => Some(primary_zone_file(request, now)?.render(zone.as_str())),
@@ -167,12 +191,39 @@ pub fn plan_modify(request: &ModifyZoneRequest) -> Result<ModifyPlan, ZoneError>
     if request.also_notify.is_none()
         && request.allow_transfer.is_none()
         && request.allow_update.is_none()
+        && request.dnssec_policy.is_none()
+        && request.inline_signing.is_none()
+        && request.primaries.is_none()
     {
         return Err(invalid(
-            "At least one field (alsoNotify, allowTransfer, or allowUpdate) must be provided",
+            "At least one field (alsoNotify, allowTransfer, allowUpdate, dnssecPolicy, \
+             inlineSigning, or primaries) must be provided",
+        ));
+    }
+    let primaries = request
+        .primaries
+        .as_deref()
+        .map(|l| endpoints("primaries", l))
+        .transpose()?;
+    if primaries.as_ref().is_some_and(Vec::is_empty) {
+        return Err(invalid(
+            "primaries cannot be empty: a secondary zone needs at least one primary server",
         ));
     }
     Ok(ModifyPlan {
+        dnssec_policy: request
+            .dnssec_policy
+            .as_deref()
+            .map(|p| {
+                if p.eq_ignore_ascii_case(POLICY_NONE) {
+                    Ok(PolicyChange::Remove)
+                } else {
+                    conf_name("dnssecPolicy", p).map(PolicyChange::Use)
+                }
+            })
+            .transpose()?,
+        inline_signing: request.inline_signing,
+        primaries,
         also_notify: request
             .also_notify
             .as_deref()
@@ -331,5 +382,52 @@ mod tests {
             ..ModifyZoneRequest::default()
         })
         .is_err());
+    }
+
+    #[test]
+    fn modify_reads_dnssec_and_primaries() {
+        let plan = |r: ModifyZoneRequest| plan_modify(&r);
+        let policy = |p: &str| {
+            plan(ModifyZoneRequest {
+                dnssec_policy: Some(p.into()),
+                ..ModifyZoneRequest::default()
+            })
+            .map(|p| p.dnssec_policy)
+        };
+        assert_eq!(
+            policy("default"),
+            Ok(Some(PolicyChange::Use(ConfName::parse("default").unwrap())))
+        );
+        assert_eq!(policy("None"), Ok(Some(PolicyChange::Remove)));
+        // an injected name never reaches named
+        for bad in ["a\"; }; allow-transfer { any; }; x \"", "", "two words"] {
+            assert!(
+                matches!(policy(bad), Err(ZoneError::Invalid(m)) if m.contains("dnssecPolicy")),
+                "{bad}"
+            );
+        }
+        let inline = plan(ModifyZoneRequest {
+            inline_signing: Some(false),
+            ..ModifyZoneRequest::default()
+        })
+        .unwrap();
+        assert_eq!(inline.inline_signing, Some(false));
+        assert_eq!(inline.dnssec_policy, None);
+        let primaries = plan(ModifyZoneRequest {
+            primaries: Some(vec!["192.0.2.1:5353".into()]),
+            ..ModifyZoneRequest::default()
+        })
+        .unwrap();
+        assert_eq!(
+            primaries.primaries.unwrap()[0].to_string(),
+            "192.0.2.1 port 5353"
+        );
+        for bad in [vec![], vec!["ns1.example.test".to_string()]] {
+            assert!(plan(ModifyZoneRequest {
+                primaries: Some(bad.clone()),
+                ..ModifyZoneRequest::default()
+            })
+            .is_err());
+        }
     }
 }

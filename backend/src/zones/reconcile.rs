@@ -113,14 +113,18 @@ impl Zones {
         }
     }
 
-    /// Reconciles now, then every `every`, for ever; failures are logged and retried.
+    /// Reconciles now, then every `every`, and one grace after a change whose outcome is
+    /// unknown (its files may be swept only then), for ever; failures are logged and retried.
     pub async fn reconcile_forever(&self, every: Duration) {
         loop {
             match self.reconcile().await {
                 Ok(()) => tracing::debug!(zones = self.index.len(), "reconciled with BIND"),
                 Err(e) => tracing::warn!(error = %e, "reconciliation with BIND failed; will retry"),
             }
-            tokio::time::sleep(every).await;
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = self.settle.notified() => tokio::time::sleep(self.orphan_grace).await,
+            }
         }
     }
 
@@ -145,6 +149,10 @@ impl Zones {
         for (zone, found) in candidates {
             if found == Found::Unlinked {
                 unlinked.push(zone.clone());
+            }
+            if found == Found::Empty {
+                self.remove_incomplete(&zone).await;
+                continue;
             }
             let marked = found.marked();
             match &in_bind {
@@ -178,7 +186,64 @@ impl Zones {
         for zone in unlinked.iter().filter(|z| managed.contains(*z)) {
             self.relink(zone).await;
         }
+        self.visit_tombstones(in_bind.as_ref()).await;
         Ok((managed, boot))
+    }
+
+    /// A zone deleted through the API that BIND has again (named killed before its new-zone
+    /// database forgot it) is deleted again; a tombstone is buried once BIND has been seen
+    /// without the zone for the grace, or when the zone was created again.
+    async fn visit_tombstones(&self, in_bind: Option<&BTreeSet<ZoneName>>) {
+        let tombstones = match self.dir.tombstones().await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the tombstones of deleted zones");
+                return;
+            }
+        };
+        for (zone, age) in tombstones {
+            let _guard = self.locks.lock(&zone).await;
+            let present = match in_bind {
+                Some(bind) if !bind.contains(&zone) => false,
+                _ => match self.presence(&zone).await {
+                    Ok(Presence::Present(_)) => true,
+                    Ok(Presence::Absent) => false,
+                    Err(_) => continue, // named not answering: next round
+                },
+            };
+            if self.dir.has_marker(&zone) || (!present && age >= self.orphan_grace) {
+                let _ = self.dir.bury(&zone).await;
+            } else if present {
+                let again = self.named.run(&RndcCommand::DelZone(zone.clone())).await;
+                tracing::warn!(zone = %zone, result = ?again,
+                    "deleted again a zone that was deleted through this API and that named \
+                     brought back (named stopped before it had forgotten the zone)");
+            }
+        }
+    }
+
+    /// A zone whose marker and zone file (one inode) have no content: its create's content
+    /// never reached the disk (a power loss before the create was synced), so the create was
+    /// never acknowledged. BIND drops it if it has it, and its files go.
+    async fn remove_incomplete(&self, zone: &ZoneName) {
+        let _guard = self.locks.lock(zone).await;
+        let present = match self.presence(zone).await {
+            Ok(presence) => matches!(presence, Presence::Present(_)),
+            Err(_) => return, // named not answering: next round
+        };
+        if present {
+            let deleted = self.named.run(&RndcCommand::DelZone(zone.clone())).await;
+            if let Err(failure) = deleted {
+                tracing::warn!(zone = %zone, failure = ?failure, "cannot delete a zone whose create never completed; will retry");
+                return;
+            }
+        }
+        if self.dir.remove(zone, true).await.is_ok() {
+            self.index.removed(zone);
+            tracing::warn!(zone = %zone,
+                "removed a zone whose create never completed: its content never reached the \
+                 disk (a power loss before the create was acknowledged)");
+        }
     }
 
     /// rndc lookups, at most `LOOKUPS_IN_FLIGHT` at once: a marked zone counts if BIND shows

@@ -46,6 +46,10 @@ pub enum RecordError {
     Unavailable(String),
     #[error("the DNS server did not answer within {} seconds", .0.as_secs())]
     Timeout(Duration),
+    /// The UPDATE reached named and no usable answer came back (`why`): named may have
+    /// applied it.
+    #[error("the outcome of the update is unknown: {why}")]
+    OutcomeUnknown { why: String, timed_out: bool },
     /// An answer that cannot be trusted (TSIG does not verify) or read.
     #[error("unusable answer from the DNS server: {0}")]
     Protocol(String),
@@ -82,7 +86,18 @@ pub fn classify_dns(
             "SERVFAIL" => RecordError::ServerFailure { rcode },
             _ => RecordError::Rejected { rcode },
         },
-        DnsFailure::Unavailable(why) => RecordError::Unavailable(why),
+        // An UPDATE that reached named without a usable answer may have been applied.
+        DnsFailure::Lost(why) | DnsFailure::Protocol(why) if !transfer => {
+            RecordError::OutcomeUnknown {
+                why,
+                timed_out: false,
+            }
+        }
+        DnsFailure::Timeout(t) if !transfer => RecordError::OutcomeUnknown {
+            why: format!("no answer within {} s", t.as_secs()),
+            timed_out: true,
+        },
+        DnsFailure::Unavailable(why) | DnsFailure::Lost(why) => RecordError::Unavailable(why),
         DnsFailure::Timeout(t) => RecordError::Timeout(t),
         DnsFailure::Protocol(why) => RecordError::Protocol(why),
         DnsFailure::Disabled(why) => RecordError::Disabled(why),

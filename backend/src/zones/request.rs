@@ -92,8 +92,9 @@ pub struct DnsRecord {
     pub priority: Option<u16>,
 }
 
-/// Body of `PATCH /api/v1/zones/{name}`. Each present list replaces the zone's statement; an
-/// empty list removes it. At least one field is required.
+/// Body of `PATCH /api/v1/zones/{name}`, merged into the zone's configuration: a field that is
+/// absent leaves its setting as it is; a present list replaces the zone's statement, an empty
+/// one removes it. At least one field is required.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ModifyZoneRequest {
@@ -104,4 +105,33 @@ pub struct ModifyZoneRequest {
     /// Addresses allowed to send dynamic updates (replaces a key-based `allow-update`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_update: Option<Vec<String>>,
+    /// A `dnssec-policy` (built-in `default` or `insecure`, or one defined in named.conf) signs
+    /// the zone or changes its policy; `insecure` unsigns it gracefully; `none` removes the
+    /// policy, refused (409) while the zone still serves DNSKEY records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dnssec_policy: Option<String>,
+    /// Sign a copy of the zone, leaving its file as written. Set to `true` when a policy is set
+    /// on a zone that takes no dynamic updates (BIND needs one or the other).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline_signing: Option<bool>,
+    /// Primary servers of a secondary zone (`ip`, `ipv4:port` or `[ipv6]:port`); the zone is
+    /// transferred again from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primaries: Option<Vec<String>>,
+}
+
+/// Body of `POST /api/v1/zones/{name}/dnssec/checkds`: what the parent zone did with the DS
+/// record of the key `keyTag`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckdsRequest {
+    pub key_tag: u16,
+    pub ds: CheckdsState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckdsState {
+    Published,
+    Withdrawn,
 }

@@ -34,6 +34,9 @@ pub struct Zones {
     /// A marker younger than this is never swept as an orphan (its create may still be
     /// in named's queue).
     pub(super) orphan_grace: Duration,
+    /// Woken by a change whose outcome is unknown: the background reconciliation then runs
+    /// once the grace has passed, instead of at its next interval.
+    pub(super) settle: tokio::sync::Notify,
 }
 
 /// How long one check that named is up and has not restarted serves `GET /zones` (default):
@@ -59,7 +62,14 @@ impl Zones {
             boot_check: tokio::sync::Mutex::new(None),
             boot_check_ttl: BOOT_CHECK_TTL,
             orphan_grace: Duration::from_secs(30),
+            settle: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Asks the background reconciliation to settle a zone whose change has an unknown
+    /// outcome (see `reconcile_forever`).
+    pub(super) fn settle_soon(&self) {
+        self.settle.notify_one();
     }
 
     /// Lists over named's statistics channel instead of one rndc command per zone.

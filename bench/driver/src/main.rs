@@ -158,7 +158,7 @@ pub fn run(opts: &Options) -> Result<Value> {
     let wasm_bytes = std::fs::metadata(&wasm)?.len();
     if !opts.only_filter_cpu {
         bindcar_testbed::backend::binary()
-            .context("the release backend (cargo build --release -p bindcar)")?;
+            .context("the release backend (cargo build --release --bin bindcar)")?;
     }
     let machine = machine(opts)?;
     say!(

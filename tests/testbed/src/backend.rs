@@ -10,10 +10,11 @@
 //! ```
 //!
 //! The binary is `$BINDCAR_BIN`, else `<workspace>/target/debug/bindcar` (or under
-//! `$CARGO_TARGET_DIR`); build it with `cargo build -p bindcar`. The child gets a clean
+//! `$CARGO_TARGET_DIR`); build it with `cargo build --bin bindcar`. The child gets a clean
 //! environment (PATH, HOME, RUST_LOG=info, BIND_API_ADDRESS=127.0.0.1, a free API_PORT,
 //! RATE_LIMIT_ENABLED=false) plus the given variables, which win (a value of [`UNSET`] removes
-//! the variable). It is killed when the `Backend` is dropped.
+//! the variable). It is killed when the `Backend` is dropped. [`Backend::start_https`] starts
+//! one serving HTTPS and waits for it through [`crate::https::Https`].
 
 // `Backend::start` is for tests: it panics with the reason so the test fails saying it.
 #![allow(clippy::panic)]
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use tempfile::TempDir;
 
+use crate::https::Https;
 use crate::ports::free_port;
 
 pub struct Backend {
@@ -47,19 +49,39 @@ pub fn binary() -> Result<PathBuf> {
         }
         return Ok(path);
     }
+    debug_binary("bindcar", "cargo build -p bindcar")
+}
+
+/// bindcar with its crash points compiled in (`bindcar::failpoints`), for the
+/// fault-injection tests.
+pub fn failpoints_binary() -> Result<PathBuf> {
+    debug_binary(
+        "bindcar-failpoints",
+        "cargo build -p bindcar@0.1 --features failpoints --bin bindcar-failpoints",
+    )
+}
+
+fn debug_binary(name: &str, build: &str) -> Result<PathBuf> {
     let workspace = crate::envoy::workspace_root();
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| workspace.join("target"));
-    let path = target.join("debug").join("bindcar");
+    let path = target.join("debug").join(name);
     if !path.is_file() {
         bail!(
-            "the bindcar binary is missing at {}: run `cargo build -p bindcar` first, or set BINDCAR_BIN",
+            "the {name} binary is missing at {}: run `{build}` first (make test does)",
             path.display()
         );
     }
     crate::fresh::ensure_fresh(&path, &path.with_extension("d"), "cargo build -p bindcar")?;
     Ok(path)
+}
+
+fn binary_or_panic() -> PathBuf {
+    match binary() {
+        Ok(path) => path,
+        Err(e) => panic!("{e:#}"),
+    }
 }
 
 /// A value that removes the variable from the child's environment (to test a default).
@@ -68,7 +90,7 @@ pub const UNSET: &str = "\0unset";
 
 /// The clean environment every child starts from; `env` entries override it. Rate limiting
 /// is off by default here: every test client is 127.0.0.1, and many tests send more than the
-/// default burst of 10 in a row (`backend_limits.rs` tests it on, and with its default).
+/// default burst of 50 in a row (`backend_limits.rs` tests it on, and with its default).
 fn environment(env: &[(String, String)], port: u16) -> Vec<(String, String)> {
     let mut all: Vec<(String, String)> = vec![
         (
@@ -110,11 +132,29 @@ impl Backend {
         Backend::try_start_binary(&binary()?, env, args)
     }
 
+    /// bindcar serving HTTPS (`BIND_TLS_*` in `env`), probed with `https`'s CA and client
+    /// certificate; `base_url` is then `https://...`. Panics with its log if it does not start.
+    pub fn start_https(env: Vec<(String, String)>, https: &Https) -> Backend {
+        match Backend::launch(&binary_or_panic(), env, &[], Some(https)) {
+            Ok(backend) => backend,
+            Err(e) => panic!("could not start bindcar over HTTPS: {e:#}"),
+        }
+    }
+
     /// The same with another binary (the benchmark runs the reference bindcar this way).
     pub fn try_start_binary(
         binary: &std::path::Path,
         env: Vec<(String, String)>,
         args: &[&str],
+    ) -> Result<Backend> {
+        Backend::launch(binary, env, args, None)
+    }
+
+    fn launch(
+        binary: &std::path::Path,
+        env: Vec<(String, String)>,
+        args: &[&str],
+        https: Option<&Https>,
     ) -> Result<Backend> {
         let binary = binary.to_path_buf();
         let dir = tempfile::Builder::new()
@@ -143,10 +183,11 @@ impl Backend {
             .filter(|h| *h != "0.0.0.0")
             .unwrap_or("127.0.0.1")
             .to_string();
+        let scheme = if https.is_some() { "https" } else { "http" };
         let mut backend = Backend {
             child: Some(child),
             port,
-            base_url: format!("http://{host}:{port}"),
+            base_url: format!("{scheme}://{host}:{port}"),
             log_path,
             _dir: dir,
         };
@@ -163,7 +204,11 @@ impl Backend {
                     backend.logs()
                 );
             }
-            if http_status(&host, port, "/api/v1/health") == Some(200) {
+            let health = match https {
+                Some(https) => https.status(&host, port, "/api/v1/health").ok(),
+                None => http_status(&host, port, "/api/v1/health"),
+            };
+            if health == Some(200) {
                 return Ok(backend);
             }
             if Instant::now() > deadline {
@@ -235,6 +280,23 @@ impl Backend {
             let _ = file.read_to_string(&mut text);
         }
         text
+    }
+
+    /// Waits for bindcar to exit by itself (a crash point killed it): its status, or `None`
+    /// if it still runs after `timeout` (then it is left running).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let child = self.child.as_mut()?;
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Sends SIGTERM and waits for the exit (graceful shutdown).

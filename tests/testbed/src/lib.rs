@@ -1,7 +1,8 @@
 //! Real processes on loopback, for the end-to-end tests (`bindcar-e2e`), `make run`
 //! (`bindcar-devstack`) and `make bench` (`bindcar-bench`): a private named, Envoy loading the
-//! real filter `.wasm`, the bindcar binary, a recording upstream, a raw HTTP/1.1 client and a
-//! TokenReview API server. Each module is named for the process it drives.
+//! real filter `.wasm`, the bindcar binary, a recording upstream, a raw HTTP/1.1 client, an HTTPS
+//! client (rustls), a TokenReview API server, and a proxy that loses named's answers on purpose
+//! (`fault_proxy`). Each module is named for the process it drives.
 //!
 //! Constructors meant for tests (`Named::start`, `Backend::start`, `free_port`, the token
 //! minting helpers) panic with the reason, so a test fails saying what is missing; the
@@ -9,8 +10,10 @@
 
 pub mod backend;
 pub mod envoy;
+pub mod fault_proxy;
 pub mod fresh;
 pub mod http;
+pub mod https;
 pub mod named;
 pub mod ports;
 pub mod tokenreview;

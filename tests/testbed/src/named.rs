@@ -338,6 +338,12 @@ controls {{
         }
     }
 
+    /// Kills named with SIGKILL (no shutdown of its own) and waits for it: a crash. Its
+    /// state stays for `start_again`.
+    pub fn crash(&mut self) {
+        self.kill();
+    }
+
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
             Some(child) => matches!(child.try_wait(), Ok(None)),
@@ -445,6 +451,13 @@ controls {{
             .filter(|l| !l.is_empty() && !l.starts_with(";;"))
             .map(str::to_owned)
             .collect()
+    }
+
+    /// The answer section as dig prints it (`+noall +answer`): whole records, one a line, in
+    /// the form `dnssec-dsfromkey -f` reads.
+    pub fn dig_answer(&self, name: &str, rtype: &str) -> String {
+        let output = self.dig_raw(&["+noall", "+answer", name, rtype]);
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
     /// The response code dig reports (`NOERROR`, `NXDOMAIN`, `REFUSED`, `SERVFAIL`...).

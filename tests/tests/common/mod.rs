@@ -95,6 +95,13 @@ impl Client {
     }
 
     pub async fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
+        self.try_send(method, path, body)
+            .await
+            .expect("request reaches bindcar")
+    }
+
+    /// The same, `None` when no answer comes (the backend died or closed the connection).
+    pub async fn try_send(&self, method: &str, path: &str, body: Option<&Value>) -> Option<Reply> {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = &self.token {
@@ -103,13 +110,13 @@ impl Client {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.expect("request reaches bindcar");
+        let response = request.send().await.ok()?;
         let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        (
+        let text = response.text().await.ok()?;
+        Some((
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        ))
     }
 
     pub async fn get(&self, path: &str) -> Reply {

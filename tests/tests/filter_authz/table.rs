@@ -73,6 +73,20 @@ const ROWS: &[(&str, &str, &str, &str, Option<&str>)] = &[
     ),
     (
         "GET",
+        "/api/v1/zones/example.com/ds",
+        "get",
+        "zones/ds",
+        Some("example.com"),
+    ),
+    (
+        "POST",
+        "/api/v1/zones/example.com/dnssec/checkds",
+        "create",
+        "zones/checkds",
+        Some("example.com"),
+    ),
+    (
+        "GET",
         "/api/v1/zones/example.com/records",
         "get",
         "zones/records",

@@ -12,6 +12,8 @@
 //! | `PATCH /api/v1/zones/{z}` | patch | zones | | z |
 //! | `DELETE /api/v1/zones/{z}` | delete | zones | | z |
 //! | `POST /api/v1/zones/{z}/{reload,freeze,thaw,notify,retransfer}` | create | zones | the action | z |
+//! | `GET /api/v1/zones/{z}/ds` | get | zones | ds | z |
+//! | `POST /api/v1/zones/{z}/dnssec/checkds` | create | zones | checkds | z |
 //! | `GET /api/v1/zones/{z}/records[/…]`, `GET …/rrsets[/…]` | get | zones | records | z |
 //! | `POST`/`PUT`/`DELETE /api/v1/zones/{z}/records[/…]`, `PUT …/rrsets/…` | create / update / delete / update | zones | records | z |
 //! | `GET /api/v1/server/status` | get | server | status | |
@@ -50,9 +52,11 @@ impl Attributes {
 /// Every verb and `resource[/subresource]` the table can produce (static rules are checked
 /// against these at load, so a typo is an error rather than a rule that never applies).
 pub const VERBS: [&str; 6] = ["list", "get", "create", "patch", "update", "delete"];
-pub const RESOURCES: [&str; 10] = [
+pub const RESOURCES: [&str; 12] = [
     "zones",
     "zones/status",
+    "zones/ds",
+    "zones/checkds",
     "zones/reload",
     "zones/freeze",
     "zones/thaw",
@@ -101,6 +105,9 @@ pub fn attributes(method: &[u8], path: &[u8]) -> Option<Attributes> {
                 (b"PATCH", []) => attrs("patch", "zones", None, name),
                 (b"DELETE", []) => attrs("delete", "zones", None, name),
                 (b"GET", ["status"]) => attrs("get", "zones", Some("status"), name),
+                (b"GET", ["ds"]) => attrs("get", "zones", Some("ds"), name),
+                // One segment, as Kubernetes subresources are (`zones/checkds` in a Role).
+                (b"POST", ["dnssec", "checkds"]) => attrs("create", "zones", Some("checkds"), name),
                 (_, ["records", ..]) => {
                     let verb = match method {
                         b"GET" => "get",
@@ -180,6 +187,14 @@ mod tests {
             some("patch", "zones", z)
         );
         assert_eq!(
+            row("GET", "/api/v1/zones/example.com/ds"),
+            some("get", "zones/ds", z)
+        );
+        assert_eq!(
+            row("POST", "/api/v1/zones/example.com/dnssec/checkds"),
+            some("create", "zones/checkds", z)
+        );
+        assert_eq!(
             row("DELETE", "/api/v1/zones/example.com"),
             some("delete", "zones", z)
         );
@@ -245,6 +260,10 @@ mod tests {
             ("PUT", "/api/v1/zones/example.com"),
             ("POST", "/api/v1/zones/example.com/status"),
             ("POST", "/api/v1/zones/example.com/explode"),
+            ("POST", "/api/v1/zones/example.com/ds"),
+            ("GET", "/api/v1/zones/example.com/dnssec/checkds"),
+            ("POST", "/api/v1/zones/example.com/dnssec"),
+            ("POST", "/api/v1/zones/example.com/checkds"),
             ("GET", "/api/v1/zones/example.com/reload"),
             ("PATCH", "/api/v1/zones/example.com/records"),
             ("DELETE", "/api/v1/zones/example.com/rrsets/www/A"),
@@ -270,6 +289,8 @@ mod tests {
         for (m, p) in [
             ("GET", "/api/v1/zones"),
             ("GET", "/api/v1/zones/a/status"),
+            ("GET", "/api/v1/zones/a/ds"),
+            ("POST", "/api/v1/zones/a/dnssec/checkds"),
             ("GET", "/api/v1/zones/a/records"),
             ("GET", "/api/v1/server/status"),
             ("GET", "/api/v1/openapi.json"),

@@ -253,7 +253,10 @@ fn run() -> Result<()> {
 fn bindcar_bin() -> Result<PathBuf> {
     let p = workspace_root().join("target/debug/bindcar");
     if !p.exists() {
-        bail!("{} not found (run `cargo build -p bindcar`)", p.display());
+        bail!(
+            "{} not found (run `cargo build --bin bindcar`)",
+            p.display()
+        );
     }
     Ok(p)
 }
