@@ -101,7 +101,7 @@ fn the_filter_is_configured_explicitly_and_keyed_by_the_connections_peer() {
             );
             assert!(
                 matches!(&hcm["xff_num_trusted_hops"], Value::Null)
-                    || hcm["xff_num_trusted_hops"] == Value::from(0),
+                    || hcm["xff_num_trusted_hops"] == 0,
                 "{name}: xff_num_trusted_hops"
             );
             for config in wasm {

@@ -81,51 +81,6 @@ pub async fn require_auth(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-    use axum::body::Body;
-    use axum::routing::get;
-    use axum::{middleware, Router};
-    use tower::ServiceExt;
-
-    use super::*;
-
-    async fn actor_with(header: &'static str, sent: &[(&str, &str)]) -> String {
-        let app = Router::new()
-            .route("/", get(|a: Actor| async move { a.0 }))
-            .layer(middleware::from_fn(move |req: Request, next: Next| {
-                from_mesh_header(header, req, next)
-            }));
-        let mut req = axum::http::Request::builder().uri("/");
-        for (k, v) in sent {
-            req = req.header(*k, *v);
-        }
-        let reply = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
-        let body = axum::body::to_bytes(reply.into_body(), 4096).await.unwrap();
-        String::from_utf8(body.to_vec()).unwrap()
-    }
-
-    /// Issue 24, item 5: the actor comes from the header the backend is configured with; a
-    /// client's copy of the default name means nothing when the mesh uses another.
-    #[tokio::test]
-    async fn the_actor_comes_from_the_configured_mesh_header_only() {
-        let spoof = ("x-remote-user", "system:serviceaccount:kube-system:admin");
-        assert_eq!(
-            actor_with("x-auth-user", &[("x-auth-user", "alice"), spoof]).await,
-            "alice"
-        );
-        assert_eq!(
-            actor_with("x-auth-user", &[spoof]).await,
-            "anonymous (auth disabled)"
-        );
-        assert_eq!(
-            actor_with("x-remote-user", &[("x-remote-user", "bob")]).await,
-            "bob"
-        );
-    }
-}
-
 fn denial_response(denial: &Denial) -> Response {
     let error = match denial.status(STATUS_ON_REVIEW_ERROR) {
         401 => ApiError::Unauthorized {
@@ -186,4 +141,49 @@ async fn from_mesh_header(header: &str, mut request: Request, next: Next) -> Res
         .unwrap_or_else(|| "anonymous (auth disabled)".into());
     request.extensions_mut().insert(Actor(user));
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use axum::body::Body;
+    use axum::routing::get;
+    use axum::{middleware, Router};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn actor_with(header: &'static str, sent: &[(&str, &str)]) -> String {
+        let app = Router::new()
+            .route("/", get(|a: Actor| async move { a.0 }))
+            .layer(middleware::from_fn(move |req: Request, next: Next| {
+                from_mesh_header(header, req, next)
+            }));
+        let mut req = axum::http::Request::builder().uri("/");
+        for (k, v) in sent {
+            req = req.header(*k, *v);
+        }
+        let reply = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        let body = axum::body::to_bytes(reply.into_body(), 4096).await.unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    /// Issue 24, item 5: the actor comes from the header the backend is configured with; a
+    /// client's copy of the default name means nothing when the mesh uses another.
+    #[tokio::test]
+    async fn the_actor_comes_from_the_configured_mesh_header_only() {
+        let spoof = ("x-remote-user", "system:serviceaccount:kube-system:admin");
+        assert_eq!(
+            actor_with("x-auth-user", &[("x-auth-user", "alice"), spoof]).await,
+            "alice"
+        );
+        assert_eq!(
+            actor_with("x-auth-user", &[spoof]).await,
+            "anonymous (auth disabled)"
+        );
+        assert_eq!(
+            actor_with("x-remote-user", &[("x-remote-user", "bob")]).await,
+            "bob"
+        );
+    }
 }
