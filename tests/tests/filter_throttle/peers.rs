@@ -73,11 +73,19 @@ fn forged_forwarding_headers_neither_unblock_a_client_nor_block_another() {
             // Envoy took each address from the header: all share one key, already blocked by
             // the six forged requests above.
             assert_eq!((throttled, reviewed), (30, 0), "{case}");
+            // Envoy writes its log file in the background: give it a moment.
+            let line = "took source.address from x-forwarded-for";
+            let told = (0..50).any(|_| {
+                let seen = s.envoy.log_text().contains(line);
+                if !seen {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                seen
+            });
             assert!(
-                s.envoy
-                    .log_text()
-                    .contains("took source.address from x-forwarded-for"),
-                "{case}: the operator is told"
+                told,
+                "{case}: the operator is told:\n{}",
+                s.envoy.log_text()
             );
         }
         // The victim is still served.
