@@ -5,16 +5,15 @@
 //! (`dispatch`) and answers (`answer`), moving every waiter out of `AwaitingAuthorization`.
 //! The decisions are `bindcar_policy::authz`'s; the subject is the reviewed identity only.
 
-use std::time::UNIX_EPOCH;
-
 use bindcar_policy::authz::sar::parse_sar_response;
 use bindcar_policy::authz::{Begin, Operation};
-use bindcar_policy::denial::Denial;
+use bindcar_policy::denial::{Denial, DenialKind};
 use bindcar_policy::failure::FailureKind;
 use bindcar_policy::pending::Join;
 use bindcar_policy::review::{Identity, ReviewFailure};
 use proxy_wasm::hostcalls;
 
+use crate::abi;
 use crate::host::{self, callout_response, unix_ms};
 use crate::plugin::{Authz, Plugin};
 use crate::state::{State, Waiter};
@@ -50,7 +49,7 @@ pub fn start(plugin: &Plugin, waiter: &Waiter, identity: &Identity, cap_ms: Opti
     // Set from the request's headers before any review; missing would be a bug: deny.
     let unknown = Operation::Unknown(String::new());
     let op = waiter.operation().unwrap_or(&unknown);
-    let now_ms = unix_ms(hostcalls::get_current_time().unwrap_or(UNIX_EPOCH));
+    let now_ms = unix_ms(abi::now_or_epoch());
     let begun = authz.authorizer.borrow().begin(identity, op, now_ms);
     let key = match begun {
         Begin::Decided(result) => return decided(plugin, result),
@@ -73,7 +72,7 @@ pub fn start(plugin: &Plugin, waiter: &Waiter, identity: &Identity, cap_ms: Opti
         Join::Lead => {
             let mut msg = vec![QUEUE_TAG];
             msg.extend_from_slice(key.digest());
-            if hostcalls::enqueue_shared_queue(authz.queue_id, Some(&msg)).is_err() {
+            if abi::enqueue(authz.queue_id, &msg).is_err() {
                 authz.pending.borrow_mut().remove(key.digest());
                 plugin.metrics.authz_failed(FailureKind::Dispatch);
                 return Next::Fail(FailureKind::Dispatch);
@@ -101,10 +100,10 @@ pub fn apply(
     token_hash: Option<&str>,
 ) -> State {
     match next {
-        Next::Allow => {
-            host::allow(plugin, Some(identity));
-            allowed
-        }
+        Next::Allow => match host::allow(plugin, Some(identity)) {
+            true => allowed,
+            false => State::Denied(DenialKind::ProxyError),
+        },
         Next::Deny(denial) => {
             host::deny(plugin, &denial, token_hash);
             State::Denied(denial.kind())
@@ -167,7 +166,7 @@ pub fn answer(
     }
     let done = authz.pending.borrow_mut().complete(call);
     let Some(pending) = done else { return true };
-    let now_ms = unix_ms(hostcalls::get_current_time().unwrap_or(UNIX_EPOCH));
+    let now_ms = unix_ms(abi::now_or_epoch());
     plugin
         .metrics
         .authz_latency(now_ms.saturating_sub(pending.started_ms));
@@ -194,7 +193,7 @@ fn conclude(
     result: &Result<bool, ReviewFailure>,
     failure: FailureKind,
 ) {
-    let now_ms = unix_ms(hostcalls::get_current_time().unwrap_or(UNIX_EPOCH));
+    let now_ms = unix_ms(abi::now_or_epoch());
     let decision = authz.authorizer.borrow_mut().finish(
         &pending.key,
         &pending.identity,
@@ -225,13 +224,13 @@ fn conclude(
 
 /// AwaitingAuthorization → Allowed | Denied | Failed (or Abandoned if the request is gone).
 fn resume(plugin: &Plugin, waiter: &Waiter, identity: &Identity, next: Next) {
-    if hostcalls::set_effective_context(waiter.context_id).is_err() {
+    if abi::set_effective_context(waiter.context_id).is_err() {
         waiter.set(State::Abandoned);
         return;
     }
     let state = apply(plugin, identity, next, State::Allowed, None);
-    if state == State::Allowed {
-        hostcalls::resume_http_request().ok();
+    if state == State::Allowed && abi::resume_request().is_err() {
+        abi::reset_request().ok();
     }
     waiter.set(state);
 }

@@ -2,65 +2,60 @@
 //! the host's *effective* context, which is the current request inside its own callbacks, and
 //! a waiting request once the root context has switched to it.
 
-use std::ptr::null_mut;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bindcar_policy::denial::Denial;
 use bindcar_policy::review::Identity;
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::{BufferType, MapType, Status};
 
+use crate::abi::{self, CALLOUT_RESPONSE_BODY, CALLOUT_RESPONSE_HEADERS, REQUEST_HEADERS};
 use crate::plugin::Plugin;
 
-#[link(wasm_import_module = "env")]
-extern "C" {
-    // The ABI function behind the SDK's `get_map_bytes`, declared as the SDK declares it.
-    fn proxy_get_header_map_pairs(
-        map_type: MapType,
-        return_map_data: *mut *mut u8,
-        return_map_size: *mut usize,
-    ) -> Status;
-}
-
 /// Every header of the effective request, serialized (read with
-/// `bindcar_policy::header_map::HeaderMap`), in one host call. The SDK's own getter turns
-/// each name into a `String` with an unwrap; the raw bytes are never trusted that way here.
-/// Empty when the host has none to give.
+/// `bindcar_policy::header_map::HeaderMap`), in one host call. Empty when the host has none
+/// to give (the request then reads as one without headers: refused unless exempt... and an
+/// exempt path needs a `:path`, so refused).
 pub fn request_header_map() -> Vec<u8> {
-    let mut data: *mut u8 = null_mut();
-    let mut size: usize = 0;
-    // SAFETY: on Ok the host has put `size` bytes at `data`, allocated through this module's
-    // `proxy_on_memory_allocate` (the SDK's: a `Vec<u8>` of capacity `size`, forgotten), so
-    // the Vec takes ownership of exactly that allocation, as the SDK's getter does.
-    unsafe {
-        match proxy_get_header_map_pairs(MapType::HttpRequestHeaders, &mut data, &mut size) {
-            Status::Ok if !data.is_null() => Vec::from_raw_parts(data, size, size),
-            _ => Vec::new(),
-        }
-    }
+    abi::header_map(REQUEST_HEADERS)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
-pub fn allow(plugin: &Plugin, identity: Option<&Identity>) {
+/// Lets the effective request through, with the reviewed identity when there is one; false
+/// when the host would not set it, and then the request has been refused instead (a request
+/// must never reach the upstream without the identity the filter vouches for).
+pub fn allow(plugin: &Plugin, identity: Option<&Identity>) -> bool {
     if let Some(id) = identity {
         let names = &plugin.config.identity;
-        hostcalls::set_map_value_bytes(
-            MapType::HttpRequestHeaders,
-            &names.user,
-            Some(id.username.as_bytes()),
-        )
-        .ok();
-        if !id.groups.is_empty() {
-            let groups = id.groups.join(",");
-            hostcalls::set_map_value_bytes(
-                MapType::HttpRequestHeaders,
-                &names.groups,
-                Some(groups.as_bytes()),
-            )
-            .ok();
+        let groups = id.groups.join(",");
+        let set =
+            |name: &str, value: &str| abi::replace_header(REQUEST_HEADERS, name, value.as_bytes());
+        let done = set(&names.user, &id.username).and_then(|()| match groups.is_empty() {
+            true => Ok(()),
+            false => set(&names.groups, &groups),
+        });
+        if let Err(status) = done {
+            log::warn!("bindcar-auth: the host refused the identity headers ({status:?}); refusing the request");
+            deny(plugin, &Denial::ProxyError, None);
+            return false;
         }
         log::debug!("bindcar-auth: allowed {}", id.username);
     }
     plugin.metrics.allowed();
+    true
+}
+
+/// Removes a client's copy of an identity header; false (and the request refused) when the
+/// host would not.
+pub fn strip(plugin: &Plugin, name: &str) -> bool {
+    match abi::remove_header(REQUEST_HEADERS, name) {
+        Ok(()) => true,
+        Err(status) => {
+            log::warn!("bindcar-auth: the host refused to remove {name} ({status:?}); refusing the request");
+            deny(plugin, &Denial::ProxyError, None);
+            false
+        }
+    }
 }
 
 pub fn deny(plugin: &Plugin, denial: &Denial, token_hash: Option<&str>) {
@@ -75,15 +70,12 @@ pub fn deny(plugin: &Plugin, denial: &Denial, token_hash: Option<&str>) {
     if denial.challenges() {
         headers.push(("www-authenticate", "Bearer"));
     }
-    let sent = hostcalls::send_http_response(
+    // Could it not answer, `reply` resets the request: never let through.
+    abi::reply(
         u32::from(denial.status(plugin.config.status_on_error)),
-        headers,
-        Some(body.as_bytes()),
+        &headers,
+        body.as_bytes(),
     );
-    if sent.is_err() {
-        // Could not answer: at least never let it through.
-        hostcalls::reset_http_request().ok();
-    }
 }
 
 /// A callout's answer: its `:status` (None when there was no answer) and its body, `None`
@@ -96,7 +88,7 @@ pub fn callout_response(
     let status = if num_headers == 0 {
         None
     } else {
-        hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
+        abi::header(CALLOUT_RESPONSE_HEADERS, ":status")
             .ok()
             .flatten()
             .and_then(|s| {
@@ -108,7 +100,7 @@ pub fn callout_response(
     if body_size > max_body {
         return (status, None);
     }
-    let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+    let body = abi::buffer(CALLOUT_RESPONSE_BODY, 0, body_size)
         .ok()
         .flatten()
         .unwrap_or_default();

@@ -8,11 +8,13 @@
 //!   SubjectAccessReview callouts
 //! - `root.rs`:    per-worker plugin context: configuration, the review queue
 //! - `plugin.rs`:  the immutable, validated configuration shared by both
+//! - `abi.rs`:     the host functions, every status handled (the SDK's wrappers panic)
 //! - `host.rs`:    allow (identity headers) or deny (local reply) the effective request
 //! - `metrics.rs`: the stats named by `bindcar_policy::stats`
 //! - `throttle.rs`: failed-authentication throttling: the client, the gate, the 429
 //! - `store.rs`:   the verdict cache's and the throttle's slots in Envoy shared data
 
+mod abi;
 mod authorize;
 mod host;
 mod metrics;
@@ -24,13 +26,13 @@ mod state;
 mod store;
 mod throttle;
 
-use proxy_wasm::types::LogLevel;
-
 proxy_wasm::main! {{
-    proxy_wasm::set_log_level(LogLevel::Info);
+    // Our logger, not the SDK's (which aborts the VM when the host refuses a line).
+    log::set_logger(&abi::LOGGER).ok();
+    log::set_max_level(log::LevelFilter::Info);
     // panic = "abort": the hook is the only trace a panic would leave before the VM traps.
     std::panic::set_hook(Box::new(|info| {
-        proxy_wasm::hostcalls::log(LogLevel::Critical, &format!("bindcar-auth: panic: {info}")).ok();
+        abi::log(5, &format!("bindcar-auth: panic: {info}")).ok();
     }));
     proxy_wasm::set_root_context(|context_id| Box::new(root::AuthRoot::new(context_id)));
 }}

@@ -3,11 +3,10 @@
 //! `bindcar_policy::stats`, itself derived from the policy's denial and failure kinds: one
 //! counter per thing the filter can emit, no hand-kept list here.
 
+use crate::abi::{define_metric, increment_metric, record_metric};
 use bindcar_policy::denial::Denial;
 use bindcar_policy::failure::FailureKind;
 use bindcar_policy::stats::{Stat, StatType};
-use proxy_wasm::hostcalls::{define_metric, increment_metric, record_metric};
-use proxy_wasm::types::MetricType;
 
 pub struct Metrics {
     /// Host metric ids by `Stat::index`; `None` for stats the filter does not define.
@@ -19,9 +18,9 @@ impl Metrics {
         let mut ids = [None; Stat::COUNT];
         for stat in Stat::in_filter() {
             let kind = match stat.stat_type() {
-                StatType::Counter => MetricType::Counter,
-                StatType::Gauge => MetricType::Gauge,
-                StatType::Histogram => MetricType::Histogram,
+                StatType::Counter => 0,
+                StatType::Gauge => 1,
+                StatType::Histogram => 2,
             };
             if let Some(slot) = ids.get_mut(stat.index()) {
                 // A metric that cannot be defined must not stop authentication: id 0 is then
@@ -78,6 +77,11 @@ impl Metrics {
     /// only rises, to at most `maxClients`; Envoy adds up every worker's increments).
     pub fn throttle_client_added(&self) {
         self.bump(Stat::ThrottleClients)
+    }
+
+    /// A failure the throttle could not record (its slots all held blocked clients).
+    pub fn throttle_table_full(&self) {
+        self.bump(Stat::ThrottleTableFull)
     }
 
     pub fn authz_sent(&self) {

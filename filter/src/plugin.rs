@@ -1,7 +1,7 @@
 //! The plugin as configured: validated once in `on_configure`, then shared read-only by the
 //! root context and every request context of the worker (`Rc`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use bindcar_policy::authz::pending::PendingChecks;
 use bindcar_policy::authz::settings::SarSettings;
@@ -28,6 +28,8 @@ pub struct Plugin {
     pub clients: Option<ClientHasher>,
     /// Present when authorization is on (always with a reviewer).
     pub authz: Option<Authz>,
+    /// The forwarded-address warning was logged on this worker.
+    pub warned_forwarded: Cell<bool>,
 }
 
 /// Authorization's moving parts on this worker (`authorize.rs` drives them).

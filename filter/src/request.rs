@@ -6,22 +6,22 @@
 //!   → (authorization on, token allowed) `authorize::start`: decided, or wait for a check
 
 use std::rc::Rc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use bindcar_policy::authz::Operation;
-use bindcar_policy::bearer::parse_authorization;
+use bindcar_policy::bearer::{bearer_part, check_token};
 use bindcar_policy::cache::CacheKey;
 use bindcar_policy::client::ClientId;
-use bindcar_policy::denial::Denial;
+use bindcar_policy::denial::{Denial, DenialKind};
 use bindcar_policy::failure::FailureKind;
-use bindcar_policy::header_map::HeaderMap;
+use bindcar_policy::header_map::{HeaderMap, RequestView};
 use bindcar_policy::pending::Join;
 use bindcar_policy::token_fingerprint;
 use bindcar_policy::verdict::{self, Decision};
-use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 
+use crate::abi;
 use crate::authorize;
 use crate::host::{self, unix_ms};
 use crate::plugin::{Plugin, Reviewer};
@@ -63,7 +63,14 @@ impl AuthRequest {
         Action::Continue
     }
 
+    /// Received → Denied: the host refused a change the filter needed (already answered).
+    fn proxy_error(&self) -> Action {
+        self.me.set(State::Denied(DenialKind::ProxyError));
+        Action::Pause
+    }
+
     /// Received → Denied.
+    #[inline(never)]
     fn deny(&self, denial: &Denial, token: Option<&[u8]>) -> Action {
         self.answer(denial, token);
         throttle::count(&self.plugin, self.me.client.as_ref(), denial.kind());
@@ -72,6 +79,7 @@ impl AuthRequest {
     }
 
     /// Received → Failed: this worker could not ask for a review.
+    #[inline(never)]
     fn fail(&self, kind: FailureKind, token: &[u8]) -> Action {
         self.plugin.metrics.review_failed(kind);
         self.answer(&Denial::ReviewUnavailable, Some(token));
@@ -108,12 +116,14 @@ impl AuthRequest {
     }
 
     /// Received → AwaitingReview | Failed: a cache miss joins (or leads) the token's review.
+    #[inline(never)]
     fn await_review(
         &self,
         reviewer: &Reviewer,
         key: CacheKey,
         token: &[u8],
         now: SystemTime,
+        client_header: Option<&[u8]>,
     ) -> Action {
         self.plugin.metrics.cache_miss();
         // token68 is ASCII, so this only fails if the parser let something else through; read
@@ -124,7 +134,9 @@ impl AuthRequest {
         // Named already if the throttle is on; the plugin names clients whenever there is a
         // reviewer (`root.rs`), so all-zero is unreachable (it would only share one quota).
         let mut me = self.me.clone();
-        me.client = me.client.or_else(|| throttle::client(&self.plugin));
+        me.client = me
+            .client
+            .or_else(|| throttle::client(&self.plugin, client_header));
         let client = me.client.unwrap_or(ClientId([0; 16]));
         let joined =
             reviewer
@@ -133,7 +145,7 @@ impl AuthRequest {
                 .join(key, token_str, me.clone(), client, unix_ms(now));
         match joined {
             Join::Lead => {
-                if hostcalls::enqueue_shared_queue(reviewer.queue_id, Some(key.digest())).is_err() {
+                if abi::enqueue(reviewer.queue_id, key.digest()).is_err() {
                     reviewer.pending.borrow_mut().remove(key.digest());
                     return self.fail(FailureKind::Dispatch, token);
                 }
@@ -179,9 +191,11 @@ impl AuthRequest {
         }
     }
 
-    /// TokenReview mode, a well-formed bearer: the memo, then the shared cache, then a review.
-    fn review(&self, reviewer: &Reviewer, token: &[u8]) -> Action {
-        let now = hostcalls::get_current_time().unwrap_or(UNIX_EPOCH);
+    /// TokenReview mode, the bearer's token not checked yet: the memo (which holds only
+    /// tokens that passed the check, byte for byte, so a hit vouches for its form), then the
+    /// check, the shared cache, and a review.
+    fn review(&self, reviewer: &Reviewer, token: &[u8], client_header: Option<&[u8]>) -> Action {
+        let now = abi::now_or_epoch();
         let remembered = reviewer
             .recent
             .borrow()
@@ -189,6 +203,9 @@ impl AuthRequest {
             .map(|(expires, d)| (expires, d.clone()));
         if let Some((expires, decision)) = remembered {
             return self.cached(&decision, token, expires);
+        }
+        if let Err(denial) = check_token(token) {
+            return self.deny(&denial, None);
         }
         let key = reviewer.cache.key(token);
         if let Some((outcome, expires)) = reviewer.cache.lookup_with_expiry(&key, now) {
@@ -201,7 +218,7 @@ impl AuthRequest {
             );
             return self.cached(&decision, token, expires);
         }
-        self.await_review(reviewer, key, token, now)
+        self.await_review(reviewer, key, token, now, client_header)
     }
 }
 
@@ -211,30 +228,35 @@ impl HttpContext for AuthRequest {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let plugin = Rc::clone(&self.plugin);
         let config = &plugin.config;
-        // All headers in one host call; a map the host garbled reads as none (fail closed).
+        // All headers in one host call, read in one pass; a map the host garbled reads as
+        // none (fail closed: every identity header name is removed, and no path, no token).
         let raw = host::request_header_map();
         let headers = HeaderMap::new(&raw).ok();
-        let present = |name: &str| headers.is_none_or(|h| h.contains(name.as_bytes()));
-        // Identity headers are ours: a client's copy never reaches the upstream, exempt or not.
-        // Removed only when present: a host call saved on nearly every request.
-        for name in [&config.identity.user, &config.identity.groups] {
-            if present(name) {
-                self.set_http_request_header_bytes(name, None);
+        let view = headers.map_or_else(
+            || RequestView {
+                present: u32::MAX,
+                ..RequestView::default()
+            },
+            |h| h.request_view(&config.strip_headers, config.client_key.header()),
+        );
+        // Identity headers are ours: a client's copy never reaches the upstream, exempt or not
+        // (the configured names and the defaults a backend may trust). Removed only when
+        // present: a host call saved on nearly every request.
+        for (i, name) in config.strip_headers.iter().enumerate() {
+            if view.present & (1 << i) != 0 && !host::strip(&plugin, name) {
+                return self.proxy_error();
             }
         }
-        let header = |name: &[u8]| headers.and_then(|h| h.get(name)).unwrap_or_default();
-
-        let path = header(b":path");
-        if config.exempt.is_exempt(path) {
+        if config.exempt.is_exempt(view.path) {
             return self.exempt();
         }
         if plugin.authz.is_some() {
-            self.me
-                .set_operation(Operation::of(header(b":method"), path));
+            let method = headers.and_then(|h| h.get(b":method")).unwrap_or_default();
+            self.me.set_operation(Operation::of(method, view.path));
         }
         // Named only when the throttle needs it here (hashing costs; a review names it later).
         if plugin.throttle.is_some() {
-            self.me.client = throttle::client(&plugin);
+            self.me.client = throttle::client(&plugin, view.extra);
         }
         if let Some(retry_after_s) = throttle::blocked(&plugin, self.me.client.as_ref()) {
             return self.throttled(retry_after_s);
@@ -242,15 +264,17 @@ impl HttpContext for AuthRequest {
         // Envoy merges repeated `Authorization` headers into one entry joined with ',' before
         // any filter runs (the parser refuses that), and an empty repeat adds nothing to the
         // merge (README, "Behaviour"); were two entries ever listed, the parser refuses both.
-        let mut values = [&b""[..]; 2];
-        let found = headers.map_or(0, |h| h.get_all(b"authorization", &mut values));
-        let token = match parse_authorization(&values[..found]) {
+        let values = &view.authorization[..view.authorization_count];
+        let token = match bearer_part(values) {
             Ok(t) => t,
             Err(denial) => return self.deny(&denial, None),
         };
         match &plugin.reviewer {
-            None => self.allow(),
-            Some(reviewer) => self.review(reviewer, token),
+            None => match check_token(token) {
+                Ok(()) => self.allow(),
+                Err(denial) => self.deny(&denial, None),
+            },
+            Some(reviewer) => self.review(reviewer, token, view.extra),
         }
     }
 }

@@ -2,8 +2,6 @@
 //! decide once and move every waiting request out of `AwaitingReview` (see `state.rs`).
 //! Callouts belong to the root so they outlive any one request.
 
-use std::time::UNIX_EPOCH;
-
 use bindcar_policy::denial::Denial;
 use bindcar_policy::failure::FailureKind;
 use bindcar_policy::review::{parse_review_response, review_request_body, ReviewFailure};
@@ -11,6 +9,7 @@ use bindcar_policy::token_fingerprint;
 use bindcar_policy::verdict::{self, Decision};
 use proxy_wasm::hostcalls;
 
+use crate::abi;
 use crate::authorize;
 use crate::host::{self, unix_ms};
 use crate::plugin::{Plugin, Reviewer};
@@ -78,7 +77,7 @@ pub fn answer(
 ) {
     let done = reviewer.pending.borrow_mut().complete(call);
     let Some(pending) = done else { return };
-    let now = hostcalls::get_current_time().unwrap_or(UNIX_EPOCH);
+    let now = abi::now_or_epoch();
     plugin
         .metrics
         .review_latency(unix_ms(now).saturating_sub(pending.started_ms));
@@ -119,7 +118,7 @@ pub fn answer(
 /// host's effective context switched to the waiting request; with authorization on, an
 /// allowed token goes through `authorize::start` (→ AwaitingAuthorization when it must ask).
 fn resume(plugin: &Plugin, waiter: &Waiter, resolution: &Resolution, token_hash: &str) {
-    if hostcalls::set_effective_context(waiter.context_id).is_err() {
+    if abi::set_effective_context(waiter.context_id).is_err() {
         waiter.set(State::Abandoned);
         return;
     }
@@ -129,8 +128,8 @@ fn resume(plugin: &Plugin, waiter: &Waiter, resolution: &Resolution, token_hash:
                 let next = authorize::start(plugin, waiter, identity, *expires);
                 let state =
                     authorize::apply(plugin, identity, next, State::Allowed, Some(token_hash));
-                if state == State::Allowed {
-                    hostcalls::resume_http_request().ok();
+                if state == State::Allowed && abi::resume_request().is_err() {
+                    abi::reset_request().ok();
                 }
                 state
             }

@@ -2,7 +2,7 @@
 //! in TokenReview mode owns the callouts: requests enqueue, the root takes reviews off the
 //! queue and hands them, and their answers, to `review.rs`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use bindcar_policy::authz::pending::PendingChecks;
@@ -14,10 +14,10 @@ use bindcar_policy::config::{FilterConfig, Mode};
 use bindcar_policy::pending::PendingReviews;
 use bindcar_policy::recent::Recent;
 use bindcar_policy::throttle::Throttle;
-use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::ContextType;
+use proxy_wasm::types::{Action, ContextType};
 
+use crate::abi;
 use crate::authorize;
 use crate::metrics::Metrics;
 use crate::plugin::{Authz, Plugin, Reviewer, RECENT_CAPACITY};
@@ -35,17 +35,22 @@ impl AuthRoot {
     }
 
     fn build(config: FilterConfig) -> Result<Plugin, String> {
+        // Randomness first, in every mode: without it nothing may be keyed (and std's own hash
+        // maps would abort the VM asking for it later).
+        let (memo_key, authz_secret) = split(random_bytes().map_err(|e| e.to_string())?);
+        let secret = shared_secret().map_err(|e| e.to_string())?;
         let metrics = Metrics::define();
         let reviewer = match &config.mode {
             Mode::Basic => None,
             Mode::TokenReview(settings) => {
-                let name = format!("bindcar-auth/reviews/{}", hex(&random_bytes()[..8]));
-                let queue_id = hostcalls::register_shared_queue(&name)
+                let queue = random_bytes().map_err(|e| e.to_string())?;
+                let name = format!("bindcar-auth/reviews/{}", hex(&queue[..8]));
+                let queue_id = abi::register_queue(&name)
                     .map_err(|s| format!("cannot register the review queue: {s:?}"))?;
                 let cache = VerdictCache::new(
                     SharedDataStore,
                     settings.cache,
-                    &shared_secret(),
+                    &secret,
                     &settings.cache_scope(),
                 );
                 Some(Reviewer {
@@ -56,7 +61,7 @@ impl AuthRoot {
                         settings.max_pending_reviews,
                         settings.max_pending_per_client,
                     )),
-                    recent: RefCell::new(Recent::new(RECENT_CAPACITY)),
+                    recent: RefCell::new(Recent::new(RECENT_CAPACITY, memo_key)),
                 })
             }
         };
@@ -65,7 +70,7 @@ impl AuthRoot {
             Throttle::new(SharedThrottleStore, settings)
         });
         let clients =
-            (throttle.is_some() || reviewer.is_some()).then(|| ClientHasher::new(&shared_secret()));
+            (throttle.is_some() || reviewer.is_some()).then(|| ClientHasher::new(&secret));
         let authz = match (&reviewer, &config.mode, config.authorization.is_on()) {
             (Some(r), Mode::TokenReview(settings), true) => {
                 let sar = match &config.authorization.mode {
@@ -75,7 +80,7 @@ impl AuthRoot {
                 Some(Authz {
                     authorizer: RefCell::new(Authorizer::new(
                         config.authorization.clone(),
-                        &random_bytes(),
+                        &authz_secret,
                         &settings.cache_scope(),
                     )),
                     sar,
@@ -94,8 +99,18 @@ impl AuthRoot {
             throttle,
             clients,
             authz,
+            warned_forwarded: Cell::new(false),
         })
     }
+}
+
+/// One random draw, two independent 128-bit keys: the memo's and the decision cache's.
+fn split(keys: [u8; 32]) -> ([u8; 16], [u8; 16]) {
+    let mut memo = [0u8; 16];
+    let mut authz = [0u8; 16];
+    memo.copy_from_slice(&keys[..16]);
+    authz.copy_from_slice(&keys[16..]);
+    (memo, authz)
 }
 
 fn hex(b: &[u8]) -> String {
@@ -127,10 +142,17 @@ impl RootContext for AuthRoot {
     fn on_configure(&mut self, _size: usize) -> bool {
         // Follow the proxy's log level for the wasm component (e.g. `--component-log-level
         // wasm:debug`), so debug lines cost nothing unless asked for.
-        proxy_wasm::set_log_level(
-            hostcalls::get_log_level().unwrap_or(proxy_wasm::types::LogLevel::Info),
-        );
-        let raw = self.get_plugin_configuration().unwrap_or_default();
+        log::set_max_level(abi::level_filter(abi::log_level().unwrap_or(2)));
+        // Not the SDK's `get_plugin_configuration`, which aborts the VM on a host error.
+        let raw = match abi::buffer(abi::PLUGIN_CONFIGURATION, 0, usize::MAX) {
+            Ok(bytes) => bytes.unwrap_or_default(),
+            Err(status) => {
+                log::error!(
+                    "bindcar-auth: the host did not give the plugin configuration ({status:?}); the plugin refuses to load"
+                );
+                return false;
+            }
+        };
         let config = match FilterConfig::from_json(&raw) {
             Ok(c) => c,
             Err(e) => {
@@ -171,7 +193,27 @@ impl RootContext for AuthRoot {
         if queue_id != reviewer.queue_id {
             return;
         }
-        while let Ok(Some(msg)) = hostcalls::dequeue_shared_queue(queue_id) {
+        loop {
+            let msg = match abi::dequeue(queue_id) {
+                Ok(Some(msg)) => msg,
+                Ok(None) => return,
+                Err(status) => {
+                    // The message is lost to us, not the work: everything still unsent is in
+                    // the pending tables. Send it all, so no request waits on a lost message.
+                    log::warn!("bindcar-auth: the review queue could not be read ({status:?}); sending every pending review");
+                    let unsent = reviewer.pending.borrow().undispatched();
+                    for digest in unsent {
+                        review::dispatch(&plugin, reviewer, digest);
+                    }
+                    if let Some(authz) = &plugin.authz {
+                        let unsent = authz.pending.borrow().undispatched();
+                        for digest in unsent {
+                            authorize::dispatch(&plugin, authz, digest);
+                        }
+                    }
+                    return;
+                }
+            };
             if let Ok(digest) = <[u8; 32]>::try_from(msg.as_slice()) {
                 review::dispatch(&plugin, reviewer, digest);
             } else if let (Some(authz), Some((&authorize::QUEUE_TAG, rest))) =
@@ -184,12 +226,31 @@ impl RootContext for AuthRoot {
         }
     }
 
+    /// Always a context (the SDK aborts the VM on `None`): without a configuration, one that
+    /// refuses every request.
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
-        let plugin = self.plugin.clone()?;
-        Some(Box::new(AuthRequest::new(context_id, plugin)))
+        Some(match self.plugin.clone() {
+            Some(plugin) => Box::new(AuthRequest::new(context_id, plugin)),
+            None => Box::new(Unconfigured),
+        })
     }
 
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
+    }
+}
+
+/// A request on a worker whose plugin never loaded (the proxy should not send any: Envoy with
+/// `fail_open: false` answers them itself). Refused, never passed.
+struct Unconfigured;
+
+impl Context for Unconfigured {}
+
+impl HttpContext for Unconfigured {
+    fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
+        let body =
+            br#"{"error":"Service Unavailable","message":"authentication is not configured"}"#;
+        abi::reply(503, &[("content-type", "application/json")], body);
+        Action::Pause
     }
 }

@@ -2,9 +2,9 @@
 //! worker of the plugin's VM, so one review serves all workers and all workers agree on who
 //! is blocked. Keys are slot numbers, never tokens or addresses.
 
+use crate::abi;
 use bindcar_policy::cache::SlotStore;
 use bindcar_policy::throttle::ThrottleStore;
-use proxy_wasm::hostcalls;
 
 pub struct SharedDataStore;
 
@@ -12,15 +12,13 @@ const PREFIX: &str = "bindcar-auth/cache/";
 
 impl SlotStore for SharedDataStore {
     fn load(&self, slot: u32) -> Option<Vec<u8>> {
-        hostcalls::get_shared_data(&format!("{PREFIX}{slot}"))
-            .ok()?
-            .0
+        abi::shared_data(&format!("{PREFIX}{slot}")).ok()?.0
     }
 
     fn save(&self, slot: u32, entry: &[u8]) {
         // Last writer wins; a lost race costs one review, never a wrong answer (entries carry
         // their full digest).
-        hostcalls::set_shared_data(&format!("{PREFIX}{slot}"), Some(entry), None).ok();
+        abi::set_shared_data(&format!("{PREFIX}{slot}"), entry, None).ok();
     }
 }
 
@@ -36,8 +34,8 @@ impl SharedThrottleStore {
         for slot in 0..max_clients {
             let key = format!("{THROTTLE_PREFIX}{slot}");
             // No version: the key does not exist (an existing one always has a version).
-            if let Ok((_, None)) = hostcalls::get_shared_data(&key) {
-                hostcalls::set_shared_data(&key, Some(&[]), None).ok();
+            if let Ok((_, None)) = abi::shared_data(&key) {
+                abi::set_shared_data(&key, &[], None).ok();
             }
         }
     }
@@ -45,45 +43,55 @@ impl SharedThrottleStore {
 
 impl ThrottleStore for SharedThrottleStore {
     fn load(&self, slot: u32) -> Option<(Vec<u8>, u32)> {
-        match hostcalls::get_shared_data(&format!("{THROTTLE_PREFIX}{slot}")) {
+        match abi::shared_data(&format!("{THROTTLE_PREFIX}{slot}")) {
             Ok((value, Some(cas))) => Some((value.unwrap_or_default(), cas)),
             _ => None,
         }
     }
 
     fn save(&self, slot: u32, entry: &[u8], cas: u32) -> bool {
-        hostcalls::set_shared_data(&format!("{THROTTLE_PREFIX}{slot}"), Some(entry), Some(cas))
-            .is_ok()
+        abi::set_shared_data(&format!("{THROTTLE_PREFIX}{slot}"), entry, Some(cas)).is_ok()
+    }
+}
+
+/// The host gave no randomness: the keys that hide tokens and clients would be guessable, so
+/// the plugin refuses to load rather than fall back to anything predictable.
+#[derive(Debug)]
+pub struct NoRandomness(String);
+
+impl std::fmt::Display for NoRandomness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the host gives no randomness ({}): the keys of the verdict cache, the memo and \
+             the client hashes would be guessable",
+            self.0
+        )
     }
 }
 
 /// The cache's HMAC key: random, made by the first VM that needs it and shared through shared
 /// data so all workers compute the same keys. Never leaves the process.
-pub fn shared_secret() -> Vec<u8> {
+pub fn shared_secret() -> Result<Vec<u8>, NoRandomness> {
     const KEY: &str = "bindcar-auth/hmac-key";
-    if let Ok((Some(k), _)) = hostcalls::get_shared_data(KEY) {
+    if let Ok((Some(k), _)) = abi::shared_data(KEY) {
         if k.len() == 32 {
-            return k;
+            return Ok(k);
         }
     }
-    let fresh = random_bytes();
-    hostcalls::set_shared_data(KEY, Some(&fresh), None).ok();
+    let fresh = random_bytes()?;
+    abi::set_shared_data(KEY, &fresh, None).ok();
     // Two workers racing here may each keep their own key: then they share fewer entries,
     // nothing worse. Re-reading makes that window tiny.
-    match hostcalls::get_shared_data(KEY) {
+    Ok(match abi::shared_data(KEY) {
         Ok((Some(k), _)) if k.len() == 32 => k,
-        _ => fresh,
-    }
+        _ => fresh.to_vec(),
+    })
 }
 
-pub fn random_bytes() -> Vec<u8> {
+/// 32 bytes from the host's random source, or the reason there are none.
+pub fn random_bytes() -> Result<[u8; 32], NoRandomness> {
     let mut buf = [0u8; 32];
-    if getrandom::fill(&mut buf).is_err() {
-        // No randomness from the host: fall back to the clock, still private to this process.
-        let t = hostcalls::get_current_time()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-        buf[..16].copy_from_slice(&t.map(|d| d.as_nanos()).unwrap_or(0).to_le_bytes());
-    }
-    buf.to_vec()
+    getrandom::fill(&mut buf).map_err(|e| NoRandomness(e.to_string()))?;
+    Ok(buf)
 }

@@ -3,35 +3,36 @@
 //! blocked client never reaches the cache or the reviewer), the 429, and counting a refusal
 //! against the client. The bucket and the slots are `bindcar_policy::throttle`'s.
 
-use std::time::UNIX_EPOCH;
-
-use bindcar_policy::client::ClientId;
-use bindcar_policy::denial::DenialKind;
-use bindcar_policy::throttle::{throttled_body, Gate, Recorded};
-use proxy_wasm::hostcalls;
-use proxy_wasm::types::MapType;
-
+use crate::abi;
 use crate::host::unix_ms;
 use crate::plugin::Plugin;
+use bindcar_policy::client::{ClientId, ClientKey};
+use bindcar_policy::denial::DenialKind;
+use bindcar_policy::throttle::{throttled_body, Gate, Recorded};
 
 fn now_ms() -> u64 {
-    unix_ms(hostcalls::get_current_time().unwrap_or(UNIX_EPOCH))
+    unix_ms(abi::now_or_epoch())
 }
 
-/// The effective request's client, when the plugin names clients. Host errors read as "no
-/// value" (then the header falls back to the address, and a missing address is `""`).
-pub fn client(plugin: &Plugin) -> Option<ClientId> {
+/// The effective request's client, when the plugin names clients; `header`: the value of
+/// the configured client-key header, read with the others. Host errors read as "no value"
+/// (then the header falls back to the address; no address is one shared key).
+pub fn client(plugin: &Plugin, header: Option<&[u8]>) -> Option<ClientId> {
     let hasher = plugin.clients.as_ref()?;
     let source = &plugin.config.client_key;
-    let address = hostcalls::get_property(vec!["source", "address"])
-        .ok()
+    let address = source
+        .needs_address(header)
+        .then(|| abi::property(&["source", "address"]).ok().flatten())
         .flatten();
-    let header = source.header().and_then(|name| {
-        hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name)
-            .ok()
-            .flatten()
-    });
-    Some(hasher.id(source.key(address.as_deref(), header.as_deref())))
+    let key = source.key(address.as_deref(), header);
+    if key == ClientKey::Forwarded && !plugin.warned_forwarded.replace(true) {
+        log::warn!(
+            "bindcar-auth: Envoy took source.address from x-forwarded-for (use_remote_address is off, or \
+             xff_num_trusted_hops trusts proxies): such requests share one client key. Set \
+             use_remote_address: true, or throttle.clientKey to the header behind trusted proxies"
+        );
+    }
+    Some(hasher.id(&key))
 }
 
 /// Seconds until the client may retry, if it is blocked now.
@@ -52,17 +53,14 @@ pub fn refuse(plugin: &Plugin, retry_after_s: u64, client: Option<&ClientId>) {
     );
     let retry = retry_after_s.to_string();
     let body = throttled_body(retry_after_s);
-    let sent = hostcalls::send_http_response(
+    abi::reply(
         429,
-        vec![
+        &[
             ("content-type", "application/json"),
             ("retry-after", retry.as_str()),
         ],
-        Some(body.as_bytes()),
+        body.as_bytes(),
     );
-    if sent.is_err() {
-        hostcalls::reset_http_request().ok();
-    }
 }
 
 /// A refusal of this kind was sent to the client: count it if it is a failed
@@ -90,6 +88,13 @@ pub fn count(plugin: &Plugin, client: Option<&ClientId>, kind: DenialKind) {
                     throttle.settings().block_seconds
                 );
             }
+        }
+        Recorded::TableFull => {
+            plugin.metrics.throttle_table_full();
+            log::debug!(
+                "bindcar-auth: every throttle slot of client {} holds a blocked client; failure not counted",
+                client.fingerprint()
+            );
         }
         Recorded::GaveUp => {
             log::debug!(

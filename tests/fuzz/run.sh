@@ -14,7 +14,17 @@ if ! command -v cargo-fuzz >/dev/null; then
   echo "cargo-fuzz is missing: run scripts/setup.sh" >&2
   exit 1
 fi
-targets=${FUZZ_TARGETS:-$(cargo fuzz list --fuzz-dir "$fuzz_dir")}
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+  targets=$FUZZ_TARGETS
+elif ! targets=$(cargo fuzz list --fuzz-dir "$fuzz_dir"); then
+  echo "cannot list the fuzz targets (cargo fuzz list failed)" >&2
+  exit 1
+fi
+# Zero targets would be a run that proves nothing and passes: refuse it.
+if [ -z "${targets//[[:space:]]/}" ]; then
+  echo "no fuzz targets to run (FUZZ_TARGETS is empty, or $fuzz_dir lists none)" >&2
+  exit 1
+fi
 
 # cargo-fuzz passes -Z flags (sanitizer, coverage); RUSTC_BOOTSTRAP lets the stable compiler
 # accept them. Built once for all targets, then each binary is run directly.

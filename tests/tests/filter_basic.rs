@@ -3,8 +3,11 @@
 //! configuration. (~460 lines: one Envoy per test, each test a table of one concern; they
 //! share the helpers at the top, which a split would duplicate.)
 
-use bindcar_testbed::envoy::{start_expecting_refusal, Envoy, EnvoyOptions};
+use bindcar_testbed::envoy::{
+    start_expecting_refusal, start_yaml_expecting_refusal, Envoy, EnvoyOptions,
+};
 use bindcar_testbed::http::{get, raw, request, Response};
+use bindcar_testbed::ports::free_port;
 use bindcar_testbed::upstream::Upstream;
 
 const MISSING: &str = "Missing Authorization header";
@@ -229,7 +232,7 @@ fn exempt_paths_match_exactly_and_nothing_else_passes_without_a_token() {
 
 #[test]
 fn configured_exempt_paths_replace_the_defaults() {
-    let (up, envoy) = stack(r#"{"exemptPaths":["/livez"]}"#);
+    let (up, envoy) = stack(r#"{"mode":"basic","exemptPaths":["/livez"]}"#);
     assert_eq!(get(envoy.port, "/livez", &[]).unwrap().status, 200);
     assert_401(
         &get(envoy.port, "/api/v1/health", &[]).unwrap(),
@@ -276,18 +279,28 @@ fn client_identity_headers_never_reach_the_upstream() {
         assert_eq!(s.header_count("x-remote-group"), 0, "{s:?}");
     }
     drop(envoy);
-    // Configured names are stripped instead.
-    let (up, envoy) =
-        stack(r#"{"identityHeaders":{"user":"X-Auth-User","groups":"x-auth-groups"}}"#);
-    let h: [(&str, &[u8]); 3] = [
+    // Configured names are stripped, and the defaults still are (issue 24, item 5: a backend
+    // left trusting `x-remote-user` must never see a client's copy of it).
+    let (up, envoy) = stack(
+        r#"{"mode":"basic","identityHeaders":{"user":"X-Auth-User","groups":"x-auth-groups"}}"#,
+    );
+    let h: [(&str, &[u8]); 5] = [
         ("x-auth-user", b"evil"),
         ("x-auth-groups", b"evil"),
+        ("x-remote-user", b"evil:admin"),
+        ("x-remote-group", b"system:masters"),
         ("authorization", b"Bearer a"),
     ];
     assert_eq!(get(envoy.port, "/api/v1/zones", &h).unwrap().status, 200);
     let s = &up.seen()[0];
-    assert_eq!(s.header("x-auth-user"), None);
-    assert_eq!(s.header("x-auth-groups"), None);
+    for name in [
+        "x-auth-user",
+        "x-auth-groups",
+        "x-remote-user",
+        "x-remote-group",
+    ] {
+        assert_eq!(s.header(name), None, "{name} reached the upstream");
+    }
 }
 
 #[test]
@@ -400,23 +413,25 @@ fn hostile_requests_neither_crash_the_vm_nor_get_through() {
 fn invalid_configurations_make_envoy_refuse_the_plugin() {
     for (config, says) in [
         (r#"{"mode":"jwt"}"#, "unknown variant `jwt`"),
-        (r#"{"exemptPaths":["/health/.."]}"#, "exemptPaths"),
+        (
+            r#"{"mode":"basic","exemptPaths":["/health/.."]}"#,
+            "exemptPaths",
+        ),
         (
             r#"{"mode":"tokenReview","tokenReview":{}}"#,
             "ANY authenticated ServiceAccount",
         ),
-        (r#"{"exemptPath":[]}"#, "unknown field `exemptPath`"),
         ("not json", "invalid plugin configuration"),
         (
-            r#"{"throttle":{"burst":0}}"#,
+            r#"{"mode":"basic","throttle":{"burst":0}}"#,
             "throttle.burst: 0 is outside",
         ),
         (
-            r#"{"throttle":{"clientKey":"remote"}}"#,
+            r#"{"mode":"basic","throttle":{"clientKey":"remote"}}"#,
             "throttle.clientKey must be",
         ),
         (
-            r#"{"throttle":{"maxClient":5}}"#,
+            r#"{"mode":"basic","throttle":{"maxClient":5}}"#,
             "unknown field `maxClient`",
         ),
         (
@@ -428,6 +443,80 @@ fn invalid_configurations_make_envoy_refuse_the_plugin() {
         assert!(log.contains(says), "{config}: log lacks {says:?}:\n{log}");
         assert!(log.contains("the plugin refuses to load"), "{config}");
     }
+}
+
+/// Issue 23, item 1: a configuration that went missing, or does not say its mode, must not
+/// load as basic mode (a presence-only gate in front of a backend that trusts the mesh).
+/// Each is refused with one log line naming the problem; with `fail_open: false` Envoy does
+/// not run, so nothing reaches the upstream. An explicit `"mode": "basic"` still works.
+#[test]
+fn a_configuration_that_does_not_state_its_mode_never_loads() {
+    let up = Upstream::start().unwrap();
+    let without_configuration = {
+        let yaml = bindcar_testbed::envoy::bootstrap_yaml(
+            &EnvoyOptions::filter("{}", up.port),
+            free_port(),
+            free_port(),
+            &bindcar_testbed::envoy::wasm_path().unwrap(),
+        );
+        let start = yaml.find("                configuration:").unwrap();
+        let end = yaml.find("                fail_open:").unwrap();
+        format!("{}{}", &yaml[..start], &yaml[end..])
+    };
+    let cases: Vec<(Option<&str>, &str)> = vec![
+        (None, "the configuration is empty"),
+        (Some(""), "the configuration is empty"),
+        (Some("{}"), "\"mode\" is missing"),
+        (
+            Some(r#"{"exemptPaths":["/api/v1/health"]}"#),
+            "\"mode\" is missing",
+        ),
+        (Some(r#"{"statusOnError":503}"#), "\"mode\" is missing"),
+        (
+            Some(r#"{"mode":"basic","exemptPath":[]}"#),
+            "unknown field `exemptPath`",
+        ),
+        (Some(r#"{"mode":1}"#), "invalid type"),
+        (Some(r#"{"mode":"basic","throttle":"on"}"#), "invalid type"),
+        (
+            Some(r#"{"mode":"tokenReview","mode":"basic"}"#),
+            "duplicate key `mode`",
+        ),
+        (
+            Some(r#"{"mode":"basic","exemptPaths":["/api/v1/zones"]}"#),
+            "allowUnauthenticatedApiRoutes",
+        ),
+    ];
+    for (config, says) in cases {
+        let log = match config {
+            None => start_yaml_expecting_refusal(&without_configuration).unwrap(),
+            Some(c) => start_expecting_refusal(&EnvoyOptions::filter(c, up.port)).unwrap(),
+        };
+        let ours: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("bindcar-auth:") && l.contains("refuses to load"))
+            .collect();
+        assert_eq!(ours.len(), 1, "{config:?}: one log line:\n{log}");
+        assert!(
+            ours[0].contains(says),
+            "{config:?}: {:?} lacks {says:?}",
+            ours[0]
+        );
+        assert!(!log.contains("panic"), "{config:?}:\n{log}");
+    }
+    assert!(up.seen().is_empty(), "a request reached the upstream");
+    // Stated, basic mode loads and lets a bearer through.
+    let envoy = Envoy::start(&EnvoyOptions::filter(r#"{"mode":"basic"}"#, up.port)).unwrap();
+    let r = get(
+        envoy.port,
+        "/api/v1/zones",
+        &[("authorization", b"Bearer x")],
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = get(envoy.port, "/api/v1/zones", &[]).unwrap();
+    assert_eq!(r.status, 401, "{r:?}");
+    assert_eq!(up.seen().len(), 1);
 }
 
 #[test]

@@ -1,15 +1,17 @@
 //! Who asked for a change, for the logs of every mutation. Set by the authentication layer:
 //! the reviewed identity, "api-token" for the shared secret, a token fingerprint in basic mode,
-//! or the mesh's `x-remote-user` when authentication is disabled because the mesh does it
-//! (the extractor and that middleware are in `http::auth`); under mutual TLS, the verified
-//! client certificate's name unless TokenReview named the caller.
+//! or the mesh's user header (`MESH_USER_HEADER`, by default `x-remote-user`) when
+//! authentication is disabled because the mesh does it (the extractor and that middleware are
+//! in `http::auth`); under mutual TLS, the verified client certificate's name unless
+//! TokenReview named the caller.
 
 /// The caller as far as this service knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor(pub String);
 
-/// Header the filter sets with the authenticated user (only trusted with DISABLE_AUTH=true).
-pub const REMOTE_USER_HEADER: &str = "x-remote-user";
+/// The mesh's user header when none is configured: the filter's default `identityHeaders.user`
+/// (only trusted with DISABLE_AUTH=true).
+pub const REMOTE_USER_HEADER: &str = bindcar_policy::config::DEFAULT_USER_HEADER;
 
 /// The name of the verified client certificate a request came with (mutual TLS), put on the
 /// request by the server from its connection.

@@ -42,11 +42,11 @@ impl TokenReviewer {
             settings.kube,
             settings.policy.audiences().join(",")
         );
-        let secret = process_secret();
+        let secret = settings.secret.bytes();
         let cache = VerdictCache::new(
             MemoryStore::default(),
             settings.cache,
-            &secret,
+            secret,
             scope.as_bytes(),
         );
         let kube = Arc::new(KubeClient::new(settings.kube.clone()));
@@ -55,7 +55,7 @@ impl TokenReviewer {
                 settings.authz.clone(),
                 Arc::clone(&kube),
                 settings.timeout,
-                &secret,
+                secret,
                 metrics.clone(),
             )
         });
@@ -160,17 +160,4 @@ fn outcome_label(outcome: &ReviewOutcome) -> &'static str {
         ReviewOutcome::Authenticated { .. } => "authenticated",
         ReviewOutcome::Rejected { .. } => "rejected",
     }
-}
-
-/// A per-process random key for the cache digests, so cache keys mean nothing elsewhere.
-pub(crate) fn process_secret() -> Vec<u8> {
-    use std::io::Read as _;
-    let mut secret = vec![0u8; 32];
-    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut secret));
-    if read.is_err() {
-        // Still unpredictable enough for a cache key: time and address-space layout.
-        let fallback = format!("{:?}{:p}{}", SystemTime::now(), &secret, std::process::id());
-        secret = fallback.into_bytes();
-    }
-    secret
 }

@@ -19,7 +19,7 @@ Rate limiting (API routes only, per client address; RATE_LIMIT_ENABLED=false tur
   0.1 s), with at most RATE_LIMIT_BURST requests back to back; beyond that 429 with retry-after.
 
 Authentication modes (API routes; /api/v1/health, /api/v1/ready and /metrics are always open):
-  DISABLE_AUTH=true            no authentication here (the mesh authenticates; x-remote-user is logged)
+  DISABLE_AUTH=true            no authentication here (the mesh authenticates; MESH_USER_HEADER is logged)
   BIND_API_TOKEN=<secret>      shared secret: 'Authorization: Bearer <secret>' (constant-time compare)
   BIND_AUTH_MODE=tokenreview   Kubernetes TokenReview with audiences, allowlists and a verdict cache
   BIND_AUTH_MODE=basic         any well-formed Bearer token; verification is left to the mesh
@@ -224,7 +224,13 @@ pub struct Cli {
     )]
     pub linkerd_control_plane_namespace: String,
 
-    /// Turn authentication off (the mesh does it); x-remote-user is then logged with mutations.
+    /// With DISABLE_AUTH=true: the header the mesh sets with the authenticated user, logged as
+    /// the actor of each mutation. Must be the filter's identityHeaders.user (the filter
+    /// strips the configured names and the defaults from every client request).
+    #[arg(long, env = "MESH_USER_HEADER", default_value = bindcar_policy::config::DEFAULT_USER_HEADER)]
+    pub mesh_user_header: String,
+
+    /// Turn authentication off (the mesh does it); MESH_USER_HEADER is then logged with mutations.
     #[arg(long, env = "DISABLE_AUTH", value_name = "DISABLE_AUTH", value_parser = parse_bool, action = ArgAction::Set,
           default_value = "false", num_args = 0..=1, default_missing_value = "true")]
     pub disable_auth: bool,
@@ -390,6 +396,7 @@ mod tests {
             "BIND_RECONCILE_SECS",
             "BIND_AUTH_MODE",
             "DISABLE_AUTH",
+            "MESH_USER_HEADER",
             "BIND_API_TOKEN",
             "BINDCAR_ALLOW_INSECURE_AUTH",
             "BIND_TOKEN_AUDIENCES",

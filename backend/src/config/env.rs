@@ -11,6 +11,7 @@ use super::authz;
 use super::cli::{AuthModeArg, AuthzModeArg, Cli};
 use super::guards;
 use super::rndc_conf;
+use super::secret::ProcessSecret;
 use super::settings::{
     AuthSettings, Config, ConnectionSettings, KubeSource, LinkerdSettings, RateLimitSettings,
     TokenReviewSettings,
@@ -208,6 +209,17 @@ fn api_token(cli: &Cli) -> Result<Option<&str>, String> {
     Ok(Some(token))
 }
 
+/// `MESH_USER_HEADER`, lower-cased: a header name, and not one the mesh could not own.
+fn mesh_user_header(raw: &str) -> Result<String, String> {
+    let name = raw.trim().to_ascii_lowercase();
+    match axum::http::HeaderName::from_bytes(name.as_bytes()) {
+        Ok(_) if name != "authorization" && name != "host" => Ok(name),
+        _ => Err(format!(
+            "refusing to start: MESH_USER_HEADER {raw:?} is not a header the mesh can set              (use the filter's identityHeaders.user, by default x-remote-user)"
+        )),
+    }
+}
+
 /// The authentication mode and why it was chosen (logged at startup). bindcar's image rule:
 /// no BIND_API_TOKEN and an allowlist set means TokenReview (bindy's sidecar sets
 /// BIND_ALLOWED_SERVICE_ACCOUNTS and nothing else); an explicit BIND_AUTH_MODE wins.
@@ -223,7 +235,8 @@ fn auth_settings(cli: &Cli) -> Result<(AuthSettings, &'static str), String> {
                     .into(),
             );
         }
-        return Ok((AuthSettings::Disabled, "DISABLE_AUTH=true"));
+        let user_header = mesh_user_header(&cli.mesh_user_header)?;
+        return Ok((AuthSettings::Disabled { user_header }, "DISABLE_AUTH=true"));
     }
     // A blank token next to TokenReview (or Linkerd) counts as unset, as before: the mode
     // checks the caller itself.
@@ -300,6 +313,7 @@ fn auth_settings(cli: &Cli) -> Result<(AuthSettings, &'static str), String> {
             kube: kube_source(cli)?,
             timeout: Duration::from_secs(cli.token_review_timeout_secs),
             authz: authz::settings(cli)?,
+            secret: ProcessSecret::from_os()?,
         }))),
         AuthModeArg::Tokenreview => {
             let policy = policy()?;
@@ -314,6 +328,7 @@ fn auth_settings(cli: &Cli) -> Result<(AuthSettings, &'static str), String> {
                 timeout: Duration::from_secs(cli.token_review_timeout_secs),
                 kube,
                 authz: authz::settings(cli)?,
+                secret: ProcessSecret::from_os()?,
             })))
         }
     };
@@ -585,5 +600,23 @@ mod tests {
             error.contains("larger than BIND_API_MAX_CONNECTIONS"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_mesh_user_header_is_configured_and_checked() {
+        let header = |args: &[&str]| match auth_settings(&cli(args)) {
+            Ok((AuthSettings::Disabled { user_header }, _)) => Ok(user_header),
+            Ok(_) => panic!("not disabled"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(header(&["--disable-auth"]).unwrap(), "x-remote-user");
+        assert_eq!(
+            header(&["--disable-auth", "--mesh-user-header", "X-Auth-User"]).unwrap(),
+            "x-auth-user"
+        );
+        for bad in ["", "two words", "authorization", "x:y"] {
+            let e = header(&["--disable-auth", "--mesh-user-header", bad]).unwrap_err();
+            assert!(e.contains("MESH_USER_HEADER"), "{bad:?}: {e}");
+        }
     }
 }

@@ -109,10 +109,10 @@ mod tests {
         let check =
             |address, auth: &AuthSettings, allow| check_listen_posture(address, auth, None, allow);
         assert!(check("0.0.0.0", &AuthSettings::Basic, false).is_err());
-        assert!(check("0.0.0.0", &AuthSettings::Disabled, false).is_err());
-        assert!(check("0.0.0.0", &AuthSettings::Disabled, true).is_ok());
+        assert!(check("0.0.0.0", &AuthSettings::disabled(), false).is_err());
+        assert!(check("0.0.0.0", &AuthSettings::disabled(), true).is_ok());
         assert!(check("127.0.0.1", &AuthSettings::Basic, false).is_ok());
-        assert!(check("localhost", &AuthSettings::Disabled, false).is_ok());
+        assert!(check("localhost", &AuthSettings::disabled(), false).is_ok());
         assert!(check("::1", &AuthSettings::Basic, false).is_ok());
         assert!(check("0.0.0.0", &AuthSettings::SharedSecret(b"x".to_vec()), false).is_ok());
         let message = check("10.0.0.1", &AuthSettings::Basic, false).unwrap_err();
@@ -135,7 +135,7 @@ mod tests {
     #[test]
     fn mutual_tls_counts_only_with_named_clients() {
         let named = tls(Some("/ca"), &["bindy"]);
-        for auth in [AuthSettings::Basic, AuthSettings::Disabled] {
+        for auth in [AuthSettings::Basic, AuthSettings::disabled()] {
             assert!(check_listen_posture("0.0.0.0", &auth, Some(&named), false).is_ok());
         }
         // Server TLS protects the token on the wire; it authenticates nobody.
@@ -150,7 +150,7 @@ mod tests {
         // Any certificate of a CA is not a decision about who may call.
         let message = check_listen_posture(
             "0.0.0.0",
-            &AuthSettings::Disabled,
+            &AuthSettings::disabled(),
             Some(&tls(Some("/ca"), &[])),
             false,
         )

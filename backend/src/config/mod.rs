@@ -1,7 +1,8 @@
 //! Configuration: the command line and environment (`cli`, clap reads both), the validated
 //! values (`settings`), how they are built (`env`), the startup guards that refuse a dangerous
 //! posture (`guards`), rndc.conf / key file parsing (`rndc_conf`), the TSIG key of updates
-//! (`update`), the TLS transport (`tls`) and the catalog zone (`catalog`). Read once, at startup.
+//! (`update`), the TLS transport (`tls`), the catalog zone (`catalog`) and the process's random
+//! key (`secret`: no randomness, no start). Read once, at startup.
 
 mod authz;
 pub mod catalog;
@@ -9,6 +10,7 @@ pub mod cli;
 pub mod env;
 pub mod guards;
 pub mod rndc_conf;
+pub mod secret;
 pub mod settings;
 pub mod tls;
 pub mod update;

@@ -68,8 +68,11 @@ pub struct RateLimitSettings {
 /// How API requests are authenticated.
 #[derive(Clone)]
 pub enum AuthSettings {
-    /// The mesh authenticates; `x-remote-user` is trusted for logs.
-    Disabled,
+    /// The mesh authenticates; its user header (`MESH_USER_HEADER`, the filter's
+    /// `identityHeaders.user`) names the actor in the logs.
+    Disabled {
+        user_header: String,
+    },
     /// Any well-formed Bearer token (bindcar's basic mode).
     Basic,
     /// `BIND_API_TOKEN`.
@@ -80,9 +83,16 @@ pub enum AuthSettings {
 }
 
 impl AuthSettings {
+    /// Authentication disabled, the actor named by the mesh's default user header.
+    pub fn disabled() -> AuthSettings {
+        AuthSettings::Disabled {
+            user_header: bindcar_policy::config::DEFAULT_USER_HEADER.into(),
+        }
+    }
+
     pub fn mode(&self) -> &'static str {
         match self {
-            AuthSettings::Disabled => "disabled",
+            AuthSettings::Disabled { .. } => "disabled",
             AuthSettings::Basic => "basic",
             AuthSettings::SharedSecret(_) => "api-token",
             AuthSettings::TokenReview(_) => "tokenreview",
@@ -118,6 +128,8 @@ pub struct TokenReviewSettings {
     pub kube: KubeSource,
     /// Authorization of the reviewed identity (off by default).
     pub authz: AuthzConfig,
+    /// The key the caches derive theirs from, random.
+    pub secret: super::secret::ProcessSecret,
 }
 
 /// Linkerd mode: who may call, and how the identity header reads.
@@ -132,6 +144,8 @@ pub struct LinkerdSettings {
     /// Time limit of one SubjectAccessReview.
     pub timeout: Duration,
     pub authz: AuthzConfig,
+    /// The key the authorization cache derives its from, random.
+    pub secret: super::secret::ProcessSecret,
 }
 
 /// Where the Kubernetes client configuration comes from.

@@ -1,6 +1,6 @@
 //! The axum side of authentication: the middleware on the API router (the decision is
-//! `auth::Authenticator`'s), the `Actor` extractor, and the mesh's `x-remote-user` when
-//! authentication is disabled.
+//! `auth::Authenticator`'s), the `Actor` extractor, and the mesh's user header (the one it is
+//! configured with, `MESH_USER_HEADER`) when authentication is disabled.
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::state::SharedState;
 use crate::auth::actor::{Actor, ClientCertificate, REMOTE_USER_HEADER};
 use crate::auth::linkerd::CLIENT_ID_HEADER;
-use crate::auth::Credentials;
+use crate::auth::{Authenticator, Credentials};
 
 /// Status when the TokenReview API cannot answer: an outage is not a bad credential.
 const STATUS_ON_REVIEW_ERROR: u16 = 503;
@@ -28,6 +28,9 @@ pub async fn require_auth(
     let Some(authenticator) = state.auth.as_ref() else {
         return next.run(request).await;
     };
+    if let Authenticator::Mesh { user_header } = authenticator {
+        return from_mesh_header(user_header, request, next).await;
+    }
     // Borrowed from the headers alone (the body is not Sync: a borrow of the whole request
     // held across the await would make this future not Send).
     let headers = request.headers();
@@ -128,9 +131,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
     }
 }
 
-/// With authentication disabled, the mesh vouches for the caller: take its `x-remote-user`
-/// (or, under mutual TLS, the client certificate's name).
-pub async fn from_mesh(mut request: Request, next: Next) -> Response {
+/// No layer configured (in-process tests): the mesh's default user header.
+pub async fn from_mesh(request: Request, next: Next) -> Response {
+    from_mesh_header(REMOTE_USER_HEADER, request, next).await
+}
+
+/// With authentication disabled, the mesh vouches for the caller: take the user header it is
+/// configured with (the filter strips every client copy of it), or, under mutual TLS, the
+/// client certificate's name.
+async fn from_mesh_header(header: &str, mut request: Request, next: Next) -> Response {
     if let Some(certificate) = request.extensions().get::<ClientCertificate>().cloned() {
         let actor = Actor(String::new()).or_certificate(false, Some(&certificate));
         request.extensions_mut().insert(actor);
@@ -138,11 +147,56 @@ pub async fn from_mesh(mut request: Request, next: Next) -> Response {
     }
     let user = request
         .headers()
-        .get(REMOTE_USER_HEADER)
+        .get(header)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 256)
         .map(str::to_owned)
         .unwrap_or_else(|| "anonymous (auth disabled)".into());
     request.extensions_mut().insert(Actor(user));
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use axum::body::Body;
+    use axum::routing::get;
+    use axum::{middleware, Router};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn actor_with(header: &'static str, sent: &[(&str, &str)]) -> String {
+        let app = Router::new()
+            .route("/", get(|a: Actor| async move { a.0 }))
+            .layer(middleware::from_fn(move |req: Request, next: Next| {
+                from_mesh_header(header, req, next)
+            }));
+        let mut req = axum::http::Request::builder().uri("/");
+        for (k, v) in sent {
+            req = req.header(*k, *v);
+        }
+        let reply = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        let body = axum::body::to_bytes(reply.into_body(), 4096).await.unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    /// Issue 24, item 5: the actor comes from the header the backend is configured with; a
+    /// client's copy of the default name means nothing when the mesh uses another.
+    #[tokio::test]
+    async fn the_actor_comes_from_the_configured_mesh_header_only() {
+        let spoof = ("x-remote-user", "system:serviceaccount:kube-system:admin");
+        assert_eq!(
+            actor_with("x-auth-user", &[("x-auth-user", "alice"), spoof]).await,
+            "alice"
+        );
+        assert_eq!(
+            actor_with("x-auth-user", &[spoof]).await,
+            "anonymous (auth disabled)"
+        );
+        assert_eq!(
+            actor_with("x-remote-user", &[("x-remote-user", "bob")]).await,
+            "bob"
+        );
+    }
 }

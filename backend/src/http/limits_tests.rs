@@ -89,7 +89,7 @@ const CLIENT: &str = "192.0.2.7:50000";
 
 #[tokio::test]
 async fn the_burst_passes_then_429_with_retry_after_and_the_metric() {
-    let (app, _h) = app(AuthSettings::Disabled, Some((1, 3)));
+    let (app, _h) = app(AuthSettings::disabled(), Some((1, 3)));
     for _ in 0..3 {
         let reply = send(&app, Method::GET, "/api/v1/zones", CLIENT, None).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
@@ -138,7 +138,7 @@ async fn the_burst_passes_then_429_with_retry_after_and_the_metric() {
 
 #[tokio::test]
 async fn open_routes_unknown_paths_and_other_clients_are_not_limited() {
-    let (app, _h) = app(AuthSettings::Disabled, Some((1, 1)));
+    let (app, _h) = app(AuthSettings::disabled(), Some((1, 1)));
     assert_eq!(
         send(&app, Method::GET, "/api/v1/zones", CLIENT, None)
             .await
@@ -193,7 +193,7 @@ async fn a_token_guessing_flood_is_limited_before_authentication() {
 
 #[tokio::test]
 async fn without_a_limit_nothing_is_refused() {
-    let (app, _h) = app(AuthSettings::Disabled, None);
+    let (app, _h) = app(AuthSettings::disabled(), None);
     for _ in 0..150 {
         assert_eq!(
             send(&app, Method::GET, "/api/v1/zones", CLIENT, None)

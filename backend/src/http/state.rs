@@ -13,7 +13,8 @@ use crate::zones::Zones;
 pub struct AppState {
     pub zones: Zones,
     pub metrics: Metrics,
-    /// `None` when authentication is disabled (the mesh does it).
+    /// `Authenticator::Mesh` when authentication is disabled (the mesh does it); `None` only
+    /// in in-process tests: no layer, the actor from the default mesh header.
     pub auth: Option<Authenticator>,
     /// `None` when rate limiting is off (`RATE_LIMIT_ENABLED=false`).
     pub rate_limit: Option<RateLimit>,

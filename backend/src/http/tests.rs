@@ -135,26 +135,39 @@ async fn open_routes() {
 #[tokio::test]
 async fn api_routes_need_a_bearer_token_when_auth_is_on() {
     let (app, _h) = app(AuthSettings::Basic);
-    for (method, uri) in [
-        (Method::GET, "/api/v1/zones"),
-        (Method::POST, "/api/v1/zones"),
-        (Method::GET, "/api/v1/zones/ok.test"),
-        (Method::DELETE, "/api/v1/zones/ok.test"),
-        (Method::PATCH, "/api/v1/zones/ok.test"),
-        (Method::GET, "/api/v1/zones/ok.test/status"),
-        (Method::POST, "/api/v1/zones/ok.test/reload"),
-        (Method::POST, "/api/v1/zones/ok.test/freeze"),
-        (Method::POST, "/api/v1/zones/ok.test/thaw"),
-        (Method::POST, "/api/v1/zones/ok.test/notify"),
-        (Method::POST, "/api/v1/zones/ok.test/retransfer"),
-        (Method::GET, "/api/v1/server/status"),
-        (Method::GET, "/api/v1/openapi.json"),
+    // Every API route of the table, so a route added later is covered the day it is added.
+    let api: Vec<(Method, String)> = super::router::routes()
+        .into_iter()
+        .filter(|r| r.access == super::router::Access::Api)
+        .map(|r| {
+            let uri = r
+                .path
+                .replace("{name}", "ok.test")
+                .replace("{owner}", "www")
+                .replace("{type}", "A");
+            (r.verb.method(), uri)
+        })
+        .collect();
+    for records in [
+        (Method::GET, "/api/v1/zones/ok.test/records"),
+        (Method::POST, "/api/v1/zones/ok.test/records"),
+        (Method::PUT, "/api/v1/zones/ok.test/records"),
+        (Method::DELETE, "/api/v1/zones/ok.test/records"),
+        (Method::PUT, "/api/v1/zones/ok.test/rrsets/www/A"),
     ] {
+        assert!(
+            api.iter()
+                .any(|(m, u)| (m, u.as_str()) == (&records.0, records.1)),
+            "{records:?} is not an API route"
+        );
+    }
+    assert!(api.len() >= 18, "{api:?}");
+    for (method, uri) in &api {
         let reply = send(&app, method.clone(), uri, None, None).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{method} {uri}");
         assert_eq!(
-            reply.body,
-            r#"{"error":"Unauthorized","message":"Missing Authorization header"}"#
+            reply.body, r#"{"error":"Unauthorized","message":"Missing Authorization header"}"#,
+            "{method} {uri}"
         );
         assert_eq!(reply.headers[header::WWW_AUTHENTICATE], "Bearer");
     }
@@ -235,7 +248,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
 
 #[tokio::test]
 async fn zone_lifecycle_with_auth_disabled() {
-    let (app, h) = app(AuthSettings::Disabled);
+    let (app, h) = app(AuthSettings::disabled());
     h.named.answer("addzone", ok(""));
     let created = send(
         &app,
@@ -329,7 +342,7 @@ async fn zone_lifecycle_with_auth_disabled() {
 
 #[tokio::test]
 async fn zone_errors_map_to_one_status_and_body_each() {
-    let (app, h) = app(AuthSettings::Disabled);
+    let (app, h) = app(AuthSettings::disabled());
     let missing = get(&app, "/api/v1/zones/none.test").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(
@@ -428,7 +441,7 @@ async fn zone_errors_map_to_one_status_and_body_each() {
 
 #[tokio::test]
 async fn not_managed_zones_are_409() {
-    let (app, h) = app(AuthSettings::Disabled);
+    let (app, h) = app(AuthSettings::disabled());
     h.named.answer(
         "showzone conf.test",
         crate::zones::fake::shown("conf.test", "primary", "/etc/bind/db.conf"),

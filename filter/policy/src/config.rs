@@ -1,6 +1,8 @@
 //! The filter's plugin configuration (Envoy `configuration` / Istio `pluginConfig`), parsed
-//! and validated once into an immutable [`FilterConfig`]. camelCase keys, every key optional,
-//! unknown keys and values refused with a message that names them.
+//! and validated once into an immutable [`FilterConfig`]. camelCase keys; `mode` is required
+//! (a configuration that went missing must not load as a weaker mode), every other key is
+//! optional; unknown keys, wrong types and keys given twice are refused with a message that
+//! names them.
 
 use std::fmt;
 use std::time::Duration;
@@ -14,6 +16,7 @@ use crate::cache::CacheSettings;
 use crate::client::ClientKeySource;
 use crate::exempt::{ExemptPaths, DEFAULT_EXEMPT_PATHS};
 use crate::review::DEFAULT_PATH;
+use crate::strict_json;
 use crate::throttle::ThrottleSettings;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +34,9 @@ impl std::error::Error for ConfigError {}
 pub struct FilterConfig {
     pub exempt: ExemptPaths,
     pub identity: IdentityHeaders,
+    /// Removed from every client request: the configured identity headers and the default
+    /// ones, so a backend left trusting a default name never sees a client's copy of it.
+    pub strip_headers: Vec<String>,
     pub status_on_error: u16,
     pub mode: Mode,
     /// Failed-authentication throttling per client; off when absent.
@@ -53,6 +59,23 @@ pub enum Mode {
 pub struct IdentityHeaders {
     pub user: String,
     pub groups: String,
+}
+
+/// The identity headers when none are configured (what the backend trusts by default).
+pub const DEFAULT_USER_HEADER: &str = "x-remote-user";
+pub const DEFAULT_GROUPS_HEADER: &str = "x-remote-group";
+
+impl IdentityHeaders {
+    /// These two, then each default name that is not one of them.
+    fn to_strip(&self) -> Vec<String> {
+        let mut names = vec![self.user.clone(), self.groups.clone()];
+        for d in [DEFAULT_USER_HEADER, DEFAULT_GROUPS_HEADER] {
+            if !names.iter().any(|n| n == d) {
+                names.push(d.to_string());
+            }
+        }
+        names
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +108,8 @@ impl TokenReviewConfig {
 struct RawConfig {
     mode: Option<RawMode>,
     exempt_paths: Option<Vec<String>>,
+    /// The loud override for an exempt path that is an API route.
+    allow_unauthenticated_api_routes: Option<bool>,
     identity_headers: Option<RawIdentityHeaders>,
     status_on_error: Option<u16>,
     token_review: Option<RawTokenReview>,
@@ -140,23 +165,35 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
 }
 
 impl FilterConfig {
-    /// Parses the plugin configuration. An empty configuration means every default (basic mode).
+    /// Parses the plugin configuration. There is no default mode: empty, `{}` or a
+    /// configuration without `mode` is refused (the plugin then does not load).
     pub fn from_json(bytes: &[u8]) -> Result<FilterConfig, ConfigError> {
-        let raw: RawConfig = if bytes.iter().all(u8::is_ascii_whitespace) {
-            RawConfig::default()
-        } else {
-            let value: serde_json::Value =
-                serde_json::from_slice(bytes).map_err(|e| ConfigError(e.to_string()))?;
-            if !value.is_object() {
-                return err("the configuration must be a JSON object");
-            }
-            serde_json::from_value(value).map_err(|e| ConfigError(e.to_string()))?
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return err(format!("the configuration is empty; {MODE_REQUIRED}"));
+        }
+        let value = strict_json::parse(bytes).map_err(|e| ConfigError(e.to_string()))?;
+        if !value.is_object() {
+            return err("the configuration must be a JSON object");
+        }
+        let raw: RawConfig =
+            serde_json::from_value(value).map_err(|e| ConfigError(e.to_string()))?;
+        let Some(raw_mode) = raw.mode else {
+            return err(format!("\"mode\" is missing; {MODE_REQUIRED}"));
         };
         let exempt = match &raw.exempt_paths {
             Some(paths) => ExemptPaths::new(paths),
             None => ExemptPaths::new(&DEFAULT_EXEMPT_PATHS),
         }
         .map_err(|e| ConfigError(e.to_string()))?;
+        if !raw.allow_unauthenticated_api_routes.unwrap_or(false) {
+            if let Some(route) = exempt.paths().find(|p| is_api_route(p)) {
+                return err(format!(
+                    "exemptPaths: {:?} is an API route: exempting it lets anyone call it without a token. \
+                     Remove it, or set \"allowUnauthenticatedApiRoutes\": true to accept that",
+                    String::from_utf8_lossy(route)
+                ));
+            }
+        }
         let identity = identity_headers(raw.identity_headers.unwrap_or_default())?;
         let status_on_error = raw.status_on_error.unwrap_or(401);
         if !(400..=599).contains(&status_on_error) {
@@ -165,7 +202,7 @@ impl FilterConfig {
             ));
         }
         let raw_authz = raw.authorization.unwrap_or_default();
-        let mode = match (raw.mode.unwrap_or(RawMode::Basic), raw.token_review) {
+        let mode = match (raw_mode, raw.token_review) {
             (RawMode::Basic, None) => Mode::Basic,
             (RawMode::Basic, Some(_)) => {
                 return err("tokenReview settings are given but mode is \"basic\"; set \"mode\": \"tokenReview\" or remove them")
@@ -190,6 +227,7 @@ impl FilterConfig {
         };
         Ok(FilterConfig {
             exempt,
+            strip_headers: identity.to_strip(),
             identity,
             status_on_error,
             mode,
@@ -200,14 +238,25 @@ impl FilterConfig {
     }
 }
 
+const MODE_REQUIRED: &str = "set \"mode\": \"basic\" (bearer format only) or \"tokenReview\" (ask the Kubernetes TokenReview API); the filter never guesses its mode";
+
+/// Whether some method of `path` is a route of the API (the authorization table's rows):
+/// exempting one would let anyone call it without a token.
+fn is_api_route(path: &[u8]) -> bool {
+    const METHODS: [&[u8]; 5] = [b"GET", b"POST", b"PUT", b"PATCH", b"DELETE"];
+    METHODS
+        .iter()
+        .any(|m| crate::authz::mapping::attributes(m, path).is_some())
+}
+
 fn identity_headers(raw: RawIdentityHeaders) -> Result<IdentityHeaders, ConfigError> {
     let user = header_name(
         "identityHeaders.user",
-        raw.user.as_deref().unwrap_or("x-remote-user"),
+        raw.user.as_deref().unwrap_or(DEFAULT_USER_HEADER),
     )?;
     let groups = header_name(
         "identityHeaders.groups",
-        raw.groups.as_deref().unwrap_or("x-remote-group"),
+        raw.groups.as_deref().unwrap_or(DEFAULT_GROUPS_HEADER),
     )?;
     if user == groups {
         return err("identityHeaders: user and groups must be different headers");

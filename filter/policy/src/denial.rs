@@ -26,6 +26,9 @@ pub enum Denial {
     },
     /// The SubjectAccessReview API could not be used; never an allow.
     AuthorizationUnavailable,
+    /// The proxy refused a change the filter must make before letting a request through
+    /// (removing a client's identity header, setting the reviewed identity): never an allow.
+    ProxyError,
 }
 
 impl Denial {
@@ -67,6 +70,9 @@ impl Denial {
             Denial::AuthorizationUnavailable => {
                 "Authorization check failed: SubjectAccessReview API call failed".into()
             }
+            Denial::ProxyError => {
+                "Request could not be checked: the proxy refused a header change".into()
+            }
         }
     }
 
@@ -75,7 +81,9 @@ impl Denial {
     /// 403 when authorization refused an authenticated caller.
     pub fn status(&self, status_on_error: u16) -> u16 {
         match self {
-            Denial::ReviewUnavailable | Denial::AuthorizationUnavailable => status_on_error,
+            Denial::ReviewUnavailable | Denial::AuthorizationUnavailable | Denial::ProxyError => {
+                status_on_error
+            }
             Denial::Forbidden { .. } => 403,
             _ => 401,
         }
@@ -116,6 +124,7 @@ impl Denial {
             Denial::ReviewUnavailable => DenialKind::ReviewUnavailable,
             Denial::Forbidden { .. } => DenialKind::Forbidden,
             Denial::AuthorizationUnavailable => DenialKind::AuthorizationUnavailable,
+            Denial::ProxyError => DenialKind::ProxyError,
         }
     }
 }
@@ -135,10 +144,11 @@ pub enum DenialKind {
     ReviewUnavailable,
     Forbidden,
     AuthorizationUnavailable,
+    ProxyError,
 }
 
 impl DenialKind {
-    pub const ALL: [DenialKind; 12] = [
+    pub const ALL: [DenialKind; 13] = [
         DenialKind::MissingHeader,
         DenialKind::InvalidFormat,
         DenialKind::EmptyToken,
@@ -151,6 +161,7 @@ impl DenialKind {
         DenialKind::ReviewUnavailable,
         DenialKind::Forbidden,
         DenialKind::AuthorizationUnavailable,
+        DenialKind::ProxyError,
     ];
 
     /// The label in metric names and logs (`bindcar_auth_denied_<label>`).
@@ -168,6 +179,7 @@ impl DenialKind {
             DenialKind::ReviewUnavailable => "review_unavailable",
             DenialKind::Forbidden => "forbidden",
             DenialKind::AuthorizationUnavailable => "authorization_unavailable",
+            DenialKind::ProxyError => "proxy_error",
         }
     }
 
@@ -187,7 +199,8 @@ impl DenialKind {
             | DenialKind::AudienceNotAccepted
             | DenialKind::ReviewUnavailable
             | DenialKind::Forbidden
-            | DenialKind::AuthorizationUnavailable => true,
+            | DenialKind::AuthorizationUnavailable
+            | DenialKind::ProxyError => true,
         }
     }
 }
@@ -201,7 +214,8 @@ impl DenialKind {
             // Authenticated but not authorized (or the SAR API down): no guess at a credential.
             DenialKind::ReviewUnavailable
             | DenialKind::Forbidden
-            | DenialKind::AuthorizationUnavailable => false,
+            | DenialKind::AuthorizationUnavailable
+            | DenialKind::ProxyError => false,
             DenialKind::MissingHeader
             | DenialKind::InvalidFormat
             | DenialKind::EmptyToken
@@ -263,6 +277,8 @@ mod tests {
         assert_eq!(Denial::ReviewUnavailable.status(503), 503);
         assert_eq!(Denial::NoUserInfo.status(503), 401);
         assert_eq!(Denial::MissingHeader.status(503), 401);
+        assert_eq!(Denial::ProxyError.status(503), 503);
+        assert!(!DenialKind::ProxyError.counts_as_failed_authentication());
     }
 
     #[wasm_bindgen_test(unsupported = test)]
@@ -283,6 +299,7 @@ mod tests {
                 action: "list zones".into(),
             },
             Denial::AuthorizationUnavailable,
+            Denial::ProxyError,
         ];
         let kinds: Vec<DenialKind> = samples.iter().map(Denial::kind).collect();
         assert_eq!(kinds, DenialKind::ALL);

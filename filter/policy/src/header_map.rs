@@ -88,6 +88,53 @@ impl<'a> HeaderMap<'a> {
     }
 }
 
+/// What one request's filter needs from its headers, read in one pass: `:path`, up to two
+/// `Authorization` values (a caller refuses repeats), which of the identity header names the
+/// filter strips are present, and the value of one more header (the throttle's client key).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestView<'a> {
+    pub path: &'a [u8],
+    pub authorization: [&'a [u8]; 2],
+    /// `Authorization` values seen, at most 2.
+    pub authorization_count: usize,
+    /// Bit i set: `strip[i]` is present.
+    pub present: u32,
+    /// The value of the `extra` header, if asked for and present.
+    pub extra: Option<&'a [u8]>,
+}
+
+impl<'a> HeaderMap<'a> {
+    /// The view of a request's headers, for at most 32 `strip` names (lowercase, as Envoy
+    /// hands names over; names are compared ignoring ASCII case all the same).
+    pub fn request_view<S: AsRef<str>>(&self, strip: &[S], extra: Option<&str>) -> RequestView<'a> {
+        let mut view = RequestView::default();
+        let mut path = None;
+        for (name, value) in self.pairs() {
+            if name == b":path" {
+                path = path.or(Some(value));
+            } else if name.eq_ignore_ascii_case(b"authorization") {
+                if let Some(slot) = view.authorization.get_mut(view.authorization_count) {
+                    *slot = value;
+                    view.authorization_count += 1;
+                }
+            } else {
+                for (i, s) in strip.iter().take(32).enumerate() {
+                    if name.eq_ignore_ascii_case(s.as_ref().as_bytes()) {
+                        view.present |= 1 << i;
+                    }
+                }
+                if view.extra.is_none()
+                    && extra.is_some_and(|e| name.eq_ignore_ascii_case(e.as_bytes()))
+                {
+                    view.extra = Some(value);
+                }
+            }
+        }
+        view.path = path.unwrap_or_default();
+        view
+    }
+}
+
 /// Iterator over a checked map's pairs.
 pub struct Pairs<'a> {
     bytes: &'a [u8],
@@ -152,6 +199,29 @@ mod tests {
         assert_eq!(map.get(b"Authorization"), Some(&b"Bearer abc"[..]));
         assert_eq!(map.get(b"x-empty"), Some(&b""[..]));
         assert!(!map.contains(b"x-bindcar-user"));
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn one_pass_sees_what_the_filter_needs() {
+        let bytes = serialize(&[
+            (b":path", b"/api/v1/zones"),
+            (b"X-Remote-Group", b"admins"),
+            (b"authorization", b"Bearer a"),
+            (b"x-forwarded-for", b"192.0.2.1"),
+            (b"authorization", b"Bearer b"),
+            (b"authorization", b"Bearer c"),
+            (b":path", b"/second"),
+        ]);
+        let map = HeaderMap::new(&bytes).unwrap();
+        let strip = ["x-remote-user", "x-remote-group"];
+        let v = map.request_view(&strip, Some("x-forwarded-for"));
+        assert_eq!(v.path, b"/api/v1/zones");
+        assert_eq!(v.authorization_count, 2);
+        assert_eq!(v.authorization, [&b"Bearer a"[..], &b"Bearer b"[..]]);
+        assert_eq!(v.present, 0b10);
+        assert_eq!(v.extra, Some(&b"192.0.2.1"[..]));
+        let none = HeaderMap::new(b"").unwrap().request_view(&strip, None);
+        assert_eq!(none, RequestView::default());
     }
 
     #[wasm_bindgen_test(unsupported = test)]

@@ -20,6 +20,7 @@ pub mod recent;
 pub mod review;
 pub mod secret;
 pub mod stats;
+pub mod strict_json;
 pub mod throttle;
 pub mod verdict;
 

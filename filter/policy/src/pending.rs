@@ -125,6 +125,12 @@ impl<W: PartialEq> PendingReviews<W> {
         Some(p.token.clone())
     }
 
+    /// Reviews not sent yet (their queue message may have been lost).
+    pub fn undispatched(&self) -> Vec<[u8; 32]> {
+        let waiting = self.by_digest.iter().filter(|(_, p)| p.call.is_none());
+        waiting.map(|(d, _)| *d).collect()
+    }
+
     pub fn dispatched(&mut self, digest: &[u8; 32], call: u32) {
         if let Some(p) = self.by_digest.get_mut(digest) {
             p.call = Some(call);
@@ -176,7 +182,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test;
 
     fn client(name: &str) -> ClientId {
-        ClientHasher::new(b"k").id(name.as_bytes())
+        ClientHasher::new(b"k").id(&crate::client::ClientKey::Raw(name.as_bytes()))
     }
 
     fn keys() -> VerdictCache<MemoryStore> {

@@ -21,6 +21,8 @@ pub enum Stat {
     Throttled,
     /// Clients the throttle tracks (slots holding one), across workers.
     ThrottleClients,
+    /// Failures not recorded: every candidate slot held a client under an active block.
+    ThrottleTableFull,
     /// Authorization (see `authz`): SubjectAccessReviews sent, decisions by outcome, the
     /// SAR API's failures, the decision cache, and the SAR round trip.
     AuthzChecksSent,
@@ -44,7 +46,7 @@ const FAILURES: usize = FailureKind::ALL.len();
 
 impl Stat {
     /// Size of a table indexed by [`Stat::index`].
-    pub const COUNT: usize = 14 + DENIALS + 2 * FAILURES;
+    pub const COUNT: usize = 15 + DENIALS + 2 * FAILURES;
 
     /// Every stat the filter defines, in definition order: one denial counter per reason
     /// the filter can produce, one failure counter per failure kind.
@@ -61,7 +63,11 @@ impl Stat {
             .chain([Stat::ReviewsSent])
             .chain(failed)
             .chain([Stat::CacheHits, Stat::CacheMisses, Stat::ReviewLatencyMs])
-            .chain([Stat::Throttled, Stat::ThrottleClients])
+            .chain([
+                Stat::Throttled,
+                Stat::ThrottleClients,
+                Stat::ThrottleTableFull,
+            ])
             .chain([
                 Stat::AuthzChecksSent,
                 Stat::AuthzAllowed,
@@ -85,6 +91,7 @@ impl Stat {
             Stat::ReviewLatencyMs => "review_latency_ms",
             Stat::Throttled => "throttled",
             Stat::ThrottleClients => "throttle_clients",
+            Stat::ThrottleTableFull => "throttle_table_full",
             Stat::AuthzChecksSent => "authz_checks_sent",
             Stat::AuthzAllowed => "authz_allowed",
             Stat::AuthzDenied => "authz_denied",
@@ -124,6 +131,7 @@ impl Stat {
             Stat::AuthzCacheMisses => 12 + DENIALS + FAILURES,
             Stat::AuthzLatencyMs => 13 + DENIALS + FAILURES,
             Stat::AuthzFailed(k) => 14 + DENIALS + FAILURES + k as usize,
+            Stat::ThrottleTableFull => 14 + DENIALS + 2 * FAILURES,
         }
     }
 }
@@ -139,7 +147,11 @@ mod tests {
         all.extend(DenialKind::ALL.map(Stat::Denied));
         all.extend(FailureKind::ALL.map(Stat::ReviewFailed));
         all.extend([Stat::CacheHits, Stat::CacheMisses, Stat::ReviewLatencyMs]);
-        all.extend([Stat::Throttled, Stat::ThrottleClients]);
+        all.extend([
+            Stat::Throttled,
+            Stat::ThrottleClients,
+            Stat::ThrottleTableFull,
+        ]);
         all.extend([
             Stat::AuthzChecksSent,
             Stat::AuthzAllowed,

@@ -5,8 +5,11 @@
 //! every worker agrees), shaped like the verdict cache: a client may take any of [`WAYS`]
 //! candidate slots chosen from its [`ClientId`]; a new client takes an empty or idle slot
 //! (idle: not blocked and its bucket full again, so it carries no information), else evicts
-//! the candidate whose last failure is oldest, preferring one that is not blocked. A flood of
-//! distinct clients can only overwrite slots, never add any.
+//! the candidate whose last failure is oldest among those **not blocked**. A client under an
+//! active block is never evicted: blocked stays blocked until its time is up, however many
+//! new clients fail. When every candidate of a new client holds a blocked client, its failure
+//! is not recorded ([`Recorded::TableFull`], counted by the filter). A flood of distinct
+//! clients can only overwrite slots, never add any.
 //!
 //! Every update is a compare-and-swap retried [`MAX_ATTEMPTS`] times; when that keeps
 //! failing the failure is simply not counted (the bookkeeping fails open; authentication
@@ -72,6 +75,16 @@ pub enum Recorded {
     },
     /// Every attempt lost a race (or no slot was readable): not counted.
     GaveUp,
+    /// Every candidate slot holds a client under an active block, and those are never
+    /// evicted: not counted.
+    TableFull,
+}
+
+/// Where a failure can go.
+enum Choose {
+    Slot(Choice),
+    TableFull,
+    Unreadable,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,14 +167,15 @@ impl<S: ThrottleStore> Throttle<S> {
     /// Counts one failed authentication against the client.
     pub fn failed(&self, client: &ClientId, now_ms: u64) -> Recorded {
         for _ in 0..MAX_ATTEMPTS {
-            let Some(Choice {
+            let Choice {
                 slot,
                 cas,
                 previous,
                 took_empty_slot,
-            }) = self.choose(client, now_ms)
-            else {
-                return Recorded::GaveUp;
+            } = match self.choose(client, now_ms) {
+                Choose::Slot(c) => c,
+                Choose::TableFull => return Recorded::TableFull,
+                Choose::Unreadable => return Recorded::GaveUp,
             };
             let mut e = match previous {
                 Some(mine) => Entry {
@@ -193,14 +207,16 @@ impl<S: ThrottleStore> Throttle<S> {
     }
 
     /// The slot to write: the client's own, else an empty one, else an idle one, else the
-    /// victim.
-    fn choose(&self, client: &ClientId, now_ms: u64) -> Option<Choice> {
+    /// unblocked candidate whose last failure is oldest.
+    fn choose(&self, client: &ClientId, now_ms: u64) -> Choose {
         let mut free: Option<(u32, u32, bool)> = None;
-        let mut victim: Option<(u32, u32, (bool, u64))> = None;
+        let mut victim: Option<(u32, u32, u64)> = None;
+        let mut readable = false;
         for slot in self.candidates(client) {
             let Some((bytes, cas)) = self.store.load(slot) else {
                 continue;
             };
+            readable = true;
             let Some(e) = Entry::decode(&bytes) else {
                 // Empty (or unreadable, so worthless): as good as free.
                 if free.is_none_or(|(_, _, empty)| !empty) {
@@ -209,30 +225,34 @@ impl<S: ThrottleStore> Throttle<S> {
                 continue;
             };
             if e.client == client.0 {
-                return Some(Choice {
+                return Choose::Slot(Choice {
                     slot,
                     cas,
                     previous: Some(e),
                     took_empty_slot: false,
                 });
             }
-            let blocked = e.blocked_until > now_ms;
-            if !blocked && self.refill(&e, now_ms) >= self.capacity() {
+            if e.blocked_until > now_ms {
+                continue;
+            }
+            if self.refill(&e, now_ms) >= self.capacity() {
                 free = free.or(Some((slot, cas, false)));
                 continue;
             }
-            let rank = (blocked, e.last_ms);
-            if victim.is_none_or(|(_, _, r)| rank < r) {
-                victim = Some((slot, cas, rank));
+            if victim.is_none_or(|(_, _, last)| e.last_ms < last) {
+                victim = Some((slot, cas, e.last_ms));
             }
         }
-        let (slot, cas, took_empty_slot) = free.or(victim.map(|(s, c, _)| (s, c, false)))?;
-        Some(Choice {
-            slot,
-            cas,
-            previous: None,
-            took_empty_slot,
-        })
+        match free.or(victim.map(|(s, c, _)| (s, c, false))) {
+            Some((slot, cas, took_empty_slot)) => Choose::Slot(Choice {
+                slot,
+                cas,
+                previous: None,
+                took_empty_slot,
+            }),
+            None if readable => Choose::TableFull,
+            None => Choose::Unreadable,
+        }
     }
 
     fn capacity(&self) -> u64 {

@@ -2,7 +2,7 @@
 //! candidate-slot choice through `super`).
 
 use super::*;
-use crate::client::ClientHasher;
+use crate::client::{ClientHasher, ClientKey};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 fn settings(burst: u32, per_minute: u32, block_seconds: u32, max: u32) -> ThrottleSettings {
@@ -19,13 +19,13 @@ fn throttle(s: ThrottleSettings) -> Throttle<MemoryThrottleStore> {
 }
 
 fn id(key: &str) -> ClientId {
-    ClientHasher::new(b"k").id(key.as_bytes())
+    ClientHasher::new(b"k").id(&ClientKey::Raw(key.as_bytes()))
 }
 
 fn fail(t: &Throttle<MemoryThrottleStore>, c: &ClientId, now: u64) -> bool {
     match t.failed(c, now) {
         Recorded::Counted { blocked, .. } => blocked,
-        Recorded::GaveUp => panic!("gave up"),
+        other => panic!("not counted: {other:?}"),
     }
 }
 
@@ -85,14 +85,20 @@ fn a_flood_of_clients_is_bounded_by_the_slots() {
 }
 
 #[wasm_bindgen_test(unsupported = test)]
-fn eviction_prefers_unblocked_then_oldest() {
-    // One slot: every client competes for it, and a newcomer evicts even a blocked one.
+fn a_blocked_client_is_never_evicted_until_its_block_ends() {
+    // One slot: a newcomer's failure finds it held by a blocked client and is not recorded.
     let t = throttle(settings(2, 60, 60, 1));
     let (a, b) = (id("a"), id("b"));
     assert!(!fail(&t, &a, 0));
     assert!(fail(&t, &a, 0), "a blocked");
-    assert!(!fail(&t, &b, 1));
-    assert_eq!(t.check(&a, 2), Gate::Open, "a was evicted (only one slot)");
+    assert_eq!(t.failed(&b, 1), Recorded::TableFull);
+    assert!(
+        matches!(t.check(&a, 2), Gate::Blocked { .. }),
+        "a still blocked"
+    );
+    // Once a's block is over, its slot is anyone's.
+    assert!(!fail(&t, &b, 60_000));
+    assert_eq!(t.check(&a, 60_001), Gate::Open);
     // With two candidates or more, a blocked client outlives a stream of unblocked ones.
     let t = throttle(settings(2, 60, 60, 64));
     assert!(!fail(&t, &a, 0));
@@ -107,6 +113,35 @@ fn eviction_prefers_unblocked_then_oldest() {
         assert!(!fail(&t, &id(&format!("x{i}")), 10 + i));
     }
     assert!(matches!(t.check(&a, 3000), Gate::Blocked { .. }));
+}
+
+/// Issue 24, item 2: 1,000 new clients failing 6 times each (more than enough to block each)
+/// against 100 slots, inside a blocked client's block: it stays blocked throughout, and what
+/// could not be recorded is counted.
+#[wasm_bindgen_test(unsupported = test)]
+fn a_flood_of_new_clients_never_unblocks_a_blocked_one() {
+    let t = throttle(settings(5, 30, 30, 100));
+    let victim = id("blocked-guesser");
+    for _ in 0..5 {
+        fail(&t, &victim, 0);
+    }
+    assert!(matches!(t.check(&victim, 0), Gate::Blocked { .. }));
+    let mut table_full = 0;
+    for i in 0..1000u64 {
+        let c = id(&format!("flood-{i}"));
+        for k in 0..6 {
+            if t.failed(&c, 1 + i * 10 + k) == Recorded::TableFull {
+                table_full += 1;
+            }
+        }
+        assert!(
+            matches!(t.check(&victim, 1 + i * 10 + 6), Gate::Blocked { .. }),
+            "unblocked after {i} new clients"
+        );
+    }
+    assert!(table_full > 0, "the table filled with blocked clients");
+    assert!(t.store_ref().occupied() <= 100);
+    assert_eq!(t.check(&victim, 30_000), Gate::Open, "until its time is up");
 }
 
 #[wasm_bindgen_test(unsupported = test)]

@@ -37,6 +37,8 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
     use wasm_bindgen_test::wasm_bindgen_test;
 
+    const KEY: [u8; 16] = [7; 16];
+
     fn policy() -> AccessPolicy {
         AccessPolicy::new(vec!["bindcar".into()], vec!["dns".into()], vec![], false).unwrap()
     }
@@ -55,7 +57,7 @@ mod tests {
 
     #[wasm_bindgen_test(unsupported = test)]
     fn decides_as_the_access_policy_does() {
-        let mut memo = Recent::new(8);
+        let mut memo = Recent::new(8, KEY);
         let p = policy();
         for outcome in [
             sa("dns"),
@@ -69,7 +71,7 @@ mod tests {
 
     #[wasm_bindgen_test(unsupported = test)]
     fn remembered_until_the_shared_entry_expires_and_no_longer() {
-        let mut memo = Recent::new(8);
+        let mut memo = Recent::new(8, KEY);
         let d = decide(&policy(), &mut memo, b"t", &sa("dns"), Some(5_000));
         assert!(d.is_ok());
         assert!(memo.get(b"t", 4_999).is_some_and(|m| Rc::ptr_eq(m, &d)));
@@ -82,7 +84,7 @@ mod tests {
 
     #[wasm_bindgen_test(unsupported = test)]
     fn not_remembered_when_the_shared_cache_kept_nothing() {
-        let mut memo = Recent::new(8);
+        let mut memo = Recent::new(8, KEY);
         decide(&policy(), &mut memo, b"t", &sa("dns"), None);
         assert!(memo.is_empty());
     }
@@ -96,11 +98,42 @@ mod tests {
         let stored = cache.store(&key, b"t", &sa("dns"), now);
         let (outcome, found) = cache.lookup_with_expiry(&key, now).unwrap();
         assert_eq!(stored, Some(found));
-        let (mut fresh, mut hit) = (Recent::new(8), Recent::new(8));
+        let (mut fresh, mut hit) = (Recent::new(8, KEY), Recent::new(8, KEY));
         let a = decide(&policy(), &mut fresh, b"t", &sa("dns"), stored);
         let b = decide(&policy(), &mut hit, b"t", &outcome, Some(found));
         assert_eq!(a, b);
         assert!(fresh.get(b"t", found - 1).is_some() && hit.get(b"t", found - 1).is_some());
         assert!(fresh.get(b"t", found).is_none() && hit.get(b"t", found).is_none());
+    }
+
+    /// A token that shares the memo's index with an allowed one (forced) gets no decision
+    /// from the memo: the request goes on to the shared cache and a review of its own.
+    #[wasm_bindgen_test(unsupported = test)]
+    fn a_token_sharing_the_memos_index_is_not_served_the_other_identity() {
+        let mut memo = Recent::with_one_index(8, KEY);
+        let allowed = decide(
+            &policy(),
+            &mut memo,
+            b"good-token",
+            &sa("dns"),
+            Some(u64::MAX),
+        );
+        assert!(allowed.is_ok());
+        assert!(memo.get(b"good-token", 0).is_some());
+        assert!(
+            memo.get(b"forged-token", 0).is_none(),
+            "served another token's identity"
+        );
+        let refused = ReviewOutcome::Rejected { reason: None };
+        let d = decide(
+            &policy(),
+            &mut memo,
+            b"forged-token",
+            &refused,
+            Some(u64::MAX),
+        );
+        assert!(d.is_err());
+        assert!(memo.get(b"forged-token", 0).is_some_and(|m| m.is_err()));
+        assert!(memo.get(b"good-token", 0).is_none());
     }
 }

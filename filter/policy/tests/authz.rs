@@ -101,7 +101,9 @@ fn refused_configurations_say_why() {
         .to_string();
         assert!(e.contains("authorization needs an identity"), "{e}");
     }
-    assert!(FilterConfig::from_json(br#"{"authorization":{"mode":"none"}}"#).is_ok());
+    assert!(
+        FilterConfig::from_json(br#"{"mode":"basic","authorization":{"mode":"none"}}"#).is_ok()
+    );
 }
 
 #[wasm_bindgen_test(unsupported = test)]

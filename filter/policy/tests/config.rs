@@ -13,28 +13,127 @@ fn parse(s: &str) -> Result<FilterConfig, ConfigError> {
 }
 
 #[wasm_bindgen_test(unsupported = test)]
-fn empty_means_defaults() {
-    for s in ["", "  \n", "{}"] {
-        let c = parse(s).unwrap();
-        assert_eq!(c.mode, Mode::Basic);
-        assert_eq!(c.status_on_error, 401);
-        assert_eq!(
-            c.identity,
-            IdentityHeaders {
-                user: "x-remote-user".into(),
-                groups: "x-remote-group".into()
-            }
+fn mode_is_required() {
+    // A configuration that went missing (none, empty, `{}`, only other keys) must not load
+    // as a weaker mode: it does not load at all.
+    for s in [
+        "",
+        "  \n",
+        "{}",
+        r#"{"exemptPaths":["/api/v1/health"]}"#,
+        r#"{"statusOnError":503}"#,
+        r#"{"throttle":{}}"#,
+    ] {
+        let e = parse(s).expect_err(s).to_string();
+        assert!(
+            e.contains("\"mode\"") && e.contains("never guesses its mode"),
+            "{s:?}: {e}"
         );
-        assert!(c.exempt.is_exempt(b"/api/v1/health"));
-        assert!(c.exempt.is_exempt(b"/metrics"));
-        assert_eq!(c.throttle, None, "throttling is off unless configured");
-        assert_eq!(c.client_key, ClientKeySource::SourceAddress);
+    }
+    for (s, says) in [
+        (r#"{"mode":null}"#, "mode"),
+        (r#"{"mode":""}"#, "unknown variant ``"),
+        (r#"{"mode":1}"#, "invalid type"),
+        (r#"{"mode":["basic"]}"#, "invalid type"),
+        (r#"{"mode":"Basic"}"#, "unknown variant `Basic`"),
+    ] {
+        let e = parse(s).expect_err(s).to_string();
+        assert!(e.contains(says), "{s}: {e}");
     }
 }
 
 #[wasm_bindgen_test(unsupported = test)]
+fn basic_mode_defaults() {
+    let c = parse(r#"{"mode":"basic"}"#).unwrap();
+    assert_eq!(c.mode, Mode::Basic);
+    assert_eq!(c.status_on_error, 401);
+    assert_eq!(
+        c.identity,
+        IdentityHeaders {
+            user: "x-remote-user".into(),
+            groups: "x-remote-group".into()
+        }
+    );
+    assert_eq!(c.strip_headers, ["x-remote-user", "x-remote-group"]);
+    assert!(c.exempt.is_exempt(b"/api/v1/health"));
+    assert!(c.exempt.is_exempt(b"/metrics"));
+    assert_eq!(c.throttle, None, "throttling is off unless configured");
+    assert_eq!(c.client_key, ClientKeySource::SourceAddress);
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn renamed_identity_headers_still_strip_the_defaults() {
+    let c = parse(r#"{"mode":"basic","identityHeaders":{"user":"X-Auth-User"}}"#).unwrap();
+    assert_eq!(c.identity.user, "x-auth-user");
+    assert_eq!(
+        c.strip_headers,
+        ["x-auth-user", "x-remote-group", "x-remote-user"]
+    );
+    let c = parse(r#"{"mode":"basic","identityHeaders":{"user":"a","groups":"b"}}"#).unwrap();
+    assert_eq!(
+        c.strip_headers,
+        ["a", "b", "x-remote-user", "x-remote-group"]
+    );
+    let c = parse(
+        r#"{"mode":"basic","identityHeaders":{"user":"x-remote-group","groups":"x-remote-user"}}"#,
+    )
+    .unwrap();
+    assert_eq!(c.strip_headers, ["x-remote-group", "x-remote-user"]);
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn duplicate_keys_are_refused() {
+    for s in [
+        r#"{"mode":"tokenReview","mode":"basic"}"#,
+        r#"{"mode":"basic","exemptPaths":[],"exemptPaths":["/api/v1/health"]}"#,
+        r#"{"mode":"basic","throttle":{"burst":5,"burst":50}}"#,
+        r#"{"mode":"basic","throttle":{"clientKey":{"header":"a","header":"b"}}}"#,
+        r#"{"mode":"tokenReview","tokenReview":{"allowedNamespaces":["a"],"allowedNamespaces":["b"]}}"#,
+    ] {
+        let e = parse(s).expect_err(s).to_string();
+        assert!(e.contains("duplicate key"), "{s}: {e}");
+    }
+}
+
+#[wasm_bindgen_test(unsupported = test)]
+fn an_api_route_is_exempt_only_with_the_loud_override() {
+    for path in [
+        "/api/v1/zones",
+        "/api/v1/zones/example.com",
+        "/api/v1/zones/example.com/records",
+        "/api/v1/zones/example.com/reload",
+        "/api/v1/server/status",
+        "/api/v1/openapi.json",
+    ] {
+        let s = format!(r#"{{"mode":"basic","exemptPaths":["/api/v1/health","{path}"]}}"#);
+        let e = parse(&s).expect_err(&s).to_string();
+        assert!(
+            e.contains(path) && e.contains("allowUnauthenticatedApiRoutes"),
+            "{s}: {e}"
+        );
+        let s = format!(
+            r#"{{"mode":"basic","exemptPaths":["{path}"],"allowUnauthenticatedApiRoutes":true}}"#
+        );
+        assert!(parse(&s).unwrap().exempt.is_exempt(path.as_bytes()), "{s}");
+    }
+    // Not routes of the API: fine without the override.
+    for path in [
+        "/api/v1/health",
+        "/api/v1/ready",
+        "/metrics",
+        "/healthz",
+        "/api/v1/zonesx",
+    ] {
+        let s = format!(r#"{{"mode":"basic","exemptPaths":["{path}"]}}"#);
+        assert!(parse(&s).is_ok(), "{s}");
+    }
+    let s = r#"{"mode":"basic","allowUnauthenticatedApiRoutes":"yes"}"#;
+    assert!(parse(s).unwrap_err().to_string().contains("invalid type"));
+}
+
+#[wasm_bindgen_test(unsupported = test)]
 fn throttle_defaults_and_client_keys() {
-    let c = parse(r#"{"throttle":{}}"#).unwrap();
+    let c = parse(r#"{"mode":"basic","throttle":{}}"#).unwrap();
     assert_eq!(
         c.throttle,
         Some(ThrottleSettings {
@@ -45,10 +144,12 @@ fn throttle_defaults_and_client_keys() {
         })
     );
     assert_eq!(c.client_key, ClientKeySource::SourceAddress);
-    let c = parse(r#"{"throttle":{"failuresPerMinute":6,"burst":3,"blockSeconds":2,"clientKey":"sourceAddress","maxClients":500}}"#).unwrap();
+    let c = parse(r#"{"mode":"basic","throttle":{"failuresPerMinute":6,"burst":3,"blockSeconds":2,"clientKey":"sourceAddress","maxClients":500}}"#).unwrap();
     assert_eq!(c.throttle.map(|t| (t.burst, t.max_clients)), Some((3, 500)));
-    let c = parse(r#"{"throttle":{"clientKey":{"header":"X-Forwarded-For","trustedHops":2}}}"#)
-        .unwrap();
+    let c = parse(
+        r#"{"mode":"basic","throttle":{"clientKey":{"header":"X-Forwarded-For","trustedHops":2}}}"#,
+    )
+    .unwrap();
     assert_eq!(
         c.client_key,
         ClientKeySource::Header {
@@ -106,28 +207,34 @@ fn the_issue_example_parses() {
 fn bad_configurations_say_what_is_wrong() {
     let cases = [
         (r#"{"mode":"jwt"}"#, "unknown variant `jwt`"),
-        (r#"{"mdoe":"basic"}"#, "unknown field `mdoe`"),
-        (r#"{"exemptPaths":["/health/.."]}"#, "exemptPaths"),
-        (r#"{"exemptPaths":"/health"}"#, "invalid type"),
+        (r#"{"mode":"basic","mdoe":"basic"}"#, "unknown field `mdoe`"),
         (
-            r#"{"identityHeaders":{"user":"x remote"}}"#,
+            r#"{"mode":"basic","exemptPaths":["/health/.."]}"#,
+            "exemptPaths",
+        ),
+        (
+            r#"{"mode":"basic","exemptPaths":"/health"}"#,
+            "invalid type",
+        ),
+        (
+            r#"{"mode":"basic","identityHeaders":{"user":"x remote"}}"#,
             "identityHeaders.user",
         ),
         (
-            r#"{"identityHeaders":{"user":"authorization"}}"#,
+            r#"{"mode":"basic","identityHeaders":{"user":"authorization"}}"#,
             "must not overwrite",
         ),
         (
-            r#"{"identityHeaders":{"user":"x-a","groups":"X-A"}}"#,
+            r#"{"mode":"basic","identityHeaders":{"user":"x-a","groups":"X-A"}}"#,
             "different",
         ),
         (
-            r#"{"identityHeaders":{"email":"x-a"}}"#,
+            r#"{"mode":"basic","identityHeaders":{"email":"x-a"}}"#,
             "unknown field `email`",
         ),
-        (r#"{"statusOnError":200}"#, "statusOnError"),
+        (r#"{"mode":"basic","statusOnError":200}"#, "statusOnError"),
         (
-            r#"{"tokenReview":{"allowAnyServiceAccount":true}}"#,
+            r#"{"mode":"basic","tokenReview":{"allowAnyServiceAccount":true}}"#,
             "mode is \"basic\"",
         ),
         (
@@ -179,44 +286,47 @@ fn bad_configurations_say_what_is_wrong() {
             "unknown field `allowAny`",
         ),
         (
-            r#"{"throttle":{"burst":0}}"#,
+            r#"{"mode":"basic","throttle":{"burst":0}}"#,
             "throttle.burst: 0 is outside 1..=10000",
         ),
         (
-            r#"{"throttle":{"failuresPerMinute":0}}"#,
+            r#"{"mode":"basic","throttle":{"failuresPerMinute":0}}"#,
             "throttle.failuresPerMinute",
         ),
         (
-            r#"{"throttle":{"blockSeconds":0}}"#,
+            r#"{"mode":"basic","throttle":{"blockSeconds":0}}"#,
             "throttle.blockSeconds",
         ),
         (
-            r#"{"throttle":{"maxClients":1000001}}"#,
+            r#"{"mode":"basic","throttle":{"maxClients":1000001}}"#,
             "throttle.maxClients",
         ),
         (
-            r#"{"throttle":{"blocksSeconds":5}}"#,
+            r#"{"mode":"basic","throttle":{"blocksSeconds":5}}"#,
             "unknown field `blocksSeconds`",
         ),
-        (r#"{"throttle":{"burst":-1}}"#, "invalid value"),
         (
-            r#"{"throttle":{"clientKey":"remoteAddress"}}"#,
+            r#"{"mode":"basic","throttle":{"burst":-1}}"#,
+            "invalid value",
+        ),
+        (
+            r#"{"mode":"basic","throttle":{"clientKey":"remoteAddress"}}"#,
             "throttle.clientKey must be",
         ),
         (
-            r#"{"throttle":{"clientKey":{"header":"x forwarded"}}}"#,
+            r#"{"mode":"basic","throttle":{"clientKey":{"header":"x forwarded"}}}"#,
             "clientKey.header",
         ),
         (
-            r#"{"throttle":{"clientKey":{"header":"x-forwarded-for","trustedHops":0}}}"#,
+            r#"{"mode":"basic","throttle":{"clientKey":{"header":"x-forwarded-for","trustedHops":0}}}"#,
             "trustedHops: 0 is outside 1..=16",
         ),
         (
-            r#"{"throttle":{"clientKey":{"header":"x-forwarded-for","hops":1}}}"#,
+            r#"{"mode":"basic","throttle":{"clientKey":{"header":"x-forwarded-for","hops":1}}}"#,
             "unknown field `hops`",
         ),
         (
-            r#"{"throttle":{"clientKey":{"trustedHops":1}}}"#,
+            r#"{"mode":"basic","throttle":{"clientKey":{"trustedHops":1}}}"#,
             "`header` is missing",
         ),
         (

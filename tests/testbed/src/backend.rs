@@ -73,6 +73,7 @@ fn debug_binary(name: &str, build: &str) -> Result<PathBuf> {
             path.display()
         );
     }
+    crate::fresh::ensure_fresh(&path, &path.with_extension("d"), "cargo build -p bindcar")?;
     Ok(path)
 }
 

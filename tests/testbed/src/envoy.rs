@@ -43,13 +43,32 @@ pub fn envoy_bin() -> Result<PathBuf> {
     )
 }
 
+/// The filter module: `$BINDCAR_WASM` as it is, else `dist/`'s, which must be newer than the
+/// filter's sources (a stale module is an error, not a silent test of old code).
 pub fn wasm_path() -> Result<PathBuf> {
-    artifact(
+    let path = artifact(
         "BINDCAR_WASM",
         "dist/bindcar_auth_filter.wasm",
         "filter",
         "run `make wasm`",
-    )
+    )?;
+    if std::env::var_os("BINDCAR_WASM").is_none() {
+        // `make wasm` builds under target/wasm (Debian's toolchain) or target (rustup's).
+        let record = ["target/wasm", "target"]
+            .iter()
+            .map(|t| {
+                workspace_root()
+                    .join(t)
+                    .join("wasm32-wasip1/wasm-release/bindcar_auth_filter.d")
+            })
+            .find(|p| p.exists())
+            .unwrap_or_else(|| {
+                workspace_root()
+                    .join("target/wasm/wasm32-wasip1/wasm-release/bindcar_auth_filter.d")
+            });
+        crate::fresh::ensure_fresh(&path, &record, "make wasm")?;
+    }
+    Ok(path)
 }
 
 /// What to put in front of what.
@@ -75,6 +94,11 @@ pub struct EnvoyOptions {
     /// Extra HTTP filters before the router, after the Wasm one (YAML list items, indented
     /// 10 spaces), e.g. Lua or `jwt_authn` for comparison.
     pub extra_http_filters: String,
+    /// The connection manager's `use_remote_address` (true, as the shipped configs; false is
+    /// Envoy's default, and what an Istio inbound sidecar runs with).
+    pub use_remote_address: bool,
+    /// Its `xff_num_trusted_hops` (0, as the shipped configs).
+    pub xff_num_trusted_hops: u32,
 }
 
 impl EnvoyOptions {
@@ -90,6 +114,8 @@ impl EnvoyOptions {
             wasm: None,
             direct_response: None,
             extra_http_filters: String::new(),
+            use_remote_address: true,
+            xff_num_trusted_hops: 0,
         }
     }
 }
@@ -145,6 +171,9 @@ static_resources:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: ingress
           max_request_headers_kb: 96
+          # As the shipped configs: source.address is the connection's peer.
+          use_remote_address: {use_remote_address}
+          xff_num_trusted_hops: {xff_num_trusted_hops}
           route_config:
             virtual_hosts:
             - name: all
@@ -160,6 +189,8 @@ static_resources:
 {upstream}{extra_clusters}
 "#,
         extra_top = o.extra_top,
+        use_remote_address = o.use_remote_address,
+        xff_num_trusted_hops = o.xff_num_trusted_hops,
         extra_http_filters = match o.extra_http_filters.trim_end() {
             "" => String::new(),
             more => format!("\n{more}"),
@@ -343,8 +374,12 @@ impl Drop for Envoy {
 
 /// Starts Envoy with options that must make it refuse to run; returns its log.
 pub fn start_expecting_refusal(o: &EnvoyOptions) -> Result<String> {
+    start_yaml_expecting_refusal(&bootstrap_yaml(o, free_port(), free_port(), &wasm_path()?))
+}
+
+/// Starts Envoy on this bootstrap, which must make it refuse to run; returns its log.
+pub fn start_yaml_expecting_refusal(yaml: &str) -> Result<String> {
     let dir = tempfile::tempdir()?;
-    let yaml = bootstrap_yaml(o, free_port(), free_port(), &wasm_path()?);
     let cfg = dir.path().join("envoy.yaml");
     std::fs::write(&cfg, yaml)?;
     let mut child = Command::new(envoy_bin()?)

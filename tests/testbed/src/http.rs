@@ -2,10 +2,11 @@
 //! duplicate headers, 64 KiB headers), which ordinary clients refuse to send.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use anyhow::{bail, Result};
+use socket2::{Domain, Socket, Type};
 
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -36,6 +37,25 @@ pub fn get(port: u16, path: &str, headers: &[(&str, &[u8])]) -> Result<Response>
     request(port, "GET", path.as_bytes(), headers, b"")
 }
 
+/// `GET path` from this source address (e.g. 127.0.0.2): one machine as several clients, to
+/// a proxy that tells clients apart by their peer address.
+pub fn get_from(
+    source: IpAddr,
+    port: u16,
+    path: &str,
+    headers: &[(&str, &[u8])],
+) -> Result<Response> {
+    let req = request_bytes("GET", path.as_bytes(), headers, b"");
+    let socket = Socket::new(
+        Domain::for_address(SocketAddr::new(source, 0)),
+        Type::STREAM,
+        None,
+    )?;
+    socket.bind(&SocketAddr::new(source, 0).into())?;
+    socket.connect(&SocketAddr::new(IpAddr::from([127, 0, 0, 1]), port).into())?;
+    exchange(socket.into(), &req)
+}
+
 pub fn request(
     port: u16,
     method: &str,
@@ -43,6 +63,10 @@ pub fn request(
     headers: &[(&str, &[u8])],
     body: &[u8],
 ) -> Result<Response> {
+    raw(port, &request_bytes(method, path, headers, body))
+}
+
+fn request_bytes(method: &str, path: &[u8], headers: &[(&str, &[u8])], body: &[u8]) -> Vec<u8> {
     let mut req = Vec::new();
     req.extend_from_slice(method.as_bytes());
     req.push(b' ');
@@ -59,12 +83,15 @@ pub fn request(
     }
     req.extend_from_slice(b"\r\n");
     req.extend_from_slice(body);
-    raw(port, &req)
+    req
 }
 
 /// Sends bytes as they are, reads until the server closes.
 pub fn raw(port: u16, bytes: &[u8]) -> Result<Response> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    exchange(TcpStream::connect(("127.0.0.1", port))?, bytes)
+}
+
+fn exchange(mut s: TcpStream, bytes: &[u8]) -> Result<Response> {
     s.set_read_timeout(Some(Duration::from_secs(20)))?;
     s.write_all(bytes)?;
     // Read until the response is complete (content-length) or the server closes: Envoy

@@ -13,6 +13,7 @@ pub mod backend;
 pub mod catalog;
 pub mod envoy;
 pub mod fault_proxy;
+pub mod fresh;
 pub mod http;
 pub mod https;
 pub mod named;

@@ -59,3 +59,49 @@ fn a_flood_of_distinct_clients_keeps_memory_and_the_gauge_bounded() {
     assert_throttled(&call_as(&envoy, "/api/v1/zones", flooder, Some("ok")), 60);
     assert!(gauge() <= MAX_CLIENTS);
 }
+
+/// Issue 24, item 2: with 100 client slots, 1,000 new clients failing 6 times each (each one
+/// blocked in turn) inside a blocked client's block never unblock it; what the full table
+/// could not record is counted.
+#[test]
+fn a_flood_of_new_clients_never_unblocks_a_blocked_one() {
+    const KEY: &str = "x-client";
+    let (_up, envoy) = basic_stack(json!({"burst": 5, "blockSeconds": 60, "maxClients": 100,
+        "clientKey": {"header": KEY, "trustedHops": 1}}));
+    let port = envoy.port;
+    let as_client = |who: &str, token: Option<&str>| {
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let mut h: Vec<(&str, &[u8])> = vec![(KEY, who.as_bytes())];
+        if let Some(b) = &bearer {
+            h.push(("authorization", b.as_bytes()));
+        }
+        get(port, "/api/v1/zones", &h).unwrap()
+    };
+    for _ in 0..5 {
+        assert_eq!(as_client("blocked-guesser", None).status, 401);
+    }
+    assert_throttled(&as_client("blocked-guesser", Some("ok")), 60);
+
+    let threads: Vec<_> = (0..4u32)
+        .map(|t| {
+            std::thread::spawn(move || {
+                for i in 0..250u32 {
+                    let who = format!("flood-{t}-{i}");
+                    for _ in 0..6 {
+                        let mut h: Vec<(&str, &[u8])> = vec![(KEY, who.as_bytes())];
+                        h.push(("authorization", b"Basic x"));
+                        let r = get(port, "/api/v1/zones", &h).unwrap();
+                        assert!(matches!(r.status, 401 | 429), "{who}: {r:?}");
+                    }
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+
+    assert_throttled(&as_client("blocked-guesser", Some("ok")), 60);
+    let full = envoy.counter("bindcar_auth_throttle_table_full").unwrap();
+    println!("failures not recorded (every candidate slot blocked): {full}");
+    assert!(full > 0, "the table never filled with blocked clients");
+    assert!(envoy.counter("bindcar_auth_throttle_clients").unwrap() <= 100);
+}

@@ -4,7 +4,8 @@
 //! clients keeps memory and the tracked-clients gauge bounded; a greedy client gets
 //! `statusOnError` beyond its share of pending reviews, and abandoned reviews free it.
 //!
-//! Here: the stacks and helpers. The tests, by concern: `blocking`, `flood`, `fairness`.
+//! Here: the stacks and helpers. The tests, by concern: `blocking`, `flood`, `fairness`,
+//! `peers` (who a client is: forged forwarding headers, a real proxy hop).
 
 use std::time::Duration;
 
@@ -17,13 +18,15 @@ use serde_json::{json, Value};
 mod blocking;
 mod fairness;
 mod flood;
+mod peers;
 
 const UNAVAILABLE: &str = "Token validation failed: TokenReview API call failed";
 const XFF: &str = "x-forwarded-for";
 
-/// Client keys from the last `x-forwarded-for` entry.
+/// Client keys from the `x-forwarded-for` entry the test sends: the second from the right,
+/// since Envoy (`use_remote_address: true`, as shipped) appends the peer it saw.
 fn by_xff(mut throttle: Value) -> Value {
-    throttle["clientKey"] = json!({"header": XFF, "trustedHops": 1});
+    throttle["clientKey"] = json!({"header": XFF, "trustedHops": 2});
     throttle
 }
 
@@ -36,6 +39,17 @@ struct Stack {
 
 /// TokenReview mode (namespace `dns-system` allowed) with `throttle`, extra `tr` settings.
 fn tr_stack(throttle: Value, tr: Value, status_on_error: u16, concurrency: u32) -> Stack {
+    tr_stack_with(throttle, tr, status_on_error, concurrency, true)
+}
+
+/// As `tr_stack`, with the connection manager's `use_remote_address` as given.
+fn tr_stack_with(
+    throttle: Value,
+    tr: Value,
+    status_on_error: u16,
+    concurrency: u32,
+    use_remote_address: bool,
+) -> Stack {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let api = rt
         .block_on(TokenReviewServer::start(ServerOptions::default()))
@@ -54,6 +68,7 @@ fn tr_stack(throttle: Value, tr: Value, status_on_error: u16, concurrency: u32) 
     let up = Upstream::start().unwrap();
     let mut o = EnvoyOptions::filter(&config, up.port).with_api_server(api.https_port(), &ca);
     o.concurrency = concurrency;
+    o.use_remote_address = use_remote_address;
     let envoy = Envoy::start(&o).unwrap();
     Stack {
         api,

@@ -184,6 +184,15 @@ fn the_plugin_config_is_accepted_by_the_filter_in_token_review_mode() {
     assert_eq!(tr.access.audiences(), ["bindcar".to_string()]);
     assert_eq!(tr.reviewer_token, None);
 
+    // The backend names the actor by the header the filter sets (and strips from clients).
+    let bindcar = super::pod::pod();
+    assert_eq!(
+        super::pod::env(bindcar.container("bindcar"), "MESH_USER_HEADER"),
+        cfg.identity.user,
+        "the backend would log a header the filter does not set"
+    );
+    assert!(cfg.strip_headers.contains(&cfg.identity.user));
+
     // The same parser refuses a damaged copy (so the check above can fail).
     let mut v: Value = serde_json::from_slice(&bytes).unwrap();
     v["tokenReview"]["allowedNamespace"] = v["tokenReview"]["allowedNamespaces"].take();

@@ -68,7 +68,15 @@ pub struct Host {
     pub callout_response: (Pairs, Vec<u8>),
     /// Property path (parts joined with '.') → value.
     pub properties: BTreeMap<String, Vec<u8>>,
+    /// Imports that answer a failure instead of doing anything, as a host in trouble would
+    /// (`INTERNAL_FAILURE`; WASI calls `EIO`): what the module does then is the test.
+    pub failing: Vec<&'static str>,
+    /// The same for the calls this picks out by import name and arguments.
+    pub fail_when: Option<FailWhen>,
 }
+
+/// Picks the import calls that fail: `(import name, its arguments)`.
+pub type FailWhen = Box<dyn Fn(&str, &[u64]) -> bool>;
 
 impl Host {
     pub fn new(plugin_config: &str) -> Host {
@@ -94,6 +102,8 @@ impl Host {
             http_calls: Vec::new(),
             callout_response: (Vec::new(), Vec::new()),
             properties,
+            failing: Vec::new(),
+            fail_when: None,
         }
     }
 
@@ -318,6 +328,18 @@ pub fn handle(
     record(c, name, detail);
     Ok(Some(status))
 }
+
+/// An import listed in `Host::failing`: recorded, then refused.
+pub fn fail(c: &mut Caller<'_, Host>, module: &str, name: &str) -> Option<i32> {
+    record(c, name, Some("failed (injected)".into()));
+    Some(match module {
+        "wasi_snapshot_preview1" => WASI_EIO,
+        _ => abi::INTERNAL_FAILURE,
+    })
+}
+
+/// WASI's `EIO`.
+const WASI_EIO: i32 = 29;
 
 pub(crate) fn record(c: &mut Caller<'_, Host>, name: &str, detail: Option<String>) {
     let during = c.data().during;

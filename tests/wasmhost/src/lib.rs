@@ -16,6 +16,6 @@ mod services;
 mod vm;
 
 pub use abi::{Action, HostCall};
-pub use host::{Host, HttpCall, LocalResponse};
+pub use host::{FailWhen, Host, HttpCall, LocalResponse};
 pub use paths::{count_paths, count_startup, run_paths, PathCount, PathRun};
 pub use vm::{FilterVm, RequestRecord, Started};

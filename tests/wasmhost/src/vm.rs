@@ -86,7 +86,14 @@ impl FilterVm {
                     ty.clone(),
                     move |mut caller, params, results| {
                         let args: Vec<u64> = params.iter().map(widen).collect();
-                        let status = host::handle(&mut caller, &m, &n, &args)?;
+                        let host = caller.data();
+                        let fails = host.failing.contains(&n.as_str())
+                            || host.fail_when.as_ref().is_some_and(|f| f(&n, &args));
+                        let status = if fails {
+                            host::fail(&mut caller, &m, &n)
+                        } else {
+                            host::handle(&mut caller, &m, &n, &args)?
+                        };
                         if let (Some(slot), Some(s)) = (results.first_mut(), status) {
                             *slot = Val::I32(s);
                         }
@@ -137,6 +144,11 @@ impl FilterVm {
             );
         }
         Ok(vm)
+    }
+
+    /// The root context's id (callouts' answers and queue events go to it).
+    pub fn root_id(&self) -> u32 {
+        self.root
     }
 
     pub fn host(&self) -> &Host {

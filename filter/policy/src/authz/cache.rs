@@ -1,9 +1,10 @@
 //! The authorization decision cache: one entry per (identity, verb, resource, subresource,
 //! name), in memory (per worker in the filter, per process in the backend), keyed like the
-//! worker's verdict memo (`recent.rs`) by a 128-bit keyed SipHash with random per-instance keys
-//! over `secret || scope || attributes`, never the raw attributes; the scope carries the
-//! authorization configuration, so a configuration change never finds a decision made under
-//! other terms. (SipHash, not the shared cache's HMAC-SHA256: this key is computed on every
+//! worker's verdict memo (`recent.rs`) by a 128-bit keyed SipHash-1-3 over `scope ||
+//! attributes`, never the raw attributes. Its 128-bit key is derived from the instance's
+//! random secret (domain-separated SHA-256), and the whole 128-bit digest is the table's key,
+//! so a hit is a match of all of it. The scope carries the authorization configuration, so a
+//! configuration change never finds a decision made under other terms. (SipHash, not the shared cache's HMAC-SHA256: this key is computed on every
 //! authorized request, and HMAC there cost about a quarter of the filter's throughput in
 //! `make bench`; entries never leave the instance, as the memo's do not.) Allowed and denied
 //! decisions live for their own TTLs, and never past the cached verdict of the token that led
@@ -11,10 +12,12 @@
 //! Bounded: when full, expired entries go, and if none has, it starts over (one more
 //! SubjectAccessReview per key, never a wrong answer).
 
-use std::collections::hash_map::{DefaultHasher, RandomState};
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::Hasher;
 use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use siphasher::sip128::{Hasher128, SipHasher13};
 
 use super::mapping::Attributes;
 use crate::review::Identity;
@@ -29,8 +32,8 @@ impl DecisionKey {
 }
 
 pub struct DecisionCache {
-    /// Two independently keyed SipHash states, already fed the secret and the scope.
-    hashers: (DefaultHasher, DefaultHasher),
+    /// Keyed from the secret, already fed the scope.
+    hasher: SipHasher13,
     map: HashMap<[u8; 32], (u64, bool)>,
     capacity: usize,
     allow_ttl_ms: u64,
@@ -53,14 +56,16 @@ impl DecisionCache {
         deny_ttl: Duration,
         capacity: usize,
     ) -> Self {
-        let start = || {
-            let mut h = RandomState::new().build_hasher();
-            field(&mut h, secret);
-            field(&mut h, scope);
-            h
-        };
+        let mut key = [0u8; 16];
+        let derived = Sha256::new()
+            .chain_update(b"bindcar decision cache key\0")
+            .chain_update(secret)
+            .finalize();
+        key.copy_from_slice(&derived[..16]);
+        let mut hasher = SipHasher13::new_with_key(&key);
+        field(&mut hasher, scope);
         DecisionCache {
-            hashers: (start(), start()),
+            hasher,
             map: HashMap::new(),
             capacity,
             allow_ttl_ms: allow_ttl.as_millis() as u64,
@@ -70,8 +75,7 @@ impl DecisionCache {
 
     pub fn key(&self, identity: &Identity, attrs: &Attributes) -> DecisionKey {
         let mut key = [0u8; 32];
-        key[..8].copy_from_slice(&digest(&self.hashers.0, identity, attrs).to_be_bytes());
-        key[8..16].copy_from_slice(&digest(&self.hashers.1, identity, attrs).to_be_bytes());
+        key[..16].copy_from_slice(&digest(&self.hasher, identity, attrs).to_be_bytes());
         DecisionKey(key)
     }
 
@@ -120,8 +124,8 @@ impl DecisionCache {
     }
 }
 
-fn digest(start: &DefaultHasher, identity: &Identity, attrs: &Attributes) -> u64 {
-    let mut h = start.clone();
+fn digest(start: &SipHasher13, identity: &Identity, attrs: &Attributes) -> u128 {
+    let mut h = *start;
     field(&mut h, identity.username.as_bytes());
     field(&mut h, identity.uid.as_deref().unwrap_or(NONE).as_bytes());
     h.write_u64(identity.groups.len() as u64);
@@ -140,7 +144,7 @@ fn digest(start: &DefaultHasher, identity: &Identity, attrs: &Attributes) -> u64
     field(&mut h, attrs.resource.as_bytes());
     field(&mut h, attrs.subresource.unwrap_or(NONE).as_bytes());
     field(&mut h, attrs.name.as_deref().unwrap_or(NONE).as_bytes());
-    h.finish()
+    h.finish128().as_u128()
 }
 
 #[cfg(test)]
@@ -191,6 +195,14 @@ mod tests {
                 &attributes(b"GET", b"/api/v1/zones/a.com/status").unwrap(),
             ),
             cache(b"t").key(&id("u", &["g"]), &a),
+            DecisionCache::new(
+                b"other secret",
+                b"s",
+                Duration::from_secs(300),
+                Duration::from_secs(30),
+                4,
+            )
+            .key(&id("u", &["g"]), &a),
         ];
         for o in others {
             assert_ne!(o, base);

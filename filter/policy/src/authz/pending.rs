@@ -94,6 +94,12 @@ impl<W: PartialEq> PendingChecks<W> {
         Some((p.identity.clone(), p.attrs.clone()))
     }
 
+    /// Checks not sent yet (their queue message may have been lost).
+    pub fn undispatched(&self) -> Vec<[u8; 32]> {
+        let waiting = self.by_key.iter().filter(|(_, p)| p.call.is_none());
+        waiting.map(|(d, _)| *d).collect()
+    }
+
     pub fn dispatched(&mut self, digest: &[u8; 32], call: u32) {
         if let Some(p) = self.by_key.get_mut(digest) {
             p.call = Some(call);
