@@ -233,9 +233,21 @@ fn make_variables_in_code() -> BTreeSet<String> {
         (root.join("tests/fuzz/run.sh"), shell),
         (root.join("bench/run.py"), python),
     ];
-    sources.extend(files_under("scripts", ".sh").into_iter().map(|p| (p, shell)));
-    sources.extend(files_under("scripts", ".py").into_iter().map(|p| (p, python)));
-    for dir in ["tests/testbed/src", "tests/devstack/src", "bench/driver/src"] {
+    sources.extend(
+        files_under("scripts", ".sh")
+            .into_iter()
+            .map(|p| (p, shell)),
+    );
+    sources.extend(
+        files_under("scripts", ".py")
+            .into_iter()
+            .map(|p| (p, python)),
+    );
+    for dir in [
+        "tests/testbed/src",
+        "tests/devstack/src",
+        "bench/driver/src",
+    ] {
         sources.extend(files_under(dir, ".rs").into_iter().map(|p| (p, rust)));
     }
     let mut found = BTreeSet::new();
@@ -264,8 +276,17 @@ fn documented_make_variables() -> BTreeSet<String> {
 fn the_make_table_lists_exactly_the_variables_the_tools_read() {
     let code = make_variables_in_code();
     let docs = documented_make_variables();
-    for known in ["MODE", "DEVSTACK_PORT_OFFSET", "ENVOY_BIN", "NAMED_BIN", "WITH_BENCH"] {
-        assert!(code.contains(known), "{known} not found in the code: {code:?}");
+    for known in [
+        "MODE",
+        "DEVSTACK_PORT_OFFSET",
+        "ENVOY_BIN",
+        "NAMED_BIN",
+        "WITH_BENCH",
+    ] {
+        assert!(
+            code.contains(known),
+            "{known} not found in the code: {code:?}"
+        );
     }
     let missing: Vec<_> = code.difference(&docs).collect();
     let stale: Vec<_> = docs.difference(&code).collect();
@@ -308,14 +329,23 @@ fn the_migration_table_claims_only_what_the_backend_reads() {
             }
             _ => {
                 let instead: Vec<String> = spans(here).into_iter().filter(upper).collect();
-                assert!(!instead.is_empty(), "{theirs:?}: {here:?} names no variable");
+                assert!(
+                    !instead.is_empty(),
+                    "{theirs:?}: {here:?} names no variable"
+                );
                 for v in instead {
-                    assert!(ours.contains(&v), "{theirs:?}: {v} is not read by the backend");
+                    assert!(
+                        ours.contains(&v),
+                        "{theirs:?}: {v} is not read by the backend"
+                    );
                 }
             }
         }
     }
     // bindcar 0.9.0 reads 33 variables itself and two through libraries (RUST_LOG,
     // KUBECONFIG); bindy's sidecar also sets TMPDIR.
-    assert!(named >= 36, "only {named} of bindcar's variables have a row");
+    assert!(
+        named >= 36,
+        "only {named} of bindcar's variables have a row"
+    );
 }

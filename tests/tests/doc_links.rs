@@ -256,7 +256,10 @@ fn the_checker_sees_what_it_claims_to() {
     assert_eq!(prose("`[a](gone.md)` and ``[b](`x`)``"), [" and "]);
     assert!(prose("```\n[a](gone.md)\n```\n").is_empty());
     // GitHub's anchors.
-    assert_eq!(slug("API reference (Swagger UI)"), "api-reference-swagger-ui");
+    assert_eq!(
+        slug("API reference (Swagger UI)"),
+        "api-reference-swagger-ui"
+    );
     assert_eq!(
         slug("Backend: environment variables"),
         "backend-environment-variables"
@@ -278,5 +281,9 @@ fn the_checker_sees_what_it_claims_to() {
     let readme = workspace_root().join("README.md");
     assert!(check(&readme, "no-such-file.md").is_some());
     assert!(check(&readme, "docs/configuration.md#no-such-heading").is_some());
-    assert!(check(&readme, "docs/configuration.md#backend-environment-variables").is_none());
+    assert!(check(
+        &readme,
+        "docs/configuration.md#backend-environment-variables"
+    )
+    .is_none());
 }
