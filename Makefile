@@ -36,6 +36,7 @@ test-wasm: setup
 	scripts/cargo-wasm.sh wasm32-unknown-unknown test --tests -p bindcar-policy
 
 test: wasm lint test-wasm image-bin
+	python3 bench/claims.py --check
 	cargo build --workspace --bins
 	cargo build -p bindcar@0.1 --features failpoints --bin bindcar-failpoints
 	cargo test --workspace --no-fail-fast

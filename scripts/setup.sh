@@ -43,12 +43,12 @@ if [ "${WITH_BENCH:-0}" = 1 ] && ! .venv/bin/python -c 'import matplotlib' 2>/de
   .venv/bin/pip install -q --disable-pip-version-check matplotlib
 fi
 
-# --- bindcar 0.7.3, the reference the benchmark compares the backend with -------------------
+# --- bindcar 0.9.0, the peer the benchmark compares the backend with ------------------------
 # Project-local (.tools/bindcar). `utoipa-swagger-ui/vendored` takes the Swagger UI from
 # crates.io instead of github.com, so the build works with registry access only.
-if [ "${WITH_BENCH:-0}" = 1 ] && ! .tools/bindcar/bin/bindcar --version 2>/dev/null | grep -q "0\.7\.3"; then
-  say "cargo install bindcar 0.7.3 into .tools/bindcar (about 10 min from cold, once)"
-  cargo install -q bindcar --version 0.7.3 \
+if [ "${WITH_BENCH:-0}" = 1 ] && ! .tools/bindcar/bin/bindcar --version 2>/dev/null | grep -q "0\.9\.0"; then
+  say "cargo install bindcar 0.9.0 into .tools/bindcar (about 8 min from cold, once)"
+  cargo install -q --force bindcar --version 0.9.0 \
     --features "k8s-token-review utoipa-swagger-ui/vendored" --root .tools/bindcar
 fi
 

@@ -8,6 +8,15 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
+/// Why this side refused or closed a client connection (the label values).
+pub const CONNECTION_CLOSE_REASONS: [&str; 5] = [
+    "refused_client_limit",
+    "refused_total_limit",
+    "evicted",
+    "header_timeout",
+    "idle_timeout",
+];
+
 /// Every metric the service exports.
 #[derive(Clone)]
 pub struct Metrics {
@@ -24,6 +33,8 @@ pub struct Metrics {
     rate_limit: IntCounterVec,
     rate_limit_clients: IntGauge,
     authz_decisions: IntCounterVec,
+    connections_open: IntGauge,
+    connections_closed: IntCounterVec,
 }
 
 impl Metrics {
@@ -132,6 +143,22 @@ impl Metrics {
             &["source", "result"],
         )?;
         registry.register(Box::new(authz_decisions.clone()))?;
+        let connections_open = IntGauge::new(
+            "bindcar_http_connections_open",
+            "Client connections open (bounded by BIND_API_MAX_CONNECTIONS)",
+        )?;
+        let connections_closed = IntCounterVec::new(
+            Opts::new(
+                "bindcar_http_connections_closed_total",
+                "Client connections this side refused or closed, by reason",
+            ),
+            &["reason"],
+        )?;
+        for reason in CONNECTION_CLOSE_REASONS {
+            connections_closed.with_label_values(&[reason]);
+        }
+        registry.register(Box::new(connections_open.clone()))?;
+        registry.register(Box::new(connections_closed.clone()))?;
         app_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
@@ -149,6 +176,8 @@ impl Metrics {
             rate_limit,
             rate_limit_clients,
             authz_decisions,
+            connections_open,
+            connections_closed,
         })
     }
 
@@ -176,6 +205,20 @@ impl Metrics {
         self.rndc_duration
             .with_label_values(&[command])
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections_open.inc();
+    }
+
+    pub fn connection_gone(&self) {
+        self.connections_open.dec();
+    }
+
+    /// A connection refused or closed by this side; `reason` is one of
+    /// `CONNECTION_CLOSE_REASONS`.
+    pub fn connection_closed(&self, reason: &str) {
+        self.connections_closed.with_label_values(&[reason]).inc();
     }
 
     pub fn rndc_connection_opened(&self) {

@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::middleware;
 use clap::Parser;
 use tokio::net::TcpListener;
@@ -20,6 +20,7 @@ use crate::config::{Cli, Config, TlsSettings};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimit;
+use crate::serve;
 use crate::tls;
 use crate::zones::Zones;
 
@@ -111,7 +112,8 @@ pub fn build_state(config: &Config) -> Result<Arc<AppState>, String> {
     Ok(Arc::new(AppState {
         zones: Zones::new(dir, Arc::new(rndc), metrics.clone())
             .with_stats(stats)
-            .with_orphan_grace(grace),
+            .with_orphan_grace(grace)
+            .with_max_records_per_type(update.max_records_per_type),
         metrics,
         auth,
         rate_limit: config.rate_limit.as_ref().map(RateLimit::new),
@@ -127,6 +129,15 @@ pub async fn run(config: Config) -> Result<(), String> {
         None => None,
     };
     let state = build_state(&config)?;
+    let fd_limit = serve::fd_budget::raise_limit();
+    let connections = serve::fd_budget::fit(config.connections, fd_limit)?;
+    if connections.max_connections < config.connections.max_connections {
+        tracing::warn!(
+            fd_limit,
+            max_connections = connections.max_connections,
+            "BIND_API_MAX_CONNECTIONS lowered to fit the file-descriptor limit"
+        );
+    }
     let listener = TcpListener::bind((config.address.as_str(), config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.address, config.port))?;
@@ -154,36 +165,42 @@ pub async fn run(config: Config) -> Result<(), String> {
         auth_mode = config.auth.mode(),
         docs = config.enable_docs,
         rate_limit = ?config.rate_limit,
+        connections = ?connections,
+        fd_limit,
         auth_mode_reason = config.auth_reason,
         nsupdate_server = %config.update.server,
         nsupdate_key = config.update.key_name.as_str(),
         version = env!("CARGO_PKG_VERSION"),
         "bindcar listening"
     );
+    let metrics = state.metrics.clone();
     let router = http::router_with_docs(state, config.enable_docs);
-    // The peer address is the rate limiter's key; Linkerd mode also needs the local one
-    // (`http::conn`), which plain HTTP carries (the mode refuses TLS: see config::guards).
-    let served = match tls {
+    match tls {
         None => {
-            let app = router
-                .layer(middleware::map_request(from_connection))
-                .into_make_service_with_connect_info::<http::conn::Connection>();
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await
+            serve::serve(
+                listener,
+                serve::PlainTcp,
+                router,
+                connections,
+                metrics,
+                shutdown_signal(),
+            )
+            .await
         }
         Some(reloader) => {
-            let listener = tls::TlsListener::new(listener, reloader)
-                .map_err(|e| format!("TLS listener: {e}"))?;
-            let app = router
-                .layer(middleware::map_request(from_tls_peer))
-                .into_make_service_with_connect_info::<tls::Peer>();
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await
+            let router = router.layer(middleware::map_request(from_tls_peer));
+            let transport = tls::TlsTransport::new(reloader);
+            serve::serve(
+                listener,
+                transport,
+                router,
+                connections,
+                metrics,
+                shutdown_signal(),
+            )
+            .await
         }
-    };
-    served.map_err(|e| format!("server error: {e}"))?;
+    }
     if let Some(watch) = tls_watch {
         watch.abort();
     }
@@ -202,31 +219,16 @@ fn tls_mode(settings: Option<&TlsSettings>) -> &'static str {
     }
 }
 
-/// A plain connection's peer, as the rate limiter reads it (`ConnectInfo<SocketAddr>`, as
-/// `from_tls_peer` gives it under TLS).
-async fn from_connection(mut request: Request) -> Request {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<http::conn::Connection>>()
-        .map(|info| info.0.peer);
-    if let Some(peer) = peer {
-        request.extensions_mut().insert(ConnectInfo(peer));
-    }
-    request
-}
-
-/// Under TLS the connection's facts arrive as `tls::Peer`; the API reads the peer address as
-/// it does over plain HTTP (the rate limiter's key), and the client certificate's name.
+/// Under TLS the handshake's facts arrive as `tls::Peer`; the API reads the client
+/// certificate's name as `ClientCertificate` (the peer address is `ConnectInfo`, as over
+/// plain HTTP).
 async fn from_tls_peer(mut request: Request) -> Request {
-    let peer = request
+    let client = request
         .extensions()
-        .get::<ConnectInfo<tls::Peer>>()
-        .map(|info| info.0.clone());
-    if let Some(peer) = peer {
-        request.extensions_mut().insert(ConnectInfo(peer.addr));
-        if let Some(name) = peer.client {
-            request.extensions_mut().insert(ClientCertificate(name));
-        }
+        .get::<tls::Peer>()
+        .and_then(|peer| peer.client.clone());
+    if let Some(name) = client {
+        request.extensions_mut().insert(ClientCertificate(name));
     }
     request
 }

@@ -1,7 +1,8 @@
 //! The layering of `src/`, checked from the source text: which top-level module imports which
 //! (`crate::<module>`), and which file of a folder imports which sibling (`super::<file>`,
 //! `crate::<folder>::<file>`). Fails if `zones` imports `http`, if `bind` imports `zones`, `http`
-//! or `auth`, if `tls` imports anything but `config`, or if either graph has a cycle. `mod.rs`
+//! or `auth`, if `tls` imports anything but `config` and `serve`, if `serve` (the listener)
+//! imports what it carries, or if either graph has a cycle. `mod.rs`
 //! files only declare and re-export, so they are left out of the file graphs; lines that are
 //! comments are skipped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -165,6 +166,14 @@ fn imports_point_one_way() {
     );
     for upper in ["http", "auth", "zones", "bind", "server"] {
         assert!(!imports("tls", upper), "tls imports {upper}: {graph:?}");
+    }
+    // The listener serves any router over any transport (plain TCP, `tls`).
+    assert!(
+        imports("server", "serve") && imports("tls", "serve"),
+        "{graph:?}"
+    );
+    for upper in ["http", "auth", "zones", "bind", "server", "tls"] {
+        assert!(!imports("serve", upper), "serve imports {upper}: {graph:?}");
     }
     assert_eq!(find_cycle(&graph), None, "{graph:?}");
 }

@@ -366,3 +366,75 @@ async fn tokenreview_with_explicit_kube_settings() {
         "bindcar did not present the reviewer token"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reviewer_token_file_is_trimmed_and_reread_when_it_changes() {
+    let ReviewStack {
+        stack,
+        reviewer,
+        _dir: kube_files,
+    } = tokenreview_stack(true).await;
+    let token_file = kube_files.path().join("token");
+    let caller = |n: usize| {
+        reviewer.mint(&MintRequest::new(
+            "dns-system",
+            &format!("sa{n}"),
+            &["bindcar"],
+        ))
+    };
+    let logs_hold_no_reviewer_token = |token: &str| !stack.backend.logs().contains(token);
+
+    // `echo token > file`: a trailing newline (and other surrounding whitespace) is not part
+    // of the token
+    let first = reviewer.reviewer_token();
+    std::fs::write(&token_file, format!("{first}\n")).expect("write token");
+    let (status, body) = stack
+        .client
+        .with_token(Some(&caller(1)))
+        .get("/api/v1/zones")
+        .await;
+    assert_eq!(status, 200, "{body}\n{}", stack.backend.logs());
+    assert_eq!(reviewer.unauthorized_count(), 0, "the newline was sent");
+
+    // The API server rotates the reviewer's credential: reviews fail (503) until the file
+    // holds the new token, then the next request uses it, with no restart
+    reviewer.set_reviewer_token("rotated-reviewer-token");
+    let (status, body) = stack
+        .client
+        .with_token(Some(&caller(2)))
+        .get("/api/v1/zones")
+        .await;
+    assert_eq!(status, 503, "{body}");
+    std::fs::write(&token_file, " rotated-reviewer-token \r\n\n").expect("write token");
+    let (status, body) = stack
+        .client
+        .with_token(Some(&caller(3)))
+        .get("/api/v1/zones")
+        .await;
+    assert_eq!(status, 200, "{body}\n{}", stack.backend.logs());
+
+    // A broken file (empty, or gone) fails closed, and fixing it is picked up the same way
+    std::fs::write(&token_file, "\n").expect("write token");
+    let (status, _) = stack
+        .client
+        .with_token(Some(&caller(4)))
+        .get("/api/v1/zones")
+        .await;
+    assert_eq!(status, 503);
+    std::fs::remove_file(&token_file).expect("remove token");
+    let (status, _) = stack
+        .client
+        .with_token(Some(&caller(6)))
+        .get("/api/v1/zones")
+        .await;
+    assert_eq!(status, 503);
+    std::fs::write(&token_file, "rotated-reviewer-token\n").expect("write token");
+    let (status, body) = stack
+        .client
+        .with_token(Some(&caller(5)))
+        .get("/api/v1/zones")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(logs_hold_no_reviewer_token("rotated-reviewer-token"));
+    assert!(logs_hold_no_reviewer_token(&first));
+}

@@ -2,7 +2,7 @@
 //! default, its variables, off by `false/0/no`, open routes exempt), bounded metric labels
 //! (red-team item 1), the review-slot wait bounded by the review timeout (item 3), and the
 //! startup refusals: blank or non-token68 `BIND_API_TOKEN` (item 4), malformed booleans and
-//! numbers.
+//! numbers, connection limits of 0 and a cap no descriptor limit can hold.
 
 mod common;
 
@@ -346,6 +346,22 @@ fn bad_tokens_booleans_and_limits_are_refused_at_startup() {
                 ("RATE_LIMIT_ENABLED", UNSET),
             ],
             "RATE_LIMIT_PERIOD_SECS must be between 1",
+        ),
+        (
+            &[("BIND_API_HEADER_TIMEOUT_SECS", "0")],
+            "BIND_API_HEADER_TIMEOUT_SECS must be at least 1",
+        ),
+        (
+            &[
+                ("BIND_API_MAX_CONNECTIONS", "10"),
+                ("BIND_API_MAX_CONNECTIONS_PER_CLIENT", "11"),
+            ],
+            "larger than BIND_API_MAX_CONNECTIONS",
+        ),
+        // More connections than any descriptor limit can hold: refused, not left to fail later
+        (
+            &[("BIND_API_MAX_CONNECTIONS", "4294967295")],
+            "BIND_API_MAX_CONNECTIONS=4294967295 needs 8589934846 file descriptors",
         ),
     ];
     for (extra, expected) in cases {

@@ -272,10 +272,6 @@ async fn records_api_changes_what_named_serves() {
             json!({"name": "w", "type": "A", "value": "192.0.2.1", "ttl": 2147483648u64}),
             "ttl",
         ),
-        (
-            json!({"name": "w", "type": "TXT", "value": huge}),
-            "length limit",
-        ),
     ];
     for (request, words) in bad {
         let (status, body) = api.post(path, &request).await;
@@ -283,6 +279,15 @@ async fn records_api_changes_what_named_serves() {
         let error = body["error"].as_str().unwrap_or_default().to_string();
         assert!(error.contains(words), "{words:?} not in {error:?}");
     }
+    // A body over the records API's 64 KiB: 413
+    let (status, body) = api
+        .post(path, &json!({"name": "w", "type": "TXT", "value": huge}))
+        .await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("length limit"));
     assert_eq!(serial(&named, "rec.test"), before, "nothing was sent");
 
     // Unknown zone → 404; a zone without allow-update → 400 with bindcar's message
@@ -421,4 +426,318 @@ async fn rrset_replace_is_atomic_for_a_concurrent_reader() {
         "dig saw neither the old nor the new set: {bad:?}"
     );
     assert_eq!(sorted(named.dig("flip.atomic.test", "A")), old);
+}
+
+/// Every change named would silently skip (RFC 2136 §3.4.2) is refused with a status and
+/// words saying why, and the zone transfer before and after is the same (serial included);
+/// every success is what named then holds, counts included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_never_claim_a_change_named_skipped() {
+    let RecordStack {
+        named,
+        api,
+        backend: _backend,
+        ..
+    } = start();
+    let (status, body) = api
+        .create(&dynamic_zone("truth.test", named.key_name()))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let path = "/api/v1/zones/truth.test/records";
+    let rrset =
+        |owner: &str, rtype: &str| format!("/api/v1/zones/truth.test/rrsets/{owner}/{rtype}");
+    for (name, rtype, value) in [("w", "A", "192.0.2.1"), ("c", "CNAME", "t.truth.test.")] {
+        let (status, body) = api
+            .post(path, &json!({"name": name, "type": rtype, "value": value}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let hundred: Vec<String> = (0..100).map(|i| format!("10.0.0.{i}")).collect();
+    let (status, body) = put(&api, &rrset("big", "A"), &json!({"values": hundred})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["message"],
+        "RRset big A of zone truth.test replaced (100 values)"
+    );
+    assert_eq!(named.dig("big.truth.test", "A").len(), 100);
+
+    // (method, path, body, status, words in the error)
+    let mut many: Vec<String> = hundred.clone();
+    many.push("10.0.1.1".into());
+    let refused: Vec<(&str, String, Value, u16, &str)> = vec![
+        (
+            "POST",
+            path.into(),
+            json!({"name": "w", "type": "CNAME", "value": "x.truth.test."}),
+            409,
+            "already holds other records",
+        ),
+        (
+            "POST",
+            path.into(),
+            json!({"name": "c", "type": "A", "value": "192.0.2.9"}),
+            409,
+            "is an alias",
+        ),
+        (
+            "POST",
+            path.into(),
+            json!({"name": "c", "type": "TXT", "value": "\"x\""}),
+            409,
+            "is an alias",
+        ),
+        (
+            "POST",
+            path.into(),
+            json!({"name": "c", "type": "CNAME", "value": "other.truth.test."}),
+            409,
+            "a CNAME to another target",
+        ),
+        (
+            "POST",
+            path.into(),
+            json!({"name": "@", "type": "CNAME", "value": "x.truth.test."}),
+            400,
+            "zone apex",
+        ),
+        (
+            "PUT",
+            rrset("@", "CNAME"),
+            json!({"values": ["x.truth.test."]}),
+            400,
+            "zone apex",
+        ),
+        (
+            "DELETE",
+            path.into(),
+            json!({"name": "@", "type": "NS"}),
+            400,
+            "cannot all be deleted",
+        ),
+        (
+            "DELETE",
+            path.into(),
+            json!({"name": "@", "type": "NS", "value": "ns1.truth.test."}),
+            409,
+            "the only NS record",
+        ),
+        (
+            "DELETE",
+            path.into(),
+            json!({"name": "@", "type": "SOA"}),
+            400,
+            "Invalid record type: \"SOA\"",
+        ),
+        (
+            "DELETE",
+            path.into(),
+            json!({"name": "@", "type": "SOA", "value": "x"}),
+            400,
+            "Invalid record type",
+        ),
+        (
+            "PUT",
+            rrset("@", "NS"),
+            json!({"values": []}),
+            400,
+            "cannot all be deleted",
+        ),
+        (
+            "PUT",
+            rrset("w", "CNAME"),
+            json!({"values": ["x.truth.test."]}),
+            409,
+            "other than a CNAME",
+        ),
+        (
+            "PUT",
+            rrset("c", "MX"),
+            json!({"values": ["10 mail.truth.test."]}),
+            409,
+            "is an alias",
+        ),
+        (
+            "PUT",
+            rrset("c2", "CNAME"),
+            json!({"values": ["a.truth.test.", "b.truth.test."]}),
+            400,
+            "at most one CNAME",
+        ),
+        (
+            "PUT",
+            rrset("big", "A"),
+            json!({"values": many}),
+            400,
+            "max-records-per-type",
+        ),
+        (
+            "POST",
+            path.into(),
+            json!({"name": "big", "type": "A", "value": "10.0.1.1"}),
+            409,
+            "already holds 100 A records",
+        ),
+        (
+            "POST",
+            path.into(),
+            json!({"name": "@", "type": "CAA", "value": "0 is sue \"x\""}),
+            400,
+            "more than one word",
+        ),
+        (
+            "POST",
+            path.into(),
+            json!({"name": "@", "type": "CAA", "value": "0 issue \"x\" \"y\""}),
+            400,
+            "one quoted string",
+        ),
+    ];
+    let tried = refused.len();
+    for (method, uri, request, expected, words) in refused {
+        let before = named.axfr("truth.test");
+        assert!(before.len() > 100, "{before:?}");
+        let (status, body) = api.send(method, &uri, Some(&request)).await;
+        assert_eq!(status, expected, "{method} {uri} {request}: {body}");
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains(words),
+            "{method} {uri} {request}: {words:?} not in {error:?}"
+        );
+        assert_eq!(
+            named.axfr("truth.test"),
+            before,
+            "{method} {uri} {request} changed the zone"
+        );
+    }
+    println!("records: {tried} changes named would skip, all refused, the zone unchanged");
+
+    // What succeeds is what named holds
+    let (status, body) = put(
+        &api,
+        &rrset("c", "CNAME"),
+        &json!({"values": ["u.truth.test."]}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].clone()),
+        (
+            200,
+            json!("RRset c CNAME of zone truth.test replaced (1 values)")
+        ),
+        "{body}"
+    );
+    assert_eq!(named.dig("c.truth.test", "CNAME"), ["u.truth.test."]);
+    // the same CNAME again: idempotent; a fresh name: added
+    for name in ["c", "fresh"] {
+        let (status, body) = api
+            .post(
+                path,
+                &json!({"name": name, "type": "CNAME", "value": "u.truth.test."}),
+            )
+            .await;
+        assert_eq!(status, 201, "{name}: {body}");
+        assert_eq!(
+            named.dig(&format!("{name}.truth.test"), "CNAME"),
+            ["u.truth.test."]
+        );
+    }
+    // duplicates are one record, and the message counts what named holds
+    let (status, body) = put(
+        &api,
+        &rrset("d", "AAAA"),
+        &json!({"values": ["2001:db8::1", "2001:DB8:0::1"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].clone()),
+        (
+            200,
+            json!("RRset d AAAA of zone truth.test replaced (1 values)")
+        )
+    );
+    assert_eq!(named.dig("d.truth.test", "AAAA"), ["2001:db8::1"]);
+
+    // The apex NS set is replaced, not merged, and shrinks down to one but not to none
+    let (status, body) = put(
+        &api,
+        &rrset("@", "NS"),
+        &json!({"values": ["ns1.truth.test.", "ns.other.example."]}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].clone()),
+        (
+            200,
+            json!("RRset @ NS of zone truth.test replaced (2 values)")
+        ),
+        "{body}"
+    );
+    assert_eq!(
+        sorted(named.dig("truth.test", "NS")),
+        ["ns.other.example.", "ns1.truth.test."]
+    );
+    let (status, body) = delete(
+        &api,
+        path,
+        &json!({"name": "@", "type": "NS", "value": "ns1.truth.test."}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(named.dig("truth.test", "NS"), ["ns.other.example."]);
+    let (status, body) = put(
+        &api,
+        &rrset("@", "NS"),
+        &json!({"values": ["ns2.other.example."]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(named.dig("truth.test", "NS"), ["ns2.other.example."]);
+    // one value for another: the only NS record is replaced, not kept beside the new one
+    let (status, body) = put(
+        &api,
+        path,
+        &json!({"name": "@", "type": "NS", "currentValue": "ns2.other.example.", "newValue": "ns1.truth.test."}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(named.dig("truth.test", "NS"), ["ns1.truth.test."]);
+
+    // CAA: flags, tag and value stored exactly as sent (a bare value is quoted), and read back
+    // the same through the API
+    let caa = [
+        (
+            "0 issue \"letsencrypt.org; validationmethods=dns-01\"",
+            "0 issue \"letsencrypt.org; validationmethods=dns-01\"",
+        ),
+        ("128 tbs \"Unknown\"", "128 tbs \"Unknown\""),
+        (
+            "0 iodef \"mailto:security@truth.test\"",
+            "0 iodef \"mailto:security@truth.test\"",
+        ),
+        ("0 issue \";\"", "0 issue \";\""),
+        (
+            "0 issuewild letsencrypt.org",
+            "0 issuewild \"letsencrypt.org\"",
+        ),
+        ("0 is \"sue x\"", "0 is \"sue x\""),
+    ];
+    for (value, _) in caa {
+        let (status, body) = api
+            .post(path, &json!({"name": "@", "type": "CAA", "value": value}))
+            .await;
+        assert_eq!(status, 201, "{value}: {body}");
+    }
+    let expected = sorted(caa.iter().map(|(_, stored)| stored.to_string()).collect());
+    assert_eq!(sorted(named.dig("truth.test", "CAA")), expected);
+    let (status, body) = api.get(&format!("{path}?name=@&type=CAA")).await;
+    assert_eq!(status, 200, "{body}");
+    let listed: Vec<String> = body["records"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .map(|r| r["value"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(sorted(listed), expected);
 }

@@ -615,3 +615,72 @@ fn the_listen_guard_counts_mutual_tls_only_with_named_clients() {
     assert!(!stderr.contains("refusing to start"), "{stderr}");
     assert!(stderr.contains("cannot listen on 192.0.2.1"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_handshakes_are_shed_like_stalled_heads_and_https_still_answers() {
+    use std::io::Read;
+    // Given an HTTPS backend whose cap is 4 connections (the header timeout, which bounds a
+    // handshake too, at its default of 10 s)
+    let pki = Pki::new();
+    let zones = tempfile::tempdir().expect("tempdir");
+    let mut env = no_named_env(zones.path());
+    env.extend(pki.serving_env(&pki.file("served")));
+    env.extend([var("BIND_API_MAX_CONNECTIONS", "4")]);
+    let backend = Backend::start_https(env, &pki.https(None));
+    let port = backend.port();
+    let url = format!("https://127.0.0.1:{port}/api/v1/health");
+    // When another address opens 4 connections and never starts a handshake (the cap is full)
+    let mut silent = Vec::new();
+    for _ in 0..4 {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(([127, 0, 0, 2], 0).into())
+            .expect("bind 127.0.0.2");
+        let stream = socket
+            .connect(([127, 0, 0, 1], port).into())
+            .await
+            .expect("connect");
+        silent.push(stream.into_std().expect("std stream"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // Then a real client still gets its answer: the longest-waiting silent connection made
+    // room once it had waited 5 s (one that has sent nothing may be a slow client)
+    let (code, status, body) = curl(&pki, None, &["--http1.1"], &url);
+    assert_eq!((code, status.as_str()), (0, "1.1 200"), "{body}");
+    // And every silent connection is closed by the server (shed, or at the header timeout),
+    // without a byte
+    for stream in &mut silent {
+        stream.set_nonblocking(false).expect("blocking");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut buf = [0u8; 16];
+        assert_eq!(
+            stream.read(&mut buf).unwrap_or(0),
+            0,
+            "still open or answered"
+        );
+    }
+    let (_, _, metrics) = curl(
+        &pki,
+        None,
+        &[],
+        &format!("https://127.0.0.1:{port}/metrics"),
+    );
+    let count = |reason: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!(
+                    "bindcar_http_connections_closed_total{{reason=\"{reason}\"}}"
+                ))?
+                .trim()
+                .parse()
+                .ok()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(count("evicted") + count("header_timeout"), 4, "{metrics}");
+    assert!(count("evicted") >= 1, "{metrics}");
+}

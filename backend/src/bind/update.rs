@@ -41,11 +41,22 @@ pub enum Change {
     },
 }
 
-/// A prerequisite (RFC 2136 §2.4).
+/// A prerequisite (RFC 2136 §2.4). Where named would silently skip a change (a CNAME beside
+/// other data, RFC 2136 §3.4.2.2), a prerequisite makes it refuse the whole UPDATE instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prerequisite {
     /// An RRset of this name and type exists (value independent); else NXRRSET.
     RrsetExists { name: String, rtype: String },
+    /// No RRset of this name and type exists; else YXRRSET.
+    RrsetAbsent { name: String, rtype: String },
+    /// The name owns no record at all; else YXDOMAIN.
+    NameUnused { name: String },
+    /// The RRset is exactly these values (value dependent; TTLs ignored); else NXRRSET.
+    RrsetEquals {
+        name: String,
+        rtype: String,
+        rdatas: Vec<String>,
+    },
 }
 
 /// One UPDATE message: applied by named all or nothing.
@@ -131,6 +142,21 @@ pub fn check_rdata(rtype: &str, rdata: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// Whether two presentation values of `rtype` are the same record data (as named compares
+/// them: `2001:db8::1` is `2001:DB8:0::1`, names compare without case). Values that do not
+/// parse are compared as text.
+pub fn same_rdata(rtype: &str, a: &str, b: &str) -> bool {
+    let parse = |text: &str| {
+        parse_type(rtype)
+            .ok()
+            .and_then(|t| RData::try_from_str(t, text).ok())
+    };
+    match (parse(a), parse(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
 fn record(name: &str, rtype: &str, ttl: u32, rdata: Option<&str>) -> Result<Record, String> {
     let name = parse_name(name)?;
     let rtype = parse_type(rtype)?;
@@ -150,10 +176,32 @@ pub fn build_update(update: &Update) -> Result<Message, String> {
     zone.set_query_class(DNSClass::IN);
     message.add_zone(zone);
     for prerequisite in &update.prerequisites {
-        let Prerequisite::RrsetExists { name, rtype } = prerequisite;
-        let mut rr = record(name, rtype, 0, None)?;
-        rr.dns_class = DNSClass::ANY;
-        message.add_pre_requisite(rr);
+        match prerequisite {
+            Prerequisite::RrsetExists { name, rtype } => {
+                let mut rr = record(name, rtype, 0, None)?;
+                rr.dns_class = DNSClass::ANY;
+                message.add_pre_requisite(rr);
+            }
+            Prerequisite::RrsetAbsent { name, rtype } => {
+                let mut rr = record(name, rtype, 0, None)?;
+                rr.dns_class = DNSClass::NONE;
+                message.add_pre_requisite(rr);
+            }
+            Prerequisite::NameUnused { name } => {
+                let mut rr = record(name, "ANY", 0, None)?;
+                rr.dns_class = DNSClass::NONE;
+                message.add_pre_requisite(rr);
+            }
+            Prerequisite::RrsetEquals {
+                name,
+                rtype,
+                rdatas,
+            } => {
+                for rdata in rdatas {
+                    message.add_pre_requisite(record(name, rtype, 0, Some(rdata))?);
+                }
+            }
+        }
     }
     for change in &update.changes {
         let rr = match change {
@@ -328,7 +376,7 @@ pub fn zone_records(answers: &[Message]) -> Vec<ZoneRecord> {
             name: r.name.to_string(),
             rtype: r.record_type().to_string(),
             ttl: r.ttl,
-            value: r.data.to_string(),
+            value: presentation(&r.data),
         })
         .collect();
     // AXFR ends with the SOA it started with.
@@ -336,6 +384,28 @@ pub fn zone_records(answers: &[Message]) -> Vec<ZoneRecord> {
         records.pop();
     }
     records
+}
+
+/// Record data as named presents it. hickory's CAA text drops nothing but escapes nothing
+/// either (a `"` in a value would end it early), so CAA is written here as named writes it.
+fn presentation(data: &RData) -> String {
+    match data {
+        RData::CAA(caa) => {
+            let mut value = String::new();
+            for &byte in &caa.value {
+                match byte {
+                    b'"' | b'\\' => {
+                        value.push('\\');
+                        value.push(char::from(byte));
+                    }
+                    0x20..=0x7e => value.push(char::from(byte)),
+                    other => value.push_str(&format!("\\{other:03}")),
+                }
+            }
+            format!("{} {} \"{value}\"", caa.flags(), caa.tag)
+        }
+        other => other.to_string(),
+    }
 }
 
 /// The connection broke after the message was written.
@@ -432,6 +502,68 @@ mod tests {
         let classes: Vec<_> = message.authorities.iter().map(|r| r.dns_class).collect();
         assert_eq!(classes, [DNSClass::ANY, DNSClass::IN, DNSClass::NONE]);
         assert_eq!(message.authorities[1].ttl, 60);
+    }
+
+    #[test]
+    fn prerequisites_make_named_refuse_what_it_would_skip() {
+        let name = "w.example.test.".to_string();
+        let update = Update {
+            zone: ZoneName::parse("example.test").unwrap(),
+            prerequisites: vec![
+                Prerequisite::RrsetAbsent {
+                    name: name.clone(),
+                    rtype: "CNAME".into(),
+                },
+                Prerequisite::NameUnused { name: name.clone() },
+                Prerequisite::RrsetEquals {
+                    name: "example.test.".into(),
+                    rtype: "NS".into(),
+                    rdatas: vec!["ns1.example.test.".into(), "ns2.example.test.".into()],
+                },
+            ],
+            changes: vec![],
+        };
+        let message = build_update(&update).unwrap();
+        let prereqs: Vec<_> = message
+            .answers
+            .iter()
+            .map(|r| (r.dns_class, r.record_type(), r.ttl))
+            .collect();
+        assert_eq!(
+            prereqs,
+            [
+                (DNSClass::NONE, RecordType::CNAME, 0),
+                (DNSClass::NONE, RecordType::ANY, 0),
+                (DNSClass::IN, RecordType::NS, 0),
+                (DNSClass::IN, RecordType::NS, 0),
+            ]
+        );
+    }
+
+    #[test]
+    fn same_rdata_compares_as_named_does() {
+        assert!(same_rdata("AAAA", "2001:db8::1", "2001:DB8:0::1"));
+        assert!(same_rdata("CNAME", "A.example.", "a.example."));
+        assert!(same_rdata("MX", "10 mail.example.", "10 MAIL.example."));
+        assert!(!same_rdata("MX", "10 mail.example.", "20 mail.example."));
+        assert!(!same_rdata("TXT", "\"a b\"", "\"a\" \"b\""));
+        assert!(!same_rdata("CAA", "0 issue \"a\"", "0 issue \"b\""));
+    }
+
+    #[test]
+    fn caa_is_presented_as_named_presents_it() {
+        let caa = |value: &[u8]| {
+            let mut data = RData::try_from_str(RecordType::CAA, "0 issue \"x\"").unwrap();
+            if let RData::CAA(c) = &mut data {
+                c.value = value.to_vec();
+            }
+            presentation(&data)
+        };
+        assert_eq!(caa(b"letsencrypt.org"), "0 issue \"letsencrypt.org\"");
+        assert_eq!(caa(b"a\"b\\c"), "0 issue \"a\\\"b\\\\c\"");
+        assert_eq!(caa(b"\xc3\xa9"), "0 issue \"\\195\\169\"");
+        let tbs = RData::try_from_str(RecordType::CAA, "128 tbs \"Unknown\"").unwrap();
+        assert_eq!(presentation(&tbs), "128 tbs \"Unknown\"");
     }
 
     #[test]

@@ -151,6 +151,11 @@ pub struct Cli {
     #[arg(long, env = "NSUPDATE_TIMEOUT_SECS", default_value_t = 10)]
     pub nsupdate_timeout_secs: u64,
 
+    /// named's max-records-per-type (0: no limit): RRset replaces with more distinct values
+    /// are refused before anything is sent, and an add to a full RRset is a 409 saying so.
+    #[arg(long, env = "BIND_MAX_RECORDS_PER_TYPE", default_value_t = 100)]
+    pub max_records_per_type: u32,
+
     /// named's statistics channel, http://host:port (statistics-channels in named.conf): zone
     /// listings in one request. Unset: listings ask over rndc, a few zones at a time.
     #[arg(long, env = "BIND_STATS_URL")]
@@ -259,13 +264,39 @@ pub struct Cli {
     #[arg(long, env = "KUBE_API_SERVER")]
     pub kube_api_server: Option<String>,
 
-    /// TokenReview: file holding the bearer token bindcar uses to call the API server (re-read on rotation).
+    /// TokenReview: file holding the bearer token bindcar uses to call the API server (read at each call, whitespace trimmed).
     #[arg(long, env = "KUBE_TOKEN_PATH")]
     pub kube_token_path: Option<PathBuf>,
 
     /// TokenReview: PEM file of the API server's CA.
     #[arg(long, env = "KUBE_CA_CERT_PATH")]
     pub kube_ca_cert_path: Option<PathBuf>,
+
+    /// Connections: at most this many client connections open at once (see "Connections" in
+    /// the README). At the cap, the connection that has waited longest without a request in
+    /// progress is closed for a new one; when all are serving requests, new connections wait
+    /// [default: 1024, lowered to fit the file-descriptor limit].
+    #[arg(long, env = "BIND_API_MAX_CONNECTIONS")]
+    pub max_connections: Option<u32>,
+
+    /// Connections: at most this many open at once from one client address (an IPv6 /64)
+    /// [default: 256, or BIND_API_MAX_CONNECTIONS if lower; with DISABLE_AUTH=true, behind the
+    /// mesh's sidecar, BIND_API_MAX_CONNECTIONS].
+    #[arg(long, env = "BIND_API_MAX_CONNECTIONS_PER_CLIENT")]
+    pub max_connections_per_client: Option<u32>,
+
+    /// Connections: seconds a client has to send a complete request head (from connecting,
+    /// or from the first byte of a later request on the same connection).
+    #[arg(long, env = "BIND_API_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// Connections: seconds a client has to send a whole request body, from the end of its head (408 beyond).
+    #[arg(long, env = "BIND_API_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+
+    /// Connections: seconds a kept-alive connection may stay idle between requests.
+    #[arg(long, env = "BIND_API_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
 
     /// TLS: PEM certificate chain of the API, leaf first (with BIND_TLS_KEY; unset: plain HTTP).
     #[arg(long, env = "BIND_TLS_CERT")]
@@ -363,6 +394,12 @@ mod tests {
             "RATE_LIMIT_REQUESTS",
             "RATE_LIMIT_PERIOD_SECS",
             "RATE_LIMIT_BURST",
+            "BIND_MAX_RECORDS_PER_TYPE",
+            "BIND_API_MAX_CONNECTIONS",
+            "BIND_API_MAX_CONNECTIONS_PER_CLIENT",
+            "BIND_API_HEADER_TIMEOUT_SECS",
+            "BIND_API_BODY_TIMEOUT_SECS",
+            "BIND_API_IDLE_TIMEOUT_SECS",
             "BIND_TLS_CERT",
             "BIND_TLS_KEY",
             "BIND_TLS_CLIENT_CA",

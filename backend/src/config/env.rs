@@ -12,7 +12,8 @@ use super::cli::{AuthModeArg, AuthzModeArg, Cli};
 use super::guards;
 use super::rndc_conf;
 use super::settings::{
-    AuthSettings, Config, KubeSource, LinkerdSettings, RateLimitSettings, TokenReviewSettings,
+    AuthSettings, Config, ConnectionSettings, KubeSource, LinkerdSettings, RateLimitSettings,
+    TokenReviewSettings,
 };
 use super::tls;
 
@@ -64,6 +65,7 @@ impl Config {
         let allow_insecure = cli.allow_insecure_auth || cli.i_know_this_is_insecure;
         guards::check_listen_posture(&cli.address, &auth, tls.as_ref(), allow_insecure)?;
         let update = super::update::resolve(cli, &rndc)?;
+        let connections = connection_settings(cli)?;
         Ok(Config {
             address: cli.address.clone(),
             port: cli.port,
@@ -77,9 +79,55 @@ impl Config {
             rate_limit,
             auth_reason,
             update,
+            connections,
             tls,
         })
     }
+}
+
+/// `BIND_API_MAX_CONNECTIONS*` and the connection timeouts: every value at least 1 (a zero
+/// would refuse every client or close every connection at once), and a per-client cap no
+/// larger than the total.
+fn connection_settings(cli: &Cli) -> Result<ConnectionSettings, String> {
+    let max_connections = cli
+        .max_connections
+        .unwrap_or(ConnectionSettings::DEFAULT_MAX_CONNECTIONS);
+    // Behind the mesh every connection comes from the sidecar: one client, whose share is
+    // the whole.
+    let default_per_client = if cli.disable_auth {
+        max_connections
+    } else {
+        ConnectionSettings::DEFAULT_MAX_PER_CLIENT.min(max_connections)
+    };
+    let max_per_client = cli.max_connections_per_client.unwrap_or(default_per_client);
+    for (name, value) in [
+        ("BIND_API_MAX_CONNECTIONS", u64::from(max_connections)),
+        (
+            "BIND_API_MAX_CONNECTIONS_PER_CLIENT",
+            u64::from(max_per_client),
+        ),
+        ("BIND_API_HEADER_TIMEOUT_SECS", cli.header_timeout_secs),
+        ("BIND_API_BODY_TIMEOUT_SECS", cli.body_timeout_secs),
+        ("BIND_API_IDLE_TIMEOUT_SECS", cli.idle_timeout_secs),
+    ] {
+        if value == 0 {
+            return Err(format!("{name} must be at least 1"));
+        }
+    }
+    if max_per_client > max_connections {
+        return Err(format!(
+            "BIND_API_MAX_CONNECTIONS_PER_CLIENT ({max_per_client}) is larger than \
+             BIND_API_MAX_CONNECTIONS ({max_connections})"
+        ));
+    }
+    Ok(ConnectionSettings {
+        max_connections,
+        max_connections_explicit: cli.max_connections.is_some(),
+        max_per_client,
+        header_timeout: Duration::from_secs(cli.header_timeout_secs),
+        body_timeout: Duration::from_secs(cli.body_timeout_secs),
+        idle_timeout: Duration::from_secs(cli.idle_timeout_secs),
+    })
 }
 
 /// `RATE_LIMIT_*`: every number at least 1 (bindcar refuses zeros too), and a period that
@@ -483,5 +531,52 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(review.0.mode(), "tokenreview");
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_and_refuse_zeros() {
+        let c = config(&["--address", "127.0.0.1"]).unwrap().connections;
+        assert_eq!(c.max_connections, 1024);
+        assert!(!c.max_connections_explicit);
+        assert_eq!(c.max_per_client, 256);
+        assert_eq!(c.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.body_timeout, Duration::from_secs(30));
+        assert_eq!(c.idle_timeout, Duration::from_secs(60));
+        let c = config(&["--address", "127.0.0.1", "--max-connections", "100"])
+            .unwrap()
+            .connections;
+        assert!(c.max_connections_explicit);
+        assert_eq!((c.max_connections, c.max_per_client), (100, 100));
+        // behind the mesh (DISABLE_AUTH) the sidecar is the only client
+        let c = config(&["--address", "127.0.0.1", "--disable-auth"])
+            .unwrap()
+            .connections;
+        assert_eq!((c.max_connections, c.max_per_client), (1024, 1024));
+        for (flag, name) in [
+            ("--max-connections", "BIND_API_MAX_CONNECTIONS"),
+            (
+                "--max-connections-per-client",
+                "BIND_API_MAX_CONNECTIONS_PER_CLIENT",
+            ),
+            ("--header-timeout-secs", "BIND_API_HEADER_TIMEOUT_SECS"),
+            ("--body-timeout-secs", "BIND_API_BODY_TIMEOUT_SECS"),
+            ("--idle-timeout-secs", "BIND_API_IDLE_TIMEOUT_SECS"),
+        ] {
+            let error = config(&["--address", "127.0.0.1", flag, "0"]).unwrap_err();
+            assert_eq!(error, format!("{name} must be at least 1"));
+        }
+        let error = config(&[
+            "--address",
+            "127.0.0.1",
+            "--max-connections",
+            "10",
+            "--max-connections-per-client",
+            "11",
+        ])
+        .unwrap_err();
+        assert!(
+            error.contains("larger than BIND_API_MAX_CONNECTIONS"),
+            "{error}"
+        );
     }
 }

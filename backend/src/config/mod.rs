@@ -14,6 +14,7 @@ pub mod update;
 
 pub use cli::Cli;
 pub use settings::{
-    AuthSettings, Config, KubeSource, LinkerdSettings, RateLimitSettings, TokenReviewSettings,
+    AuthSettings, Config, ConnectionSettings, KubeSource, LinkerdSettings, RateLimitSettings,
+    TokenReviewSettings,
 };
 pub use tls::TlsSettings;

@@ -30,8 +30,28 @@ pub struct Config {
     pub auth_reason: &'static str,
     /// Where and how RFC 2136 updates are sent (the records API).
     pub update: super::update::UpdateSettings,
+    /// Limits of the API's client connections.
+    pub connections: ConnectionSettings,
     /// `None`: plain HTTP.
     pub tls: Option<super::tls::TlsSettings>,
+}
+
+/// Limits of the client connections (`BIND_API_MAX_CONNECTIONS*`, `BIND_API_*_TIMEOUT_SECS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    pub max_connections: u32,
+    /// Whether `max_connections` was set, rather than the default (which is lowered to fit
+    /// the file-descriptor limit where an explicit value is refused).
+    pub max_connections_explicit: bool,
+    pub max_per_client: u32,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+impl ConnectionSettings {
+    pub const DEFAULT_MAX_CONNECTIONS: u32 = 1024;
+    pub const DEFAULT_MAX_PER_CLIENT: u32 = 256;
 }
 
 /// Per-client rate limit of the API routes: `requests` per `period`, replenished evenly (one

@@ -20,6 +20,8 @@ pub struct UpdateSettings {
     /// the zone API still runs, record calls answer 503 with this text.
     pub key: Result<TsigKey, String>,
     pub timeout: Duration,
+    /// named's `max-records-per-type` (`BIND_MAX_RECORDS_PER_TYPE`; 0: no limit).
+    pub max_records_per_type: usize,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -36,6 +38,7 @@ impl std::fmt::Debug for UpdateSettings {
             .field("key_name", &self.key_name)
             .field("key", &self.key.as_ref().map(|k| k.algorithm))
             .field("timeout", &self.timeout)
+            .field("max_records_per_type", &self.max_records_per_type)
             .finish()
     }
 }
@@ -112,6 +115,7 @@ pub fn resolve(cli: &Cli, rndc: &RndcSettings) -> Result<UpdateSettings, String>
         key_name,
         key,
         timeout: Duration::from_secs(cli.nsupdate_timeout_secs),
+        max_records_per_type: usize::try_from(cli.max_records_per_type).unwrap_or(usize::MAX),
     })
 }
 

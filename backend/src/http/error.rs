@@ -16,6 +16,12 @@ pub enum ApiError {
     /// The request is malformed or a value is invalid. Nothing was written or sent.
     #[error("Invalid request: {0}")]
     InvalidRequest(String),
+    /// The body is over the route's size limit; it was not read further.
+    #[error("Payload too large: {0}")]
+    PayloadTooLarge(String),
+    /// The body did not arrive within `BIND_API_BODY_TIMEOUT_SECS`.
+    #[error("Request timeout: {0}")]
+    BodyTimeout(String),
     /// The body is not declared as JSON.
     #[error("Unsupported media type: {0}")]
     UnsupportedMediaType(String),
@@ -87,6 +93,8 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::ZoneNotFound(_) | ApiError::NotFoundHere(_) => StatusCode::NOT_FOUND,
             ApiError::ZoneAlreadyExists(_)
             | ApiError::ZoneFileTaken { .. }

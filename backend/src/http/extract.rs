@@ -4,13 +4,16 @@
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::serve::is_body_timeout;
 use crate::zones::plan;
 use crate::zones::ZoneName;
 
-/// A JSON body; any problem with it is a 400 (415 when it is not declared as JSON).
+/// A JSON body; any problem with it is a 400 (415 when it is not declared as JSON, 413 when it
+/// is over the route's size limit, 408 when it did not arrive in time).
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
@@ -22,6 +25,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType(
                 "Expected request with `Content-Type: application/json`".into(),
             )),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge(rejection.body_text()))
+            }
+            Err(rejection) if is_body_timeout(&rejection) => {
+                Err(ApiError::BodyTimeout(rejection.body_text()))
+            }
             Err(rejection) => Err(ApiError::InvalidRequest(rejection.body_text())),
         }
     }

@@ -5,6 +5,7 @@
 //! Each handler's annotation lists its own answers (400, 404, 409, 415, 422); `CrossCutting`
 //! adds, on every operation, the answers that come from layers around the handlers, as
 //! `ApiError` maps them: the Bearer requirement and 401 (auth middleware), 429 (rate limiter),
+//! 408 and 413 on routes with a body (body deadline and size limit),
 //! 500, 503 (named unreachable, or TokenReview unavailable) and 502/504 (named refused or
 //! silent) on routes that talk to named. Open routes get an empty security requirement.
 
@@ -106,6 +107,20 @@ impl Modify for CrossCutting {
                     "Internal error (the cause is logged, not shown)",
                     &["ErrorResponse"],
                 );
+                if operation.request_body.is_some() {
+                    add(
+                        operation,
+                        "408",
+                        "The body did not arrive within BIND_API_BODY_TIMEOUT_SECS",
+                        &["ErrorResponse"],
+                    );
+                    add(
+                        operation,
+                        "413",
+                        "The body is over the route's size limit",
+                        &["ErrorResponse"],
+                    );
+                }
                 if named {
                     add(operation, "502", "BIND refused the command for a reason this API does not classify; `details` carries BIND's text", &["ErrorResponse"]);
                     add(operation, "503", "named unreachable on its control channel (nothing changed), or the TokenReview API unavailable", &["ErrorResponse", "AuthErrorResponse"]);

@@ -1,8 +1,11 @@
 //! Handlers of the records API: bindcar's three record routes, plus reading a zone's records
 //! (AXFR) and replacing a whole RRset. Validation is `zones::records_request` (a 400 names the
-//! field and nothing is sent); `From<RecordError>` below is the one place DNS answers get a
-//! status: NOTZONE → 404, REFUSED/NOTAUTH → 403 naming the key, YXRRSET/NXRRSET/YXDOMAIN → 409,
-//! SERVFAIL → 502, unreachable → 503, timeout → 504; BIND's rcode goes in `details`.
+//! field and nothing is sent); what a call sends is `zones::records_plan`, which refuses, or
+//! makes named refuse, what named would otherwise skip silently. `From<RecordError>` below is
+//! the one place DNS answers get a status: NOTZONE → 404, REFUSED/NOTAUTH → 403 naming the
+//! key, YXRRSET/NXRRSET/YXDOMAIN → 409 (with why, when a plan's guard failed), SERVFAIL → 502
+//! (409 when the RRset is at named's limit), unreachable → 503, timeout → 504; BIND's rcode
+//! goes in `details`.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -16,11 +19,11 @@ use super::error::ApiError;
 use super::extract::{ApiJson, ZonePath};
 use super::state::SharedState;
 use crate::auth::Actor;
-use crate::bind::update::Update;
+use crate::bind::ZoneName;
 use crate::zones::plan;
+use crate::zones::records_plan::RecordCall;
 use crate::zones::records_request::{
-    plan_add, plan_remove, plan_rrset, plan_update, AddRecordRequest, RemoveRecordRequest,
-    RrsetRequest, UpdateRecordRequest,
+    AddRecordRequest, RemoveRecordRequest, RrsetRequest, UpdateRecordRequest,
 };
 use crate::zones::records_update::RecordError;
 
@@ -113,6 +116,7 @@ impl From<RecordError> for ApiError {
                 ),
                 Some(rcode),
             ),
+            RecordError::Clash { message, rcode } => dns(StatusCode::CONFLICT, message, rcode),
             RecordError::ServerFailure { rcode } => dns(
                 StatusCode::BAD_GATEWAY,
                 format!("named failed to apply the update ({rcode}); nothing was changed, retry"),
@@ -162,18 +166,20 @@ impl From<RecordError> for ApiError {
     }
 }
 
+/// Carries out a records call: the records the RRset then holds (a replace), or the error.
 async fn send(
     state: &SharedState,
-    update: Update,
+    zone: &ZoneName,
+    call: RecordCall,
     operation: &'static str,
     actor: Actor,
-) -> ApiResult<()> {
-    let state = state.clone();
+) -> ApiResult<usize> {
+    let (state, zone) = (state.clone(), zone.clone());
     // Own task: a client that disconnects does not cancel an update half-way.
     tokio::spawn(async move {
         state
             .zones
-            .apply_update(state.dns.as_ref(), &update, operation, &actor.0)
+            .change_records(state.dns.as_ref(), &zone, &call, operation, &actor.0)
             .await
             .map_err(ApiError::from)
     })
@@ -181,17 +187,13 @@ async fn send(
     .map_err(|e| ApiError::Internal(format!("update task failed: {e}")))?
 }
 
-/// A refused plan is a 400 naming the field; nothing was sent.
-fn planned(outcome: Result<Update, String>) -> ApiResult<Update> {
-    outcome.map_err(ApiError::InvalidRequest)
-}
-
 /// Add a record (RFC 2136 add: the value joins its RRset).
 #[utoipa::path(post, path = "/api/v1/zones/{name}/records", tag = "records", request_body = AddRecordRequest,
     params(("name" = String, Path, description = "Zone name")),
     responses(
         (status = 201, body = RecordResponse, description = "Record added (RFC 2136 add: joins its RRset)"),
-        (status = 400, body = ErrorResponse, description = "Bad field, or the zone takes no updates; nothing sent"),
+        (status = 400, body = ErrorResponse, description = "Bad field (a CNAME at the apex...), or the zone takes no updates; nothing sent"),
+        (status = 409, body = ErrorResponse, description = "named would skip it: a CNAME beside other records (either way), or an RRset already at named's max-records-per-type; nothing changed"),
         (status = 403, body = ErrorResponse, description = "named refused the key (REFUSED/NOTAUTH)"),
         (status = 404, body = ErrorResponse, description = "Unknown zone"),
         (status = 502, body = ErrorResponse, description = "SERVFAIL"),
@@ -207,8 +209,14 @@ pub async fn add_record(
     ZonePath(zone): ZonePath,
     ApiJson(request): ApiJson<AddRecordRequest>,
 ) -> ApiResult<(StatusCode, Json<RecordResponse>)> {
-    let update = planned(plan_add(&zone, &request))?;
-    send(&state, update, "record_add", actor).await?;
+    send(
+        &state,
+        &zone,
+        RecordCall::Add(request.clone()),
+        "record_add",
+        actor,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(RecordResponse {
@@ -237,8 +245,14 @@ pub async fn update_record(
     ZonePath(zone): ZonePath,
     ApiJson(request): ApiJson<UpdateRecordRequest>,
 ) -> ApiResult<Json<RecordResponse>> {
-    let update = planned(plan_update(&zone, &request))?;
-    send(&state, update, "record_update", actor).await?;
+    send(
+        &state,
+        &zone,
+        RecordCall::Update(request.clone()),
+        "record_update",
+        actor,
+    )
+    .await?;
     Ok(Json(RecordResponse {
         success: true,
         message: format!("Record updated in zone {zone}"),
@@ -251,7 +265,8 @@ pub async fn update_record(
     params(("name" = String, Path, description = "Zone name")),
     responses(
         (status = 200, body = RecordResponse, description = "Removed (idempotent); no value: the whole RRset"),
-        (status = 400, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+        (status = 400, body = ErrorResponse, description = "Bad field, or the apex NS RRset (never deleted whole)"),
+        (status = 409, body = ErrorResponse, description = "The zone's last NS record, or its NS records changed meanwhile; nothing changed"), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
         (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse), (status = 504, body = ErrorResponse),
         (status = 415, body = ErrorResponse, description = "The body is not declared as JSON"),
         (status = 422, body = ErrorResponse, description = "named refused the message (FORMERR, NOTIMP, other rcodes)"),
@@ -263,8 +278,14 @@ pub async fn remove_record(
     ZonePath(zone): ZonePath,
     ApiJson(request): ApiJson<RemoveRecordRequest>,
 ) -> ApiResult<Json<RecordResponse>> {
-    let update = planned(plan_remove(&zone, &request))?;
-    send(&state, update, "record_remove", actor).await?;
+    send(
+        &state,
+        &zone,
+        RecordCall::Remove(request.clone()),
+        "record_remove",
+        actor,
+    )
+    .await?;
     Ok(Json(RecordResponse {
         success: true,
         message: format!("Record removed from zone {zone}"),
@@ -321,13 +342,13 @@ pub async fn list_records(
         ("owner" = String, Path, description = "Owner: @, relative or absolute inside the zone"),
         ("type" = String, Path, description = "Record type")),
     responses(
-        (status = 200, body = RecordResponse, description = "RRset replaced atomically (empty values: deleted); idempotent"),
-        (status = 400, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+        (status = 200, body = RecordResponse, description = "RRset replaced atomically (empty values: deleted); idempotent. The message counts the distinct values named holds"),
+        (status = 400, body = ErrorResponse, description = "Bad field; two CNAME values; a CNAME at the apex; more values than max-records-per-type; the apex NS emptied"), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
         (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse), (status = 504, body = ErrorResponse),
         (status = 415, body = ErrorResponse, description = "The body is not declared as JSON"),
         (status = 422, body = ErrorResponse, description = "named refused the message (FORMERR, NOTIMP, other rcodes)"),
         (status = 501, body = ErrorResponse, description = "No usable TSIG key for the records API"),
-        (status = 409, body = ErrorResponse, description = "A prerequisite failed (YXRRSET/NXRRSET/YXDOMAIN)"),
+        (status = 409, body = ErrorResponse, description = "named would skip it (a CNAME beside other records, either way), or the apex NS changed meanwhile; nothing changed"),
     ))]
 pub async fn replace_rrset(
     State(state): State<SharedState>,
@@ -336,14 +357,17 @@ pub async fn replace_rrset(
     ApiJson(request): ApiJson<RrsetRequest>,
 ) -> ApiResult<Json<RecordResponse>> {
     let zone = plan::zone_name(&raw_zone).map_err(ApiError::from)?;
-    let update = planned(plan_rrset(&zone, &owner, &record_type, &request))?;
-    send(&state, update, "rrset_replace", actor).await?;
+    let call = RecordCall::Replace {
+        owner: owner.clone(),
+        record_type: record_type.clone(),
+        request: request.clone(),
+    };
+    let holds = send(&state, &zone, call, "rrset_replace", actor).await?;
     Ok(Json(RecordResponse {
         success: true,
         message: format!(
-            "RRset {owner} {} of zone {zone} replaced ({} values)",
+            "RRset {owner} {} of zone {zone} replaced ({holds} values)",
             record_type.to_ascii_uppercase(),
-            request.values.len()
         ),
         details: json!({"zone": zone.as_str(), "name": owner, "type": record_type.to_ascii_uppercase(), "rrset": request}),
     }))

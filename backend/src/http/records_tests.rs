@@ -122,12 +122,6 @@ async fn bad_input_is_a_400_naming_the_field_and_nothing_is_sent() {
             json!({"values": ["192.0.2.1", "nope"]}),
             "values[1]",
         ),
-        (
-            Method::PUT,
-            "/api/v1/zones/ok.test/rrsets/w/TXT",
-            json!({"values": ["x".repeat(70_000)]}),
-            "length limit",
-        ),
     ];
     for (method, uri, body, words) in cases {
         let (status, reply) = call(&app, method.clone(), uri, Some(body.clone())).await;
@@ -135,6 +129,18 @@ async fn bad_input_is_a_400_naming_the_field_and_nothing_is_sent() {
         let error = reply["error"].as_str().unwrap_or_default();
         assert!(error.contains(words), "{words:?} not in {error:?}");
     }
+    // Over the size limit: 413, the body not read further
+    let huge = json!({"values": ["x".repeat(70_000)]});
+    let (status, reply) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/zones/ok.test/rrsets/w/TXT",
+        Some(huge),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let error = reply["error"].as_str().unwrap_or_default();
+    assert!(error.contains("length limit"), "{error}");
     assert!(dns.sent().is_empty(), "nothing reaches the DNS server");
     assert!(
         h.named.sent().is_empty(),
@@ -391,4 +397,138 @@ async fn the_openapi_document_has_the_record_routes() {
         assert!(records[method].is_object(), "{method} missing");
     }
     assert!(doc["paths"]["/api/v1/zones/{name}/rrsets/{owner}/{type}"]["put"].is_object());
+}
+
+fn rcode(rcode: &str) -> Result<(), DnsFailure> {
+    Err(DnsFailure::Rcode {
+        rcode: rcode.into(),
+        tsig: None,
+    })
+}
+
+fn record(name: &str, rtype: &str, value: &str) -> ZoneRecord {
+    ZoneRecord {
+        name: name.into(),
+        rtype: rtype.into(),
+        ttl: 60,
+        value: value.into(),
+    }
+}
+
+#[tokio::test]
+async fn named_refusing_what_it_would_skip_is_a_409_that_says_why() {
+    let (app, h, dns) = app();
+    h.named.answer("showzone ok.test", ok(DYNAMIC));
+    let cname = json!({"name": "c", "type": "CNAME", "value": "t.ok.test."});
+
+    // A name in use (YXDOMAIN), whose CNAME is this one: the second step succeeds
+    dns.answer_next(rcode("YXDOMAIN"));
+    let (status, body) = call(&app, Method::POST, RECORDS, Some(cname.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(dns.sent().len(), 2);
+
+    // ... or holding something else (NXRRSET on the second step): 409 with the reason
+    dns.answer_next(rcode("YXDOMAIN"));
+    dns.answer_next(rcode("NXRRSET"));
+    let (status, body) = call(&app, Method::POST, RECORDS, Some(cname)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["details"], "NXRRSET");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("c.ok.test. already holds other records"));
+
+    // Data beside a CNAME: YXRRSET on the one step
+    dns.answer_next(rcode("YXRRSET"));
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        RECORDS,
+        Some(json!({"name": "c", "type": "A", "value": "192.0.2.1"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("is an alias"));
+    assert_eq!(dns.sent().len(), 5);
+}
+
+#[tokio::test]
+async fn a_servfail_on_a_full_rrset_is_a_409_with_the_count_named_holds() {
+    let (app, h, dns) = app();
+    h.named.answer("showzone ok.test", ok(DYNAMIC));
+    let add = json!({"name": "big", "type": "A", "value": "10.0.1.1"});
+    let mut zone: Vec<ZoneRecord> = (0..99)
+        .map(|i| record("big.ok.test.", "A", &format!("10.0.0.{i}")))
+        .collect();
+    *dns.zone.lock().unwrap() = zone.clone();
+    // Not full: the SERVFAIL is named's, retryable
+    dns.answer_next(rcode("SERVFAIL"));
+    let (status, _) = call(&app, Method::POST, RECORDS, Some(add.clone())).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    // Full (max-records-per-type 100): a retry could never pass
+    zone.push(record("BIG.ok.test.", "A", "10.0.0.99"));
+    *dns.zone.lock().unwrap() = zone;
+    dns.answer_next(rcode("SERVFAIL"));
+    let (status, body) = call(&app, Method::POST, RECORDS, Some(add)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["details"], "SERVFAIL");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("big.ok.test. already holds 100 A records"));
+}
+
+#[tokio::test]
+async fn the_apex_ns_set_is_changed_against_what_named_holds() {
+    let (app, h, dns) = app();
+    h.named.answer("showzone ok.test", ok(DYNAMIC));
+    *dns.zone.lock().unwrap() = vec![
+        record("ok.test.", "SOA", "ns1.ok.test. h.ok.test. 1 1 1 1 1"),
+        record("ok.test.", "NS", "ns1.ok.test."),
+    ];
+    let last = json!({"name": "@", "type": "NS", "value": "ns1.ok.test."});
+    let (status, body) = call(&app, Method::DELETE, RECORDS, Some(last)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("the only NS record"));
+    assert!(dns.sent().is_empty(), "nothing sent");
+
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/zones/ok.test/rrsets/@/NS",
+        Some(json!({"values": ["ns2.ok.test."]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let sent = dns.sent();
+    assert_eq!(
+        sent[0].changes,
+        [
+            Change::Add {
+                name: "ok.test.".into(),
+                rtype: "NS".into(),
+                ttl: 3600,
+                rdata: "ns2.ok.test.".into()
+            },
+            Change::DeleteRr {
+                name: "ok.test.".into(),
+                rtype: "NS".into(),
+                rdata: "ns1.ok.test.".into()
+            }
+        ]
+    );
+    // the set changed between the read and the UPDATE: 409, retry
+    dns.answer_next(rcode("NXRRSET"));
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/zones/ok.test/rrsets/@/NS",
+        Some(json!({"values": ["ns2.ok.test."]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("changed while"));
 }

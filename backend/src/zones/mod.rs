@@ -5,8 +5,9 @@
 //! `error::ZoneError` is every way an operation can fail; `index` is the in-memory list of
 //! managed zones and `reconcile` keeps it true to BIND (and sweeps orphaned files). named is
 //! reached only through `bind::ControlChannel` and `bind::Statistics`; records over RFC 2136:
-//! `records_request` (bodies, plans) and `records_update` (operations over
-//! `bind::update::DnsChannel`, `RecordError`).
+//! `records_request` (bodies, one record's check), `records_plan` (what a call sends, and the
+//! refusals that keep named from silently skipping it), `records_apply` (a call carried out)
+//! and `records_update` (one UPDATE over `bind::update::DnsChannel`, `RecordError`).
 
 pub mod actions;
 pub mod change;
@@ -20,6 +21,8 @@ pub mod plan;
 pub mod read;
 pub mod reconcile;
 pub mod records;
+pub mod records_apply;
+pub mod records_plan;
 pub mod records_request;
 pub mod records_update;
 pub mod request;
@@ -40,5 +43,7 @@ pub mod fake;
 pub mod fake_dns;
 #[cfg(test)]
 mod list_tests;
+#[cfg(test)]
+mod records_plan_tests;
 #[cfg(test)]
 mod tests;

@@ -1,13 +1,14 @@
-//! The records API's request bodies (bindcar's, plus the RRset replace) and their planning:
-//! every check happens here, before anything is sent to named. Record data is checked by
-//! `records::check_record`, the same code as the records of a create request.
+//! The records API's request bodies (bindcar's, plus the RRset replace), and the check of one
+//! record in them: its owner located inside the zone, its data checked by
+//! `records::check_record` (the same code as the records of a create request). What is sent
+//! for a whole call is `records_plan`.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::records::{check_owner, check_record, printable, MAX_TTL};
+use super::records::{check_owner, check_record, printable};
 use super::request::DnsRecord;
-use crate::bind::update::{check_rdata, Change, Prerequisite, Update};
+use crate::bind::update::check_rdata;
 use crate::bind::ZoneName;
 
 fn default_ttl() -> u32 {
@@ -65,9 +66,6 @@ pub struct RrsetRequest {
     /// The complete new set (MX as `10 mail.example.test.`); empty deletes the RRset.
     pub values: Vec<String>,
 }
-
-/// At most this many values in one RRset replace.
-const MAX_VALUES: usize = 256;
 
 /// A checked record: absolute owner, canonical type, presentation rdata.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,87 +142,6 @@ pub fn plan_record(
     })
 }
 
-fn add(r: &PlannedRecord) -> Change {
-    Change::Add {
-        name: r.owner.clone(),
-        rtype: r.rtype.clone(),
-        ttl: r.ttl,
-        rdata: r.rdata.clone(),
-    }
-}
-
-fn delete_rr(r: &PlannedRecord) -> Change {
-    Change::DeleteRr {
-        name: r.owner.clone(),
-        rtype: r.rtype.clone(),
-        rdata: r.rdata.clone(),
-    }
-}
-
-pub fn plan_add(zone: &ZoneName, request: &AddRecordRequest) -> Result<Update, String> {
-    let r = plan_record(
-        zone,
-        &request.name,
-        &request.record_type,
-        &request.value,
-        request.ttl,
-        request.priority,
-    )?;
-    Ok(Update {
-        zone: zone.clone(),
-        prerequisites: vec![],
-        changes: vec![add(&r)],
-    })
-}
-
-/// Delete the current value and add the new one, in one UPDATE, on condition that an RRset of
-/// that name and type exists (else NXRRSET → 409: there was nothing to update).
-pub fn plan_update(zone: &ZoneName, request: &UpdateRecordRequest) -> Result<Update, String> {
-    let plan = |value: &str, field: &str| {
-        plan_record(
-            zone,
-            &request.name,
-            &request.record_type,
-            value,
-            request.ttl,
-            request.priority,
-        )
-        .map_err(|e| format!("{field}: {e}"))
-    };
-    let old = plan(&request.current_value, "currentValue")?;
-    let new = plan(&request.new_value, "newValue")?;
-    Ok(Update {
-        zone: zone.clone(),
-        prerequisites: vec![Prerequisite::RrsetExists {
-            name: old.owner.clone(),
-            rtype: old.rtype.clone(),
-        }],
-        changes: vec![delete_rr(&old), add(&new)],
-    })
-}
-
-pub fn plan_remove(zone: &ZoneName, request: &RemoveRecordRequest) -> Result<Update, String> {
-    let change = match &request.value {
-        Some(value) => delete_rr(&plan_record(
-            zone,
-            &request.name,
-            &request.record_type,
-            value,
-            0,
-            None,
-        )?),
-        None => {
-            let (owner, rtype) = owner_and_type(zone, &request.name, &request.record_type)?;
-            Change::DeleteRrset { name: owner, rtype }
-        }
-    };
-    Ok(Update {
-        zone: zone.clone(),
-        prerequisites: vec![],
-        changes: vec![change],
-    })
-}
-
 /// The owner and the type alone (a type is checked by planning a harmless record of it).
 pub fn owner_and_type(
     zone: &ZoneName,
@@ -240,36 +157,6 @@ pub fn owner_and_type(
         ));
     }
     Ok((owner_name(zone, name)?, upper))
-}
-
-/// Delete the RRset and add every value, in one UPDATE: named applies it atomically.
-pub fn plan_rrset(
-    zone: &ZoneName,
-    owner: &str,
-    record_type: &str,
-    request: &RrsetRequest,
-) -> Result<Update, String> {
-    let (name, rtype) = owner_and_type(zone, owner, record_type)?;
-    if request.values.len() > MAX_VALUES {
-        return Err(format!("values: at most {MAX_VALUES} values"));
-    }
-    if request.ttl > MAX_TTL {
-        return Err(format!("ttl must be at most {MAX_TTL}"));
-    }
-    let mut changes = vec![Change::DeleteRrset {
-        name,
-        rtype: rtype.clone(),
-    }];
-    for (i, value) in request.values.iter().enumerate() {
-        let r = plan_record(zone, owner, &rtype, value, request.ttl, None)
-            .map_err(|e| format!("values[{i}]: {e}"))?;
-        changes.push(add(&r));
-    }
-    Ok(Update {
-        zone: zone.clone(),
-        prerequisites: vec![],
-        changes,
-    })
 }
 
 #[cfg(test)]
@@ -308,21 +195,10 @@ mod tests {
     }
 
     #[test]
-    fn plans_name_the_bad_field() {
+    fn records_name_the_bad_field() {
         let z = zone();
-        let bad = |value: &str, rtype: &str| {
-            plan_add(
-                &z,
-                &AddRecordRequest {
-                    name: "www".into(),
-                    record_type: rtype.into(),
-                    value: value.into(),
-                    ttl: 60,
-                    priority: None,
-                },
-            )
-            .unwrap_err()
-        };
+        let bad =
+            |value: &str, rtype: &str| plan_record(&z, "www", rtype, value, 60, None).unwrap_err();
         assert!(bad("2001:db8::1", "A").contains("A value"));
         assert!(bad("192.0.2.1", "AAAA").contains("AAAA value"));
         assert!(bad("x", "HINFO").contains("Invalid record type"));
@@ -330,41 +206,15 @@ mod tests {
         assert!(bad("mail.example.test.", "MX").contains("MX value"));
         assert!(bad("\"open", "TXT").contains("unbalanced"));
         assert!(bad("a\u{7}b", "TXT").contains("control"));
-        let update = plan_update(
-            &z,
-            &UpdateRecordRequest {
-                name: "www".into(),
-                record_type: "a".into(),
-                current_value: "192.0.2.1".into(),
-                new_value: "192.0.2.2".into(),
-                ttl: 60,
-                priority: None,
-            },
-        )
-        .unwrap();
-        assert_eq!(update.changes.len(), 2);
-        assert_eq!(update.prerequisites.len(), 1);
-        let rrset = plan_rrset(
-            &z,
-            "@",
-            "mx",
-            &RrsetRequest {
+        let ok = plan_record(&z, "@", "mx", "10 a.example.test.", 300, None).unwrap();
+        assert_eq!(
+            ok,
+            PlannedRecord {
+                owner: "example.test.".into(),
+                rtype: "MX".into(),
                 ttl: 300,
-                values: vec!["10 a.example.test.".into(), "20 b.example.test.".into()],
-            },
-        )
-        .unwrap();
-        assert_eq!(rrset.changes.len(), 3);
-        let bad_rrset = plan_rrset(
-            &z,
-            "@",
-            "A",
-            &RrsetRequest {
-                ttl: 300,
-                values: vec!["192.0.2.1".into(), "nope".into()],
-            },
-        )
-        .unwrap_err();
-        assert!(bad_rrset.starts_with("values[1]"), "{bad_rrset}");
+                rdata: "10 a.example.test.".into()
+            }
+        );
     }
 }

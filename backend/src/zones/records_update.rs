@@ -36,6 +36,14 @@ pub enum RecordError {
     /// YXRRSET / NXRRSET / YXDOMAIN / NXDOMAIN as a prerequisite: the data is not as expected.
     #[error("named answered {rcode}: a prerequisite failed")]
     Conflict { rcode: String },
+    /// named refused, on a prerequisite of ours, a change it would otherwise have skipped
+    /// silently (a CNAME beside other data...), or the change can never apply (the last apex
+    /// NS); `message` says why, `rcode` is named's answer if it gave one. Nothing changed.
+    #[error("{message}")]
+    Clash {
+        message: String,
+        rcode: Option<String>,
+    },
     /// SERVFAIL or another failure that may pass on retry.
     #[error("named answered {rcode}")]
     ServerFailure { rcode: String },

@@ -37,7 +37,12 @@ pub struct Zones {
     /// Woken by a change whose outcome is unknown: the background reconciliation then runs
     /// once the grace has passed, instead of at its next interval.
     pub(super) settle: tokio::sync::Notify,
+    /// named's `max-records-per-type` (0: no limit), which record plans respect.
+    pub(super) max_records_per_type: usize,
 }
+
+/// named's default `max-records-per-type`.
+pub const MAX_RECORDS_PER_TYPE: usize = 100;
 
 /// How long one check that named is up and has not restarted serves `GET /zones` (default):
 /// a named restart, or named going down, shows in listings within this.
@@ -63,6 +68,7 @@ impl Zones {
             boot_check_ttl: BOOT_CHECK_TTL,
             orphan_grace: Duration::from_secs(30),
             settle: tokio::sync::Notify::new(),
+            max_records_per_type: MAX_RECORDS_PER_TYPE,
         }
     }
 
@@ -80,6 +86,12 @@ impl Zones {
 
     pub fn with_orphan_grace(mut self, grace: Duration) -> Zones {
         self.orphan_grace = grace;
+        self
+    }
+
+    /// named's `max-records-per-type` (`BIND_MAX_RECORDS_PER_TYPE`; 0: no limit).
+    pub fn with_max_records_per_type(mut self, limit: usize) -> Zones {
+        self.max_records_per_type = limit;
         self
     }
 

@@ -36,6 +36,7 @@ mod stats;
 mod targets;
 mod wrk;
 mod zone_ops;
+mod zones_100k;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -51,6 +52,7 @@ use crate::clock::Clock;
 use crate::filter_cost::filter_cost;
 use crate::machine::machine;
 use crate::options::Options;
+use crate::peer::PEER_VERSION;
 use crate::reference::reference;
 use crate::setup::env;
 use crate::targets::targets;
@@ -82,18 +84,19 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// The record path on this backend and (when installed) on bindcar 0.7.3, same named.
+/// The record path on this backend and (when installed) on bindcar 0.9.0, same named.
 fn record_section(clock: &Clock, named: &Named, mesh: &Backend) -> Result<Value> {
     say!("record path: this backend");
     let ours = record_ops::record_ops(clock, mesh.port(), "records.bench.test")?;
     let peer = match record_ops::start_peer(named)? {
         Some(peer) => {
-            say!("record path: bindcar 0.7.3 (nsupdate)");
+            say!("record path: bindcar {PEER_VERSION} (nsupdate)");
             record_ops::record_ops(clock, peer.port, "peer.bench.test")?
         }
         None => json!(null),
     };
-    for (who, figures) in [("bindcar (this)", &ours), ("bindcar 0.7.3", &peer)] {
+    let peer_name = format!("bindcar {PEER_VERSION}");
+    for (who, figures) in [("bindcar (this)", &ours), (peer_name.as_str(), &peer)] {
         for op in ["add", "update", "delete"] {
             let f = &figures["ops"][op];
             if f.is_object() {
@@ -108,9 +111,10 @@ fn record_section(clock: &Clock, named: &Named, mesh: &Backend) -> Result<Value>
     }
     Ok(json!({
         "client": "one keep-alive HTTP/1.1 connection, timed from request written to answer read",
-        "auth": "DISABLE_AUTH=true on both; bindcar 0.7.3 with RATE_LIMIT_ENABLED=false",
+        "auth": format!("DISABLE_AUTH=true on both; bindcar {PEER_VERSION} with RATE_LIMIT_ENABLED=false"),
+        "peer_version": PEER_VERSION,
         "this": ours,
-        "bindcar_0_7_3": peer,
+        "peer": peer,
     }))
 }
 
@@ -145,11 +149,16 @@ pub fn run(opts: &Options) -> Result<Value> {
             .unwrap_or_else(|| workspace_root().join("target"));
         std::env::set_var("BINDCAR_BIN", target.join("release/bindcar"));
     }
-    if opts.only_peer {
+    if opts.only_peer || opts.only_zones_100k {
+        let (key, value) = if opts.only_peer {
+            ("peer", peer::peer(&clock, opts.peer_zones)?)
+        } else {
+            ("zones_100k", zones_100k::zones_100k(&clock, opts)?)
+        };
         let report = json!({
             "schema": 1,
             "started_at_unix": started_at,
-            "peer": peer::peer(&clock, opts.peer_zones)?,
+            key: value,
             "wall_secs": clock.secs(),
             "loadavg_at_end": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
         });
@@ -206,11 +215,22 @@ pub fn run(opts: &Options) -> Result<Value> {
         drop(rt);
         return write(opts, report);
     }
+    // How long each part took, in order.
+    let mut parts = serde_json::Map::new();
+    let mut mark = clock.secs();
+    let mut lap = |parts: &mut serde_json::Map<String, Value>, name: &str| {
+        let now = clock.secs();
+        parts.insert(name.to_string(), json!(now - mark));
+        say!("part {name}: {:.0} s", now - mark);
+        mark = now;
+    };
     // First, on a machine still quiet: Envoy's own CPU per request, variant by variant.
     let cpu = filter_cpu::filter_cpu(&clock, opts, dir.path(), &api, &ca)?;
+    lap(&mut parts, "filter_cpu");
     let upstream = responder::start(&rt)?;
 
     let filter = filter_cost(&clock, opts, &load, dir.path(), &api, &ca, upstream)?;
+    lap(&mut parts, "filter_cost");
 
     say!("starting named and bindcar");
     let named = Named::try_start(NamedOptions::default())?;
@@ -226,15 +246,23 @@ pub fn run(opts: &Options) -> Result<Value> {
     let mesh = Backend::try_start(mesh_env, &[])?;
     // Zone operations first, on a quiet machine; they leave no zone behind.
     let ops = zone_ops(&clock, opts, &mesh)?;
+    lap(&mut parts, "zone_ops");
     let records = record_section(&clock, &named, &mesh)?;
+    lap(&mut parts, "record_ops");
     let reference = reference(&clock, opts, &load, dir.path(), &api, &ca, &named, &mesh)?;
+    lap(&mut parts, "reference");
     drop(mesh);
     drop(named);
     let peer = peer::peer(&clock, opts.peer_zones)?;
-    let mut targets = targets(&filter, &reference, &ops);
-    if let (Some(all), Some(more)) = (targets.as_array_mut(), cpu["goals"].as_array()) {
-        all.extend(more.iter().cloned());
-    }
+    lap(&mut parts, "peer");
+    let scale = if opts.zones_100k {
+        zones_100k::zones_100k(&clock, opts)?
+    } else {
+        say!("100,000 zones: skipped (BENCH_100K=0)");
+        json!({"skipped": "BENCH_100K=0"})
+    };
+    lap(&mut parts, "zones_100k");
+    let targets = targets(&cpu, &filter, &reference, &ops, &peer, &scale);
 
     let report = json!({
         "schema": 1,
@@ -260,6 +288,8 @@ pub fn run(opts: &Options) -> Result<Value> {
         "backend_ops": ops,
         "record_ops": records,
         "peer": peer,
+        "zones_100k": scale,
+        "parts_secs": parts,
         "footprint": {
             "wasm_path": wasm.strip_prefix(workspace_root()).unwrap_or(&wasm).display().to_string(),
             "wasm_bytes": wasm_bytes,

@@ -12,6 +12,9 @@ use serde::Serialize;
 pub struct Options {
     pub rounds: usize,
     pub duration_secs: f64,
+    /// Rounds and run length of part 0 (filter CPU): more, shorter runs than the proxied parts.
+    pub cpu_rounds: usize,
+    pub cpu_duration_secs: f64,
     pub warmup_secs: f64,
     pub connections: u32,
     pub wrk_threads: u32,
@@ -24,33 +27,48 @@ pub struct Options {
     /// Give up (and stop everything) past this many seconds.
     pub budget_secs: u64,
     pub out: PathBuf,
-    /// Zones the bindcar 0.7.3 comparison fills up to: 10,000 (default) or 1,000.
+    /// Zones the bindcar 0.9.0 comparison fills up to: 10,000 (default) or 1,000.
     pub peer_zones: usize,
-    /// Run only the bindcar 0.7.3 comparison (`--only peer`).
+    /// Run only the bindcar 0.9.0 comparison (`--only peer`).
     pub only_peer: bool,
     /// Run only the filter-CPU section (`--only filter-cpu`), written to
     /// `bench/results/filter-cpu.json` unless `--out` says otherwise.
     pub only_filter_cpu: bool,
+    /// Run only the 100,000-zone part (`--only zones-100k`).
+    pub only_zones_100k: bool,
+    /// Whether the full run includes the 100,000-zone part (`BENCH_100K=0` leaves it out).
+    pub zones_100k: bool,
+    /// The 100,000-zone part stops creating past this many seconds.
+    pub zones_100k_budget_secs: u64,
+    /// Zones of that part: 100,000 (`--quick`: 10,000, a smoke run).
+    pub zones_100k_goal: usize,
 }
 
 pub const USAGE: &str = "bench [--rounds N] [--duration SECS] [--warmup SECS] [--connections N]
       [--threads N] [--workers N] [--latency-ms MS] [--pool N] [--ops N] [--budget SECS]
-      [--out PATH] [--quick] [--records-only] [--peer-zones 1000|10000]
-      [--only peer|filter-cpu]
-Defaults: 5 rounds of 5 s runs, 2 s warm-ups, 32 connections on 2 wrk threads, Envoy with
+      [--cpu-rounds N] [--cpu-duration SECS]
+      [--out PATH] [--quick] [--peer-zones 1000|10000] [--budget-100k SECS]
+      [--only filter-cpu|records|peer|zones-100k]
+Defaults: 5 rounds of 5 s runs (part 0: 18 rounds of 1 s), 2 s warm-ups, 32 connections on 2 wrk threads, Envoy with
 2 workers, 5 ms TokenReview latency, a pool of 64 tokens, 200 backend operations each, a
-budget of 780 s, out = bench/results/latest.json. --quick: 2 rounds of 2 s, 40 operations
-(a smoke run, not a measurement). --records-only: only the record path (add, update, delete
-x 100 on this backend and on bindcar 0.7.3), out = bench/results/records.json. --peer-zones: how far the comparison with bindcar 0.7.3
-fills each server (default 10000, ~30 s in all here; 1000 for a shorter run); --only peer: that comparison alone.
---only filter-cpu: only Envoy's CPU per request by variant (1 worker, direct response), out =
-bench/results/filter-cpu.json.";
+budget of 1800 s (900 s with BENCH_100K=0), out = bench/results/latest.json.
+--quick: 2 rounds of 2 s (part 0: 3 of 1 s), 40 operations, 10,000 zones instead of
+100,000 (a smoke run, not a measurement: out = bench/results/quick.json).
+--peer-zones: how far the comparison with bindcar 0.9.0 fills each server (default 10000;
+1000 for a shorter run). --budget-100k: the 100,000-zone part stops creating past this
+(default 720 s; the peer stops at a third of it). Environment: BENCH_100K=0 leaves the 100,000-zone part out of a full run.
+--only runs one part and writes bench/results/<part>.json (unless --out): filter-cpu (Envoy's
+CPU per request by variant, 1 worker, direct response), records (the record path here and on
+bindcar 0.9.0; --records-only is the same), peer (this backend against bindcar 0.9.0),
+zones-100k (100,000 zones on both).";
 
 impl Options {
     pub fn from_args(args: &[String]) -> Result<Options> {
         let mut o = Options {
             rounds: 5,
             duration_secs: 5.0,
+            cpu_rounds: 18,
+            cpu_duration_secs: 1.0,
             warmup_secs: 2.0,
             connections: 32,
             wrk_threads: 2,
@@ -59,25 +77,34 @@ impl Options {
             token_pool: 64,
             ops: 200,
             records_only: false,
-            budget_secs: 780,
+            budget_secs: 1800,
             out: workspace_root().join("bench/results/latest.json"),
             peer_zones: 10_000,
             only_peer: false,
             only_filter_cpu: false,
+            only_zones_100k: false,
+            zones_100k: std::env::var("BENCH_100K").as_deref().map(str::trim) != Ok("0"),
+            zones_100k_budget_secs: 720,
+            zones_100k_goal: 100_000,
         };
+        let mut budget_given = false;
+        let mut quick = false;
         let mut out_given = false;
         let mut it = args.iter();
         while let Some(flag) = it.next() {
             if flag == "--quick" {
+                quick = true;
                 o.rounds = 2;
                 o.duration_secs = 2.0;
+                o.cpu_rounds = 3;
+                o.cpu_duration_secs = 1.0;
+                o.zones_100k_goal = 10_000;
                 o.warmup_secs = 1.0;
                 o.ops = 40;
                 continue;
             }
             if flag == "--records-only" {
                 o.records_only = true;
-                o.out = workspace_root().join("bench/results/records.json");
                 continue;
             }
             if flag == "--help" || flag == "-h" {
@@ -89,6 +116,8 @@ impl Options {
             let bad = || format!("{flag} {value}: not a valid value");
             match flag.as_str() {
                 "--rounds" => o.rounds = value.parse().with_context(bad)?,
+                "--cpu-rounds" => o.cpu_rounds = value.parse().with_context(bad)?,
+                "--cpu-duration" => o.cpu_duration_secs = value.parse().with_context(bad)?,
                 "--duration" => o.duration_secs = value.parse().with_context(bad)?,
                 "--warmup" => o.warmup_secs = value.parse().with_context(bad)?,
                 "--connections" => o.connections = value.parse().with_context(bad)?,
@@ -97,7 +126,11 @@ impl Options {
                 "--latency-ms" => o.tokenreview_latency_ms = value.parse().with_context(bad)?,
                 "--pool" => o.token_pool = value.parse().with_context(bad)?,
                 "--ops" => o.ops = value.parse().with_context(bad)?,
-                "--budget" => o.budget_secs = value.parse().with_context(bad)?,
+                "--budget" => {
+                    o.budget_secs = value.parse().with_context(bad)?;
+                    budget_given = true;
+                }
+                "--budget-100k" => o.zones_100k_budget_secs = value.parse().with_context(bad)?,
                 "--out" => {
                     o.out = PathBuf::from(value);
                     out_given = true;
@@ -105,13 +138,32 @@ impl Options {
                 "--peer-zones" => o.peer_zones = value.parse().with_context(bad)?,
                 "--only" if value == "peer" => o.only_peer = true,
                 "--only" if value == "filter-cpu" => o.only_filter_cpu = true,
+                "--only" if value == "records" => o.records_only = true,
+                "--only" if value == "zones-100k" => o.only_zones_100k = true,
                 _ => bail!("unknown flag {flag}\nusage: {USAGE}"),
             }
         }
-        if o.only_filter_cpu && !out_given {
-            o.out = workspace_root().join("bench/results/filter-cpu.json");
+        // A part run alone, or a smoke run, never replaces the full run's latest.json.
+        let parts = [
+            (o.only_filter_cpu, "filter-cpu"),
+            (o.records_only, "records"),
+            (o.only_peer, "peer"),
+            (o.only_zones_100k, "zones-100k"),
+        ];
+        let chosen: Vec<&str> = parts.iter().filter(|p| p.0).map(|p| p.1).collect();
+        ensure!(chosen.len() <= 1, "one --only at a time");
+        let name = chosen.first().copied().or(quick.then_some("quick"));
+        if let (Some(name), false) = (name, out_given) {
+            o.out = workspace_root().join(format!("bench/results/{name}.json"));
         }
-        ensure!(o.rounds >= 1, "--rounds must be at least 1");
+        if !budget_given && !o.zones_100k {
+            o.budget_secs = 900;
+        }
+        ensure!(
+            o.rounds >= 1 && o.cpu_rounds >= 1,
+            "--rounds and --cpu-rounds must be at least 1"
+        );
+        o.cpu_duration_secs = o.cpu_duration_secs.round().max(1.0);
         ensure!(
             o.duration_secs >= 1.0 && o.warmup_secs >= 1.0,
             "--duration and --warmup must be at least 1 (whole seconds: wrk's unit)"
@@ -139,5 +191,37 @@ impl Options {
 
     pub(crate) fn warmup(&self) -> Duration {
         Duration::from_secs_f64(self.warmup_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn out(args: &[&str]) -> String {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let o = Options::from_args(&args).unwrap();
+        o.out.file_name().unwrap().to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn only_a_full_measured_run_writes_latest_json() {
+        assert_eq!(out(&[]), "latest.json");
+        assert_eq!(out(&["--quick"]), "quick.json");
+        assert_eq!(out(&["--only", "filter-cpu"]), "filter-cpu.json");
+        assert_eq!(out(&["--only", "peer", "--quick"]), "peer.json");
+        assert_eq!(out(&["--records-only"]), "records.json");
+        assert_eq!(out(&["--only", "zones-100k"]), "zones-100k.json");
+        assert_eq!(out(&["--quick", "--out", "/tmp/x.json"]), "x.json");
+    }
+
+    #[test]
+    fn one_part_at_a_time() {
+        let args: Vec<String> = ["--only", "peer", "--only", "records"]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        assert!(Options::from_args(&args).is_err());
     }
 }

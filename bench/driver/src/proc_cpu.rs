@@ -24,10 +24,58 @@ pub(crate) fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// utime + stime of the whole process (all threads), in clock ticks.
+/// utime + stime of the whole process (all threads, those gone included), in clock ticks.
 pub(crate) fn cpu_ticks(pid: u32) -> Result<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    stat_ticks(&stat)
+}
+
+/// CPU time in nanoseconds of the process's threads whose name starts with `prefix` (Envoy
+/// names its workers `wrk:worker_<n>`): the scheduler's own count (`schedstat`, first field),
+/// exact where `stat` counts 10 ms ticks. Threads read as they run: one that exits takes its
+/// time with it, which Envoy's workers never do while it serves.
+pub(crate) fn thread_cpu_ns(pid: u32, prefix: &str) -> Result<u64> {
+    let mut total = 0;
+    let dir = format!("/proc/{pid}/task");
+    for task in std::fs::read_dir(&dir).with_context(|| format!("reading {dir}"))? {
+        let task = task?.path();
+        let (Ok(name), Ok(sched)) = (
+            std::fs::read_to_string(task.join("comm")),
+            std::fs::read_to_string(task.join("schedstat")),
+        ) else {
+            continue; // the thread just ended
+        };
+        if name.trim_end().starts_with(prefix) {
+            total += sched
+                .split_whitespace()
+                .next()
+                .and_then(|x| x.parse::<u64>().ok())
+                .context("schedstat without a run time")?;
+        }
+    }
+    Ok(total)
+}
+
+/// The whole machine's busy and total clock ticks so far (`/proc/stat`, every core): busy
+/// is everything but idle and iowait.
+pub(crate) fn machine_ticks() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = fields.iter().take(8).sum();
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    (total.saturating_sub(idle), total)
+}
+
+/// utime + stime from the text of a `stat` file.
+fn stat_ticks(stat: &str) -> Result<u64> {
     // The command name (field 2) is in parentheses and may hold spaces: count from after it.
     let rest = stat
         .rsplit_once(')')
@@ -43,6 +91,18 @@ pub(crate) fn cpu_ticks(pid: u32) -> Result<u64> {
             .context("/proc/<pid>/stat: not a number")
     };
     Ok(field(14)? + field(15)?)
+}
+
+/// Resident memory (VmRSS) of a process, KiB.
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// `perf stat -e instructions:u` on a short command: `Ok(())` when it yields a count, else why not.

@@ -1,19 +1,19 @@
 //! The record path: add, update and delete one record at a time through the records API, from
 //! one keep-alive client, on this backend (native RFC 2136 with TSIG) and, when it is installed,
-//! on bindcar 0.7.3 (which spawns `nsupdate` per call). Same named, same zone content.
+//! on bindcar 0.9.0 (which spawns `nsupdate` per call). Same named, same zone content.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Result};
-use bindcar_testbed::envoy::workspace_root;
 use bindcar_testbed::named::Named;
 use bindcar_testbed::ports::free_port;
 use serde_json::{json, Value};
 
 use crate::client::Client;
 use crate::clock::Clock;
+use crate::peer::{reference_binary, PEER_VERSION};
 use crate::stats::{median, percentile};
 
 const ZONES: &str = "/api/v1/zones";
@@ -82,7 +82,15 @@ pub(crate) fn record_ops(clock: &Clock, port: u16, zone: &str) -> Result<Value> 
             }
         }
     }
-    let _ = client.call("DELETE", &format!("{ZONES}/{zone}"), None);
+    // The zone goes: part 3 then counts on an empty list (a leftover of the peer's, in the same
+    // zone directory, would show in ours too).
+    let deleted = client.call("DELETE", &format!("{ZONES}/{zone}"), None)?;
+    ensure!(
+        deleted.status == 200,
+        "deleting {zone}: {} {}",
+        deleted.status,
+        String::from_utf8_lossy(&deleted.body)
+    );
     let mut ops = serde_json::Map::new();
     for (name, t) in names.iter().zip(&times) {
         ops.insert(
@@ -94,7 +102,7 @@ pub(crate) fn record_ops(clock: &Clock, port: u16, zone: &str) -> Result<Value> 
     Ok(json!({"iterations": RECORD_OPS, "warmup_iterations": warmup, "ops": ops}))
 }
 
-/// bindcar 0.7.3, if installed (`.tools/bindcar/bin/bindcar`), against the same named.
+/// bindcar 0.9.0, if installed (`.tools/bindcar/bin/bindcar`), against the same named.
 pub(crate) struct Peer {
     child: Child,
     pub port: u16,
@@ -108,7 +116,7 @@ impl Drop for Peer {
 }
 
 pub(crate) fn start_peer(named: &Named) -> Result<Option<Peer>> {
-    let binary: PathBuf = workspace_root().join(".tools/bindcar/bin/bindcar");
+    let binary: PathBuf = reference_binary();
     if !binary.is_file() {
         return Ok(None);
     }
@@ -142,7 +150,10 @@ pub(crate) fn start_peer(named: &Named) -> Result<Option<Peer>> {
                 return Ok(Some(peer));
             }
         }
-        ensure!(Instant::now() < deadline, "bindcar 0.7.3 did not start");
+        ensure!(
+            Instant::now() < deadline,
+            "bindcar {PEER_VERSION} did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -1,6 +1,7 @@
 //! Load from `wrk` (closed loop: a fixed number of connections, each sending its next
-//! request as soon as the previous answer arrives), every request with a Bearer token taken
-//! in turn from per-thread token files (`bench/wrk/bearer.lua`).
+//! request as soon as the previous answer arrives), every request with a Bearer token: taken
+//! in turn from per-thread token files (`bench/wrk/bearer.lua`, a Lua call per request), or
+//! one token in a header (a static request, built once: [`Load::run_fixed`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-const SCRIPT: &str = include_str!("../../../bench/wrk/bearer.lua");
+const SUMMARY: &str = include_str!("../../../bench/wrk/summary.lua");
+const ROTATION: &str = include_str!("../../../bench/wrk/bearer.lua");
 
 /// How `wrk` is run: the same for every variant.
 #[derive(Clone, Debug, Serialize)]
@@ -22,6 +24,8 @@ pub struct Load {
     pub timeout: Duration,
     #[serde(skip)]
     script: PathBuf,
+    #[serde(skip)]
+    summary: PathBuf,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -76,7 +80,7 @@ pub struct Run {
 }
 
 impl Load {
-    /// Writes the Lua script into `dir` and checks that `wrk` runs.
+    /// Writes the Lua scripts into `dir`.
     pub fn new(
         dir: &Path,
         threads: u32,
@@ -84,14 +88,17 @@ impl Load {
         duration: Duration,
         timeout: Duration,
     ) -> Result<Load> {
-        let script = dir.join("bearer.lua");
-        std::fs::write(&script, SCRIPT)?;
+        let script = dir.join("rotation.lua");
+        std::fs::write(&script, format!("{SUMMARY}\n{ROTATION}"))?;
+        let summary = dir.join("summary.lua");
+        std::fs::write(&summary, SUMMARY)?;
         Ok(Load {
             threads,
             connections,
             duration,
             timeout,
             script,
+            summary,
         })
     }
 
@@ -104,18 +111,47 @@ impl Load {
         tokens: &Path,
         duration: Option<Duration>,
     ) -> Result<Run> {
-        let duration = duration.unwrap_or(self.duration);
-        let mut child = Command::new("wrk")
-            .arg(format!("-t{}", self.threads))
-            .arg(format!("-c{}", self.connections))
-            // wrk takes whole seconds (no `ms` unit).
-            .arg(format!("-d{}s", duration.as_secs().max(1)))
-            .arg(format!("--timeout={}s", self.timeout.as_secs().max(1)))
-            .arg("-s")
+        let mut cmd = self.command(duration);
+        cmd.arg("-s")
             .arg(&self.script)
             .arg(format!("http://127.0.0.1:{port}{path}"))
             .arg("--")
-            .arg(tokens)
+            .arg(tokens);
+        self.finish(cmd, duration)
+    }
+
+    /// Like [`Load::run`], every request carrying the same `Bearer <token>`: wrk builds the
+    /// request once and calls no Lua per request, so it leaves more of the machine to Envoy.
+    pub fn run_fixed(
+        &self,
+        port: u16,
+        path: &str,
+        token: &str,
+        duration: Option<Duration>,
+    ) -> Result<Run> {
+        let mut cmd = self.command(duration);
+        cmd.arg("-H")
+            .arg(format!("Authorization: Bearer {token}"))
+            .arg("-s")
+            .arg(&self.summary)
+            .arg(format!("http://127.0.0.1:{port}{path}"));
+        self.finish(cmd, duration)
+    }
+
+    fn command(&self, duration: Option<Duration>) -> Command {
+        let duration = duration.unwrap_or(self.duration);
+        let mut cmd = Command::new("wrk");
+        cmd.arg(format!("-t{}", self.threads))
+            .arg(format!("-c{}", self.connections))
+            // wrk takes whole seconds (no `ms` unit).
+            .arg(format!("-d{}s", duration.as_secs().max(1)))
+            .arg(format!("--timeout={}s", self.timeout.as_secs().max(1)));
+        cmd
+    }
+
+    fn finish(&self, mut cmd: Command, duration: Option<Duration>) -> Result<Run> {
+        let duration = duration.unwrap_or(self.duration);
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -457,6 +457,18 @@ controls {{
             .collect()
     }
 
+    /// The whole zone as a transfer (`dig AXFR`) gives it: one line per record, fields
+    /// separated by one space, in named's order (the SOA first and last). Two equal
+    /// transfers mean nothing changed, not even the serial.
+    pub fn axfr(&self, zone: &str) -> Vec<String> {
+        let output = self.dig_raw(&["+noall", "+answer", zone, "AXFR"]);
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|l| !l.is_empty() && !l.starts_with(';'))
+            .collect()
+    }
+
     /// The answer section as dig prints it (`+noall +answer`): whole records, one a line, in
     /// the form `dnssec-dsfromkey -f` reads.
     pub fn dig_answer(&self, name: &str, rtype: &str) -> String {
