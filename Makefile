@@ -10,6 +10,8 @@ WASM_BUILT := $(WASM_OUT)/bindcar_auth_filter.wasm
 # The do-nothing filter `make bench` measures the real one against (bench/noop-filter).
 NOOP_WASM := dist/bindcar_noop_filter.wasm
 MODE ?= basic
+# `make run SECONDARY=1`: a second named follows the backend's catalog zone as a secondary.
+SECONDARY ?=
 
 .PHONY: setup wasm build test test-wasm lint run run-bins bench clean-run oci oci-pin image-bin fuzz fuzz-smoke
 
@@ -42,10 +44,11 @@ test: wasm lint test-wasm image-bin
 	cargo test --workspace --no-fail-fast
 	$(MAKE) fuzz-smoke
 
-# MODE=basic (default), tokenreview or authz (`target/debug/devstack --help`). The stack is
-# the one command of the recipe, so make's own signals reach it (devstack.rs, MakeParent).
+# MODE=basic (default), tokenreview or authz (`target/debug/devstack --help`); SECONDARY=1 adds
+# a second named that follows the backend's catalog zone. The stack is the one command of the
+# recipe, so make's own signals reach it (devstack.rs, MakeParent).
 run: wasm run-bins
-	target/debug/devstack --mode $(MODE)
+	target/debug/devstack --mode $(MODE) $(if $(SECONDARY),--secondary)
 
 run-bins:
 	cargo build -p bindcar@0.1 -p bindcar-devstack --bins

@@ -11,8 +11,10 @@
 //! The points: `create.before_claim`, `claim.after_marker`, `claim.after_link`,
 //! `create.before_addzone`, `claim.before_sync`, `claim.after_sync`, `create.after_addzone`,
 //! `delete.before_delzone`, `delete.after_delzone`, `delete.after_files`,
-//! `modify.before_modzone`, `modify.after_modzone`, and `rndc.after_send` (the command written,
-//! its answer then treated as lost).
+//! `modify.before_modzone`, `modify.after_modzone`, `rndc.after_send` (the command written,
+//! its answer then treated as lost), and with a catalog zone `create.before_member`,
+//! `create.after_member`, `delete.before_member_removal`, `delete.after_member_removal` and
+//! `update.after_send` (an RFC 2136 UPDATE written, its answer then treated as lost).
 
 /// Arms the crash points named in the environment. Logs each armed point on stderr.
 pub fn arm() {

@@ -14,8 +14,10 @@ use tracing_subscriber::EnvFilter;
 
 use crate::auth::actor::ClientCertificate;
 use crate::auth::Authenticator;
-use crate::bind::update::TsigDns;
+use crate::bind::serial_query::UdpSerialQuery;
+use crate::bind::update::{DnsChannel, TsigDns};
 use crate::bind::{Rndc, Statistics, StatsChannel, ZoneDir};
+use crate::catalog::Catalog;
 use crate::config::{Cli, Config, TlsSettings};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
@@ -106,18 +108,29 @@ pub fn build_state(config: &Config) -> Result<Arc<AppState>, String> {
             .map_err(Clone::clone),
         update.timeout,
     )?;
+    let dns: Arc<dyn DnsChannel> = Arc::new(dns);
     // A create whose addzone timed out may still be in named's queue: its files are not
     // swept as orphans before two time limits have passed.
     let grace = config.rndc_timeout * 2;
+    let mut zones = Zones::new(dir, Arc::new(rndc), metrics.clone())
+        .with_stats(stats)
+        .with_orphan_grace(grace);
+    if let Some(catalog) = &config.catalog {
+        let catalog = Catalog::new(
+            catalog.zone.clone(),
+            catalog.secondaries.clone(),
+            catalog.allow_transfer.clone(),
+        );
+        zones = zones.with_catalog(catalog, dns.clone())?;
+    }
     Ok(Arc::new(AppState {
-        zones: Zones::new(dir, Arc::new(rndc), metrics.clone())
-            .with_stats(stats)
-            .with_orphan_grace(grace)
-            .with_max_records_per_type(update.max_records_per_type),
+        zone_list: Default::default(),
+        zones: zones.with_max_records_per_type(update.max_records_per_type),
         metrics,
         auth,
         rate_limit: config.rate_limit.as_ref().map(RateLimit::new),
-        dns: Arc::new(dns),
+        dns,
+        serials: Arc::new(UdpSerialQuery::default()),
     }))
 }
 
@@ -170,6 +183,11 @@ pub async fn run(config: Config) -> Result<(), String> {
         auth_mode_reason = config.auth_reason,
         nsupdate_server = %config.update.server,
         nsupdate_key = config.update.key_name.as_str(),
+        catalog = config
+            .catalog
+            .as_ref()
+            .map_or_else(|| "none".to_string(), |c| c.zone.to_string()),
+        catalog_secondaries = config.catalog.as_ref().map_or(0, |c| c.secondaries.len()),
         version = env!("CARGO_PKG_VERSION"),
         "bindcar listening"
     );

@@ -159,6 +159,14 @@ async fn subject_access_review_decides_every_route_the_backend_serves() {
         ),
         (
             "GET",
+            format!("/api/v1/zones/{zone}/propagation"),
+            "get",
+            "zones",
+            Some("propagation"),
+            Some(zone),
+        ),
+        (
+            "GET",
             "/api/v1/server/status".into(),
             "get",
             "server",

@@ -94,6 +94,7 @@ async fn server_status_openapi_and_metrics() {
         "/api/v1/zones/{name}/retransfer",
         "/api/v1/zones/{name}/ds",
         "/api/v1/zones/{name}/dnssec/checkds",
+        "/api/v1/zones/{name}/propagation",
         "/api/v1/server/status",
         "/api/v1/health",
         "/api/v1/ready",

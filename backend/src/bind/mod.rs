@@ -10,7 +10,8 @@
 //! `dnssec`: named's signing state (`rndc dnssec -status`, `-checkds`) read into typed values,
 //! and the DS records of the DNSKEYs named serves.
 //!
-//! RFC 2136 updates and AXFR with TSIG (`update`: the `DnsChannel` seam and `TsigDns`),
+//! RFC 2136 updates and AXFR with TSIG (`update`: the `DnsChannel` seam and `TsigDns`), the
+//! serial a server serves for a zone (`serial_query`: a SOA query over UDP, for propagation),
 //! named's statistics channel (`stats`: the zone list and boot time, over HTTP), and claiming a
 //! zone's files for a create without replacing anyone's (`zone_claim`).
 //!
@@ -25,6 +26,7 @@ pub mod dnssec;
 pub mod isccc;
 pub mod options;
 pub mod rndc;
+pub mod serial_query;
 pub mod showzone;
 pub mod stats;
 pub mod update;

@@ -117,6 +117,14 @@ pub struct ZoneOptions {
     pub update_key: Option<ConfName>,
     pub also_notify: Vec<Endpoint>,
     pub allow_transfer: Option<Vec<AddressMatch>>,
+    /// A TSIG key admitted by `allow-transfer` besides its addresses (the catalog's members
+    /// keep the records API's AXFR working when their list names only the secondaries).
+    pub transfer_key: Option<ConfName>,
+    /// `notify explicit;`: NOTIFY goes to `also-notify` only (the catalog, whose NS is
+    /// `invalid.`).
+    pub notify_explicit: bool,
+    /// `notify-delay`: seconds between sets of NOTIFY messages (BIND's default is 5).
+    pub notify_delay: Option<u32>,
     pub dnssec_policy: Option<ConfName>,
     pub inline_signing: Option<bool>,
 }
@@ -133,11 +141,21 @@ impl ZoneOptions {
         if let Some(key) = &self.update_key {
             let _ = write!(out, "allow-update {{ key \"{}\"; }}; ", key.as_str());
         }
+        if self.notify_explicit {
+            out.push_str("notify explicit; ");
+        }
+        if let Some(delay) = self.notify_delay {
+            let _ = write!(out, "notify-delay {delay}; ");
+        }
         if !self.also_notify.is_empty() {
             out.push_str(&list_statement("also-notify", &self.also_notify));
         }
         if let Some(acl) = &self.allow_transfer {
-            out.push_str(&list_statement("allow-transfer", acl));
+            let mut list = list_statement("allow-transfer", acl);
+            if let Some(key) = &self.transfer_key {
+                list = list.replacen("{ ", &format!("{{ key \"{}\"; ", key.as_str()), 1);
+            }
+            out.push_str(&list);
         }
         if let Some(policy) = &self.dnssec_policy {
             let _ = write!(out, "dnssec-policy \"{}\"; ", policy.as_str());
@@ -233,6 +251,9 @@ mod tests {
                 ip: [10, 0, 0, 2].into(),
                 prefix: None,
             }]),
+            transfer_key: None,
+            notify_explicit: false,
+            notify_delay: None,
             dnssec_policy: None,
             inline_signing: Some(false),
         };
@@ -240,6 +261,19 @@ mod tests {
             options.render(),
             "{ type primary; file \"/z/example.test.zone\"; allow-update { key \"rndc-key\"; }; \
              also-notify { 10.0.0.2 port 5353; }; allow-transfer { 10.0.0.2; }; inline-signing no; };"
+        );
+        let catalog = ZoneOptions {
+            transfer_key: ConfName::parse("rndc-key"),
+            notify_explicit: true,
+            notify_delay: Some(0),
+            inline_signing: None,
+            update_key: None,
+            ..options
+        };
+        assert_eq!(
+            catalog.render(),
+            "{ type primary; file \"/z/example.test.zone\"; notify explicit; notify-delay 0; \
+             also-notify { 10.0.0.2 port 5353; }; allow-transfer { key \"rndc-key\"; 10.0.0.2; }; };"
         );
     }
 }

@@ -231,7 +231,7 @@ fn fqdn(zone: &ZoneName) -> String {
     format!("{}.", zone.as_str())
 }
 
-fn rand_id() -> u16 {
+pub(super) fn rand_id() -> u16 {
     // Not security relevant over TCP with TSIG; the clock's nanoseconds vary enough.
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -303,6 +303,10 @@ impl TsigDns {
                 DnsFailure::Unavailable(format!("connection to the DNS server broke: {e}"))
             })?;
             written.store(true, std::sync::atomic::Ordering::SeqCst);
+            // an UPDATE only: a transfer changes nothing
+            fail::fail_point!("update.after_send", !axfr, |_| Err(broken(
+                std::io::Error::other("failpoint update.after_send")
+            )));
             let mut verifier = verifier;
             let mut answers = Vec::new();
             let mut soas = 0usize;

@@ -2,8 +2,8 @@
 //! file it does not own, with one new inode: the zone's content is written to its marker
 //! (`.bindcar/zones/<zone>.zone`, created exclusively: the marker says "ours"), and the marker
 //! is hard-linked to `<zone>.zone`, which fails instead of replacing a file. Nothing is synced
-//! then: the claim's `Pending` makes the content and both names durable beside `addzone`, and
-//! the create answers only once both are done ("a 201 means durable"). Until then a crash may
+//! then: the claim's `Pending` makes the content and the zone file's name durable beside
+//! `addzone`, and the create answers only once both are done ("a 201 means durable"). Until then a crash may
 //! lose the names or the content; the reconciliation handles each case (`zones::reconcile`):
 //! a zone BIND lacks loses its files, a zone BIND has whose file is gone gets it back from the
 //! marker, and a zone BIND has with neither content nor marker was never acknowledged and is
@@ -39,27 +39,32 @@ pub enum Claim {
     FileTaken(PathBuf),
 }
 
-/// A claim whose content and names are not durable yet.
+/// A claim whose content and zone file name are not durable yet.
 #[derive(Debug)]
-pub struct Pending {
-    marker: File,
-    state_sync: Arc<DirSync>,
-    /// The zone directory's sync, when a zone file was linked there.
-    root_sync: Option<Arc<DirSync>>,
+pub enum Pending {
+    /// A primary: its content (the marker's inode) and the zone directory, whose fsync
+    /// concurrent creates share (`DirSync`).
+    Primary { file: File, root_sync: Arc<DirSync> },
+    /// A secondary: nothing of ours that named reads.
+    Secondary,
 }
 
 impl Pending {
-    /// Makes the claim durable, in one trip to the blocking pool: the content first (on ext4
-    /// its journal commit carries the new names too), then the two directories, whose fsyncs
-    /// concurrent creates share (`DirSync`).
+    /// Makes what named will read durable, in one trip to the blocking pool: the zone's
+    /// content, then the zone directory (the name `<zone>.zone`).
+    ///
+    /// The marker's own name is not synced: it only serves to clean up after a create that
+    /// was never acknowledged. A zone BIND has whose marker a power loss took is still
+    /// recognised as this API's (added at runtime, with `<dir>/<zone>.zone` as its file, or a
+    /// secondary without one: `Zones::is_managed`).
     pub async fn sync(self) -> io::Result<()> {
+        let Pending::Primary { file, root_sync } = self else {
+            return Ok(());
+        };
         blocking(move || {
             fail::fail_point!("claim.before_sync");
-            self.marker.sync_all()?;
-            self.state_sync.sync()?;
-            if let Some(root) = &self.root_sync {
-                root.sync()?;
-            }
+            file.sync_all()?;
+            root_sync.sync()?;
             fail::fail_point!("claim.after_sync");
             Ok(())
         })
@@ -90,7 +95,7 @@ impl ZoneDir {
     /// durable (`Pending::sync`) before they answer.
     pub async fn claim(&self, zone: &ZoneName, content: Option<String>) -> io::Result<Claim> {
         let (root, state) = (self.root.clone(), self.state.clone());
-        let (state_sync, root_sync) = (self.state_sync.clone(), self.root_sync.clone());
+        let root_sync = self.root_sync.clone();
         let (target, marker) = (self.zone_file(zone), self.marker_file(zone));
         blocking(move || {
             if fs::symlink_metadata(&target).is_ok() {
@@ -142,11 +147,8 @@ impl ZoneDir {
                 Ok(None)
             })();
             match claimed {
-                Ok(None) => Ok(Claim::Claimed(Pending {
-                    marker: file,
-                    state_sync,
-                    root_sync: primary.then_some(root_sync),
-                })),
+                Ok(None) if primary => Ok(Claim::Claimed(Pending::Primary { file, root_sync })),
+                Ok(None) => Ok(Claim::Claimed(Pending::Secondary)),
                 refused => {
                     // Refused or failed: nothing of this claim stays.
                     remove_if_present(&marker)?;
@@ -247,11 +249,10 @@ mod tests {
         let Claim::Claimed(pending) = dir.claim(&zone, Some("ours\n".into())).await.unwrap() else {
             panic!("not claimed");
         };
-        let (root_syncs, state_syncs) = (dir.root_sync.syncs_made(), dir.state_sync.syncs_made());
+        let root_syncs = dir.root_sync.syncs_made();
         pending.sync().await.unwrap();
-        // the content, the marker's directory and the zone file's directory, once each
+        // the content, then the zone file's directory
         assert_eq!(dir.root_sync.syncs_made(), root_syncs + 1);
-        assert_eq!(dir.state_sync.syncs_made(), state_syncs + 1);
         assert_eq!(fs::read_to_string(dir.zone_file(&zone)).unwrap(), "ours\n");
         assert!(dir.has_marker(&zone));
         assert!(!path.join("ok.test.zone.jnl").exists());
@@ -284,7 +285,8 @@ mod tests {
         let Claim::Claimed(pending) = dir.claim(&again, None).await.unwrap() else {
             panic!("not claimed");
         };
-        // a secondary: no zone file, so the zone directory needs no sync
+        // a secondary: nothing named reads, nothing to sync
+        assert!(matches!(pending, Pending::Secondary));
         let root_syncs = dir.root_sync.syncs_made();
         pending.sync().await.unwrap();
         assert_eq!(dir.root_sync.syncs_made(), root_syncs);

@@ -51,9 +51,8 @@ pub struct ZoneDir {
     pub(super) root: PathBuf,
     pub(super) state: PathBuf,
     pub(super) tombstones: PathBuf,
-    /// fsyncs of the two directories, shared by concurrent creates.
+    /// fsyncs of the zone directory, shared by concurrent creates.
     pub(super) root_sync: Arc<DirSync>,
-    pub(super) state_sync: Arc<DirSync>,
 }
 
 impl ZoneDir {
@@ -96,7 +95,6 @@ impl ZoneDir {
             .map_err(|e| format!("cannot create {}: {e}", tombstones.display()))?;
         Ok(ZoneDir {
             root_sync: Arc::new(DirSync::new(root.clone())),
-            state_sync: Arc::new(DirSync::new(state.clone())),
             root,
             state,
             tombstones,

@@ -156,6 +156,22 @@ pub struct Cli {
     #[arg(long, env = "BIND_MAX_RECORDS_PER_TYPE", default_value_t = 100)]
     pub max_records_per_type: u32,
 
+    /// Catalog zone (RFC 9432) this API keeps: every zone it creates becomes a member, so
+    /// secondaries with BIND's `catalog-zones` follow without a call each. Unset: no catalog.
+    #[arg(long, env = "BIND_CATALOG_ZONE")]
+    pub catalog_zone: Option<String>,
+
+    /// Secondaries of the catalog, comma-separated `ip` or `ip:port`: NOTIFY and transfers of the
+    /// catalog and (unless a create request says otherwise) of every zone created.
+    #[arg(long, env = "BIND_CATALOG_SECONDARIES")]
+    pub catalog_secondaries: Option<String>,
+
+    /// Who may transfer the catalog and its members, comma-separated addresses or CIDR
+    /// prefixes, instead of the secondaries' addresses (in Kubernetes, the pod network: a
+    /// secondary transfers from its pod's address, not the Service address it is notified at).
+    #[arg(long, env = "BIND_CATALOG_ALLOW_TRANSFER")]
+    pub catalog_allow_transfer: Option<String>,
+
     /// named's statistics channel, http://host:port (statistics-channels in named.conf): zone
     /// listings in one request. Unset: listings ask over rndc, a few zones at a time.
     #[arg(long, env = "BIND_STATS_URL")]

@@ -66,6 +66,12 @@ impl Config {
         guards::check_listen_posture(&cli.address, &auth, tls.as_ref(), allow_insecure)?;
         let update = super::update::resolve(cli, &rndc)?;
         let connections = connection_settings(cli)?;
+        let catalog = super::catalog::resolve(
+            cli.catalog_zone.as_deref(),
+            cli.catalog_secondaries.as_deref(),
+            cli.catalog_allow_transfer.as_deref(),
+            &update,
+        )?;
         Ok(Config {
             address: cli.address.clone(),
             port: cli.port,
@@ -81,6 +87,7 @@ impl Config {
             update,
             connections,
             tls,
+            catalog,
         })
     }
 }

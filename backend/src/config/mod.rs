@@ -1,9 +1,10 @@
 //! Configuration: the command line and environment (`cli`, clap reads both), the validated
 //! values (`settings`), how they are built (`env`), the startup guards that refuse a dangerous
 //! posture (`guards`), rndc.conf / key file parsing (`rndc_conf`), the TSIG key of updates
-//! (`update`) and the TLS transport (`tls`). Read once, at startup.
+//! (`update`), the TLS transport (`tls`) and the catalog zone (`catalog`). Read once, at startup.
 
 mod authz;
+pub mod catalog;
 pub mod cli;
 pub mod env;
 pub mod guards;

@@ -34,6 +34,8 @@ pub struct Config {
     pub connections: ConnectionSettings,
     /// `None`: plain HTTP.
     pub tls: Option<super::tls::TlsSettings>,
+    /// `None`: no catalog zone.
+    pub catalog: Option<super::catalog::CatalogSettings>,
 }
 
 /// Limits of the client connections (`BIND_API_MAX_CONNECTIONS*`, `BIND_API_*_TIMEOUT_SECS`).

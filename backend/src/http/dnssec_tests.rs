@@ -28,10 +28,12 @@ pub(super) fn app() -> (Router, Harness, Arc<FakeDns>) {
     let zones = crate::zones::Zones::new(h.zones.dir().clone(), h.named.clone(), metrics.clone());
     let dns = Arc::new(FakeDns::default());
     let state = Arc::new(AppState {
+        zone_list: Default::default(),
         zones,
         auth: None,
         metrics,
         dns: dns.clone(),
+        serials: Arc::new(crate::zones::fake_dns::FakeSerials::default()),
         rate_limit: None,
     });
     (router(state), h, dns)

@@ -268,6 +268,35 @@ impl From<ZoneError> for ApiError {
                 bind,
             },
             ZoneError::Refused { command, bind } => ApiError::BindRefused { command, bind },
+            ZoneError::CatalogZone { zone, operation } => state(
+                format!(
+                    "Zone {zone} is this API's catalog zone (BIND_CATALOG_ZONE): its members are \
+                     the zones the API manages, and only the API changes it; refusing to \
+                     {operation} it"
+                ),
+                String::new(),
+            ),
+            ZoneError::CatalogRefused {
+                zone,
+                catalog,
+                why,
+                retryable: true,
+            } => ApiError::BindUnavailable(format!(
+                "cannot change the catalog zone {catalog} for zone {zone}: {why}. Nothing was \
+                 changed; retry when named is back"
+            )),
+            ZoneError::CatalogRefused {
+                zone,
+                catalog,
+                why,
+                retryable: false,
+            } => ApiError::BindRefused {
+                command: "update of the catalog",
+                bind: format!(
+                    "BIND refused to change the catalog zone {catalog} for zone {zone}: {why}. \
+                     Nothing was changed (is the catalog's allow-update the API's TSIG key?)"
+                ),
+            },
             ZoneError::Unavailable(why) if why.starts_with("statistics channel") => {
                 ApiError::BindUnavailable(format!(
                     "cannot reach named's {why}. Nothing was changed; retry when named is back"

@@ -36,11 +36,13 @@ fn app(auth: AuthSettings, limit: Option<(u32, u32)>) -> (Router, Harness) {
         })
     });
     let state = Arc::new(AppState {
+        zone_list: Default::default(),
         zones,
         auth: Authenticator::from_settings(&auth, metrics.clone()),
         metrics,
         rate_limit,
         dns: Arc::new(crate::zones::fake_dns::FakeDns::default()),
+        serials: Arc::new(crate::zones::fake_dns::FakeSerials::default()),
     });
     (router(state), h)
 }

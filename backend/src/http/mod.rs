@@ -5,7 +5,8 @@
 //! `auth::Authenticator`), `metrics` (the request-counting middleware), `state` (what every
 //! handler shares), `rate_limit` (the per-client limit of the API routes), `records` (the
 //! records API: RFC 2136 answers → statuses), `conn` (the connection's two ends, as every
-//! request carries them).
+//! request carries them), `zone_list` (the zone list's body, rendered once per index snapshot),
+//! `propagation` (what each secondary serves).
 
 pub mod api_types;
 pub mod auth;
@@ -17,10 +18,12 @@ pub mod extract;
 pub mod metrics;
 pub mod open;
 pub mod openapi;
+pub mod propagation;
 pub mod rate_limit;
 pub mod records;
 pub mod router;
 pub mod state;
+pub mod zone_list;
 pub mod zones;
 
 #[cfg(test)]
@@ -31,6 +34,8 @@ mod dnssec_tests;
 mod limits_tests;
 #[cfg(test)]
 mod openapi_tests;
+#[cfg(test)]
+mod propagation_tests;
 #[cfg(test)]
 mod records_tests;
 #[cfg(test)]

@@ -18,7 +18,8 @@ pub async fn health() -> Json<HealthResponse> {
     })
 }
 
-/// 200 when named answers on its control channel and the zone directory is writable, else 503.
+/// 200 when named answers on its control channel, the zone directory is writable and (with a
+/// catalog) BIND has the catalog zone, else 503.
 #[utoipa::path(get, path = "/api/v1/ready", tag = "open",
     responses((status = 200, body = ReadyResponse), (status = 503, body = ReadyResponse)))]
 pub async fn ready(State(state): State<SharedState>) -> (StatusCode, Json<ReadyResponse>) {
@@ -36,6 +37,14 @@ pub async fn ready(State(state): State<SharedState>) -> (StatusCode, Json<ReadyR
         Err(e) => {
             tracing::warn!(error = %e, "readiness: named not usable");
             checks.push("rndc: error".to_string());
+        }
+    }
+    match state.zones.catalog_ready().await {
+        None => {}
+        Some(Ok(())) => checks.push("catalog: ok".to_string()),
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: the catalog zone is not in BIND yet");
+            checks.push("catalog: error".to_string());
         }
     }
     let ready = checks.iter().all(|c| c.ends_with(": ok"));

@@ -23,9 +23,11 @@ use super::api_types::{
     ReadyResponse, ServerStatusResponse, SoaRecord, ZoneConfig, ZoneInfo, ZoneListResponse,
     ZoneResponse, ZoneStatusResponse, ZoneType,
 };
+use super::propagation::{PropagationResponse, SecondaryPropagation};
 use super::records::{RecordEntry, RecordListResponse, RecordResponse};
 use super::{
-    dnssec as http_dnssec, open as http_open, records as http_records, zones as http_zones,
+    dnssec as http_dnssec, open as http_open, propagation as http_propagation,
+    records as http_records, zones as http_zones,
 };
 use crate::zones::records_request::{
     AddRecordRequest, RemoveRecordRequest, RrsetRequest, UpdateRecordRequest,
@@ -46,7 +48,7 @@ const BEARER: &str = "bearer";
         http_zones::create_zone, http_zones::list_zones, http_zones::get_zone, http_zones::delete_zone,
         http_zones::modify_zone, http_zones::zone_status, http_zones::reload_zone, http_zones::freeze_zone,
         http_zones::thaw_zone, http_zones::notify_zone, http_zones::retransfer_zone, http_zones::server_status,
-        http_dnssec::zone_ds, http_dnssec::checkds,
+        http_dnssec::zone_ds, http_dnssec::checkds, http_propagation::zone_propagation,
         http_records::add_record, http_records::update_record, http_records::remove_record,
         http_records::list_records, http_records::replace_rrset,
     ),
@@ -56,7 +58,7 @@ const BEARER: &str = "bearer";
         AuthErrorResponse, ZoneStatusResponse, DnssecStatus, DnssecKey, DsSetResponse, DsRecordView,
         CheckdsRequest, CheckdsState,
         AddRecordRequest, UpdateRecordRequest, RemoveRecordRequest, RrsetRequest, RecordResponse,
-        RecordEntry, RecordListResponse,
+        RecordEntry, RecordListResponse, PropagationResponse, SecondaryPropagation,
     )),
     modifiers(&BearerAuth, &CrossCutting),
     security(("bearer" = [])),

@@ -35,11 +35,13 @@ fn app(docs: bool) -> (Router, Harness) {
     let zones = crate::zones::Zones::new(h.zones.dir().clone(), h.named.clone(), metrics.clone());
     let auth = AuthSettings::SharedSecret(TOKEN.as_bytes().to_vec());
     let state = Arc::new(AppState {
+        zone_list: Default::default(),
         zones,
         auth: Authenticator::from_settings(&auth, metrics.clone()),
         metrics,
         rate_limit: None,
         dns: Arc::new(crate::zones::fake_dns::FakeDns::default()),
+        serials: Arc::new(crate::zones::fake_dns::FakeSerials::default()),
     });
     (router_with_docs(state, docs), h)
 }

@@ -15,8 +15,8 @@ use axum::Router;
 
 use super::state::SharedState;
 use super::{
-    auth, dnssec as http_dnssec, docs, metrics, open as http_open, openapi, rate_limit,
-    records as http_records, zones as http_zones,
+    auth, dnssec as http_dnssec, docs, metrics, open as http_open, openapi,
+    propagation as http_propagation, rate_limit, records as http_records, zones as http_zones,
 };
 
 /// Records API bodies over this are refused before they are read.
@@ -155,6 +155,11 @@ fn table() -> Table {
             Post,
             "/api/v1/zones/{name}/dnssec/checkds",
             http_dnssec::checkds,
+        )
+        .api(
+            Get,
+            "/api/v1/zones/{name}/propagation",
+            http_propagation::zone_propagation,
         )
         .api(Get, "/api/v1/server/status", http_zones::server_status)
         .records(

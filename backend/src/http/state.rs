@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
+use super::zone_list::ListCache;
 use crate::auth::Authenticator;
+use crate::bind::serial_query::SerialQuery;
 use crate::bind::update::DnsChannel;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimit;
@@ -17,6 +19,10 @@ pub struct AppState {
     pub rate_limit: Option<RateLimit>,
     /// Where the records API sends its UPDATEs and AXFRs.
     pub dns: Arc<dyn DnsChannel>,
+    /// `GET /api/v1/zones`'s body for the index's current snapshot.
+    pub zone_list: ListCache,
+    /// How `/propagation` asks a secondary for the serial it serves.
+    pub serials: Arc<dyn SerialQuery>,
 }
 
 pub type SharedState = Arc<AppState>;

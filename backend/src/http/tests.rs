@@ -24,11 +24,13 @@ fn app(auth: AuthSettings) -> (Router, Harness) {
     let metrics = Metrics::new().unwrap();
     let zones = crate::zones::Zones::new(h.zones.dir().clone(), h.named.clone(), metrics.clone());
     let state = Arc::new(AppState {
+        zone_list: Default::default(),
         zones,
         auth: Authenticator::from_settings(&auth, metrics.clone()),
         metrics,
         rate_limit: None,
         dns: Arc::new(crate::zones::fake_dns::FakeDns::default()),
+        serials: Arc::new(crate::zones::fake_dns::FakeSerials::default()),
     });
     (router(state), h)
 }

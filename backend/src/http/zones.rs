@@ -4,7 +4,8 @@
 use std::time::SystemTime;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::api_types::{
@@ -54,7 +55,7 @@ pub async fn create_zone(
     actor: Actor,
     ApiJson(request): ApiJson<CreateZoneRequest>,
 ) -> ApiResult<(StatusCode, Json<ZoneResponse>)> {
-    let plan = plan::plan_create(&request, state.zones.dir(), SystemTime::now())?;
+    let plan = state.zones.plan_create(&request, SystemTime::now())?;
     let zone = plan.zone.clone();
     let text = detached(&state, |s| async move {
         Ok(s.zones.create(plan, &actor.0).await?)
@@ -69,18 +70,13 @@ pub async fn create_zone(
 /// Zones this API manages that BIND has (secondaries included), sorted.
 #[utoipa::path(get, path = "/api/v1/zones", tag = "zones",
     responses((status = 200, body = ZoneListResponse)))]
-pub async fn list_zones(State(state): State<SharedState>) -> ApiResult<Json<ZoneListResponse>> {
-    let zones: Vec<String> = state
-        .zones
-        .list()
-        .await?
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    Ok(Json(ZoneListResponse {
-        count: zones.len(),
-        zones,
-    }))
+pub async fn list_zones(State(state): State<SharedState>) -> ApiResult<Response> {
+    let zones = state.zones.list().await?;
+    let body = state
+        .zone_list
+        .body(zones)
+        .map_err(|e| ApiError::Internal(format!("rendering the zone list: {e}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// A zone's type, serial and file.

@@ -58,6 +58,13 @@ impl Zones {
         actor: &str,
     ) -> Result<String, ZoneError> {
         let outcome = async {
+            if matches!(
+                action,
+                ZoneAction::Reload | ZoneAction::Freeze | ZoneAction::Thaw
+            ) {
+                // a frozen catalog would refuse the members' updates
+                self.refuse_catalog(zone, action.name())?;
+            }
             let _guard = self.locks.lock(zone).await;
             self.named
                 .run(&action.command(zone))

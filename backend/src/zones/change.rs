@@ -3,6 +3,7 @@
 
 use super::classify::{classify, classify_modzone, keeps_files};
 use super::error::ZoneError;
+use super::membership::MemberFailure;
 use super::plan::ModifyPlan;
 use super::service::Zones;
 use crate::bind::{RndcCommand, ZoneName};
@@ -16,6 +17,7 @@ impl Zones {
     }
 
     async fn delete_locked(&self, zone: &ZoneName, actor: &str) -> Result<String, ZoneError> {
+        self.refuse_catalog(zone, "delete")?;
         let _guard = self.locks.lock(zone).await;
         let owns_files = if self.dir.has_marker(zone) {
             // Created here: ours, files included (the create never replaced a file). The
@@ -38,6 +40,22 @@ impl Zones {
             })?;
             owns_file
         };
+        // The member goes first: secondaries stop serving the zone before the primary does
+        // (never a secondary left refreshing a zone its primary no longer has).
+        fail::fail_point!("delete.before_member_removal");
+        if let Err(failure) = self.leave_catalog(zone).await {
+            if let MemberFailure::Unknown { .. } = failure {
+                // The zone is still in BIND: the reconciliation makes it a member again.
+                tracing::warn!(zone = %zone, actor = %actor, failure = ?failure, "catalog update sent, answer lost; the zone stays until the request is retried");
+                self.settle_soon();
+            }
+            let catalog = self
+                .catalog()
+                .map(|c| c.zone.clone())
+                .unwrap_or_else(|| zone.clone());
+            return Err(failure.into_error(zone, &catalog));
+        }
+        fail::fail_point!("delete.after_member_removal");
         fail::fail_point!("delete.before_delzone");
         let text = match self.named.run(&RndcCommand::DelZone(zone.clone())).await {
             Ok(text) => text,
@@ -46,6 +64,12 @@ impl Zones {
                 if keeps_files(&error) {
                     tracing::warn!(zone = %zone, actor = %actor, error = %error, "delzone sent, answer lost; files kept until BIND's state is known");
                     self.settle_soon();
+                } else if !matches!(error, ZoneError::NotFound(_)) {
+                    // Not deleted: a member again.
+                    if let Err(again) = self.join_catalog(zone).await {
+                        tracing::warn!(zone = %zone, failure = ?again, "delete failed and its zone could not rejoin the catalog; the reconciliation will");
+                        self.settle_soon();
+                    }
                 }
                 return Err(error);
             }
@@ -58,7 +82,7 @@ impl Zones {
     }
 
     /// After a delzone: the zone's files (if ours) go, and its marker becomes a tombstone.
-    async fn forget(&self, zone: &ZoneName, owns_files: bool) {
+    pub(super) async fn forget(&self, zone: &ZoneName, owns_files: bool) {
         if let Err(e) = self.dir.retire(zone, owns_files).await {
             tracing::error!(zone = %zone, error = %e, "zone deleted but its files could not be removed");
         }
@@ -82,6 +106,7 @@ impl Zones {
         plan: &ModifyPlan,
         actor: &str,
     ) -> Result<String, ZoneError> {
+        self.refuse_catalog(zone, "modify")?;
         let _guard = self.locks.lock(zone).await;
         let mut shown = self.shown(zone).await?;
         if !self.is_managed(zone, &shown).await? {

@@ -95,6 +95,23 @@ pub enum ZoneError {
         /// No answer within the time limit (else: the answer was lost).
         timed_out: bool,
     },
+    /// The zone is this API's catalog zone (`BIND_CATALOG_ZONE`): only the API changes it.
+    /// Nothing was sent.
+    #[error("zone {zone} is this API's catalog zone; refusing to {operation} it")]
+    CatalogZone {
+        zone: ZoneName,
+        operation: &'static str,
+    },
+    /// A create's or delete's change of the catalog failed for sure (`why`: named refused the
+    /// UPDATE, or could not be reached before it was sent), and what the request had done was
+    /// undone: nothing was changed. `retryable`: named unreachable rather than refusing.
+    #[error("zone {zone}: the catalog {catalog} could not be changed: {why}")]
+    CatalogRefused {
+        zone: ZoneName,
+        catalog: ZoneName,
+        why: String,
+        retryable: bool,
+    },
     /// Anything else (disk, an unexpected answer); the cause is logged, not shown.
     #[error("internal error: {0}")]
     Internal(String),

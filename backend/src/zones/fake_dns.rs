@@ -76,3 +76,40 @@ impl DnsChannel for FakeDns {
         })
     }
 }
+
+/// Scripted serial answers per server (by port), for `/propagation`: unscripted servers do
+/// not answer.
+#[derive(Default)]
+pub struct FakeSerials {
+    pub answers: Mutex<std::collections::HashMap<u16, crate::bind::serial_query::Served>>,
+    pub asked: Mutex<Vec<std::net::SocketAddr>>,
+}
+
+impl FakeSerials {
+    pub fn serve(&self, port: u16, served: crate::bind::serial_query::Served) {
+        if let Ok(mut a) = self.answers.lock() {
+            a.insert(port, served);
+        }
+    }
+}
+
+impl crate::bind::serial_query::SerialQuery for FakeSerials {
+    fn serial<'a>(
+        &'a self,
+        server: std::net::SocketAddr,
+        _zone: &'a ZoneName,
+    ) -> crate::bind::serial_query::SerialReply<'a> {
+        Box::pin(async move {
+            if let Ok(mut asked) = self.asked.lock() {
+                asked.push(server);
+            }
+            self.answers
+                .lock()
+                .ok()
+                .and_then(|a| a.get(&server.port()).cloned())
+                .unwrap_or_else(|| {
+                    crate::bind::serial_query::Served::NoAnswer(format!("no answer from {server}"))
+                })
+        })
+    }
+}

@@ -5,7 +5,7 @@
 //! result, so a reconciliation that started before a create does not forget the zone.
 
 use std::collections::BTreeSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::bind::ZoneName;
@@ -27,6 +27,9 @@ struct Inner {
     /// `Some` while a reconciliation runs: (zone, added?) in order.
     log: Option<Vec<(ZoneName, bool)>>,
     overflowed: bool,
+    /// The sorted list last handed out, shared by every listing until the set changes: a
+    /// listing of 100,000 zones copies nothing while nothing changes.
+    shared: Option<Arc<Vec<ZoneName>>>,
 }
 
 impl Index {
@@ -46,10 +49,13 @@ impl Index {
 
     fn change(&self, zone: &ZoneName, added: bool) {
         self.with(|i| {
-            if added {
-                i.zones.insert(zone.clone());
+            let changed = if added {
+                i.zones.insert(zone.clone())
             } else {
-                i.zones.remove(zone);
+                i.zones.remove(zone)
+            };
+            if changed {
+                i.shared = None;
             }
             if let Some(log) = i.log.as_mut() {
                 if log.len() >= MAX_LOGGED_CHANGES {
@@ -66,11 +72,16 @@ impl Index {
     }
 
     /// The zones and the boot time they were reconciled against; `None` before the first
-    /// reconciliation.
-    pub fn snapshot(&self) -> Option<(Vec<ZoneName>, String)> {
+    /// reconciliation. The same `Arc` until the set changes.
+    pub fn snapshot(&self) -> Option<(Arc<Vec<ZoneName>>, String)> {
         self.with(|i| {
             let (boot, _) = i.synced.as_ref()?;
-            Some((i.zones.iter().cloned().collect(), boot.clone()))
+            let boot = boot.clone();
+            let zones = i
+                .shared
+                .get_or_insert_with(|| Arc::new(i.zones.iter().cloned().collect()))
+                .clone();
+            Some((zones, boot))
         })
     }
 
@@ -103,7 +114,10 @@ impl Index {
                     zones.remove(&zone);
                 }
             }
-            i.zones = zones;
+            if i.zones != zones {
+                i.zones = zones;
+                i.shared = None;
+            }
             i.synced = Some((boot, Instant::now()));
         });
     }
@@ -141,8 +155,15 @@ mod tests {
         // BIND's list was taken before both changes
         index.install([z("gone.test"), z("old.test")].into(), "boot".into());
         let (zones, boot) = index.snapshot().unwrap();
-        assert_eq!(zones, [z("new.test"), z("old.test")]);
+        assert_eq!(*zones, [z("new.test"), z("old.test")]);
         assert_eq!(boot, "boot");
+        // unchanged: the same list, not a copy; changed: a new one
+        assert!(Arc::ptr_eq(&zones, &index.snapshot().unwrap().0));
+        index.added(&z("old.test"));
+        assert!(Arc::ptr_eq(&zones, &index.snapshot().unwrap().0));
+        index.added(&z("more.test"));
+        assert!(!Arc::ptr_eq(&zones, &index.snapshot().unwrap().0));
+        index.removed(&z("more.test"));
         assert!(index.contains(&z("new.test")));
         index.removed(&z("new.test"));
         assert_eq!(index.len(), 1);

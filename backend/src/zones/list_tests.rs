@@ -97,10 +97,10 @@ async fn changes_outside_the_api_show_after_a_reconciliation_or_a_restart_of_nam
     let h = Harness::with_stats();
     h.mark("a.test");
     h.stats.set_zones(&["a.test"]);
-    assert_eq!(h.zones.list().await.unwrap(), [Harness::zone("a.test")]);
+    assert_eq!(*h.zones.list().await.unwrap(), [Harness::zone("a.test")]);
     // a zone of ours deleted with rndc, outside the API: still listed until reconciled
     h.stats.set_zones(&[]);
-    assert_eq!(h.zones.list().await.unwrap(), [Harness::zone("a.test")]);
+    assert_eq!(*h.zones.list().await.unwrap(), [Harness::zone("a.test")]);
     h.zones.reconcile().await.unwrap();
     assert!(h.zones.list().await.unwrap().is_empty());
     assert!(!exists(&h.marker("a.test"))); // and its files swept
@@ -108,7 +108,7 @@ async fn changes_outside_the_api_show_after_a_reconciliation_or_a_restart_of_nam
     h.mark("b.test");
     h.stats.set_zones(&["b.test"]);
     *h.stats.boot.lock().unwrap() = "rebooted".into();
-    assert_eq!(h.zones.list().await.unwrap(), [Harness::zone("b.test")]);
+    assert_eq!(*h.zones.list().await.unwrap(), [Harness::zone("b.test")]);
 }
 
 #[tokio::test]
@@ -117,7 +117,7 @@ async fn the_api_keeps_the_index_current_without_asking_bind() {
     assert!(h.zones.list().await.unwrap().is_empty());
     h.named.answer("addzone", ok(""));
     h.zones.create(primary(&h, "new.test"), "t").await.unwrap();
-    assert_eq!(h.zones.list().await.unwrap(), [Harness::zone("new.test")]);
+    assert_eq!(*h.zones.list().await.unwrap(), [Harness::zone("new.test")]);
     h.named.answer("delzone", ok(""));
     h.zones
         .delete(&Harness::zone("new.test"), "t")
@@ -176,7 +176,7 @@ async fn a_burst_of_listings_asks_named_once_per_interval() {
     };
     let mut set = burst(&zones);
     while let Some(listed) = set.join_next().await {
-        assert_eq!(listed.unwrap().unwrap(), [Harness::zone("a.test")]);
+        assert_eq!(*listed.unwrap().unwrap(), [Harness::zone("a.test")]);
     }
     assert_eq!(statuses(), 1);
     // named goes down: within the interval, the index still answers...
@@ -203,7 +203,7 @@ async fn a_burst_of_listings_asks_named_once_per_interval() {
     h.bind_has("a.test");
     let mut set = burst(&zones);
     while let Some(listed) = set.join_next().await {
-        assert_eq!(listed.unwrap().unwrap(), [Harness::zone("a.test")]);
+        assert_eq!(*listed.unwrap().unwrap(), [Harness::zone("a.test")]);
     }
     let sent = h.named.sent();
     assert_eq!(
@@ -226,7 +226,7 @@ async fn a_zone_file_lost_while_bind_has_the_zone_is_restored_from_its_marker() 
         "content as created\n"
     );
     assert!(h.named.sent().contains(&"reload lost.test".to_string()));
-    assert_eq!(h.zones.list().await.unwrap(), [Harness::zone("lost.test")]);
+    assert_eq!(*h.zones.list().await.unwrap(), [Harness::zone("lost.test")]);
     // a secondary's marker is empty: nothing to restore; BIND lacking a zone: swept, not
     // restored
     h.mark("sec.test");
@@ -303,7 +303,10 @@ async fn a_tombstone_never_deletes_a_zone_created_again() {
     h.zones.reconcile().await.unwrap();
     assert!(!h.named.sent().iter().any(|c| c.starts_with("delzone")));
     assert!(!exists(&h.scratch.0.join(".bindcar/deleted/again.test")));
-    assert_eq!(h.zones.list().await.unwrap(), [Harness::zone("again.test")]);
+    assert_eq!(
+        *h.zones.list().await.unwrap(),
+        [Harness::zone("again.test")]
+    );
 }
 
 #[tokio::test]
@@ -326,5 +329,5 @@ async fn a_create_whose_content_never_reached_the_disk_is_removed_from_bind() {
     assert!(!exists(&h.marker("empty.test")) && !exists(&h.zone_file("empty.test")));
     assert!(!h.named.sent().contains(&"delzone sec.test".to_string()));
     assert!(exists(&h.marker("sec.test")));
-    assert_eq!(h.zones.list().await.unwrap(), [Harness::zone("sec.test")]);
+    assert_eq!(*h.zones.list().await.unwrap(), [Harness::zone("sec.test")]);
 }

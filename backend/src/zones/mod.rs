@@ -7,7 +7,9 @@
 //! reached only through `bind::ControlChannel` and `bind::Statistics`; records over RFC 2136:
 //! `records_request` (bodies, one record's check), `records_plan` (what a call sends, and the
 //! refusals that keep named from silently skipping it), `records_apply` (a call carried out)
-//! and `records_update` (one UPDATE over `bind::update::DnsChannel`, `RecordError`).
+//! and `records_update` (one UPDATE over `bind::update::DnsChannel`, `RecordError`). The catalog zone
+//! (`membership`: members added by creates, removed by deletes, repaired by the
+//! reconciliation) and what each secondary serves (`propagation`).
 
 pub mod actions;
 pub mod change;
@@ -17,7 +19,9 @@ pub mod dnssec;
 pub mod error;
 pub mod index;
 pub mod locks;
+pub mod membership;
 pub mod plan;
+pub mod propagation;
 pub mod read;
 pub mod reconcile;
 pub mod records;
@@ -32,9 +36,12 @@ pub use crate::bind::ZoneName;
 pub use actions::ZoneAction;
 pub use error::ZoneError;
 pub use plan::{CreatePlan, ModifyPlan, PolicyChange};
+pub use propagation::{Propagation, SecondaryView};
 pub use read::{ZoneStatus, ZoneSummary};
 pub use service::Zones;
 
+#[cfg(test)]
+mod catalog_tests;
 #[cfg(test)]
 mod dnssec_tests;
 #[cfg(test)]

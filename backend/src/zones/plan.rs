@@ -9,6 +9,7 @@ use super::records::{check_target, printable, validate_record};
 use super::request::{CreateZoneRequest, ModifyZoneRequest, ZoneType};
 use crate::bind::zone_file::{self, Soa, ZoneFile};
 use crate::bind::{AddressMatch, ConfName, Endpoint, ZoneDir, ZoneName, ZoneOptions};
+use crate::catalog::MemberDefaults;
 
 /// Cap on list lengths, so one request cannot build a megabyte rndc command.
 const MAX_LIST: usize = 64;
@@ -60,6 +61,18 @@ pub fn plan_create(
     dir: &ZoneDir,
     now: SystemTime,
 ) -> Result<CreatePlan, ZoneError> {
+    plan_create_with(request, dir, now, &MemberDefaults::default())
+}
+
+/// The same, with what a member of the catalog gets when the request does not say: `alsoNotify`
+/// and `allowTransfer` absent take the secondaries (and the API's transfer key); a list given,
+/// even empty, is used as given.
+pub fn plan_create_with(
+    request: &CreateZoneRequest,
+    dir: &ZoneDir,
+    now: SystemTime,
+    defaults: &MemberDefaults,
+) -> Result<CreatePlan, ZoneError> {
     let zone = zone_name(&request.zone_name)?;
     crate::bind::zone_claim::check_fits(&zone).map_err(invalid)?;
     let config = &request.zone_config;
@@ -94,15 +107,20 @@ pub fn plan_create(
         file: dir.zone_file(&zone),
         primaries,
         update_key,
-        also_notify: endpoints(
-            "alsoNotify",
-            config.also_notify.as_deref().unwrap_or_default(),
-        )?,
-        allow_transfer: config
-            .allow_transfer
-            .as_deref()
-            .map(|list| address_matches("allowTransfer", list))
-            .transpose()?,
+        also_notify: match config.also_notify.as_deref() {
+            Some(list) => endpoints("alsoNotify", list)?,
+            None => defaults.also_notify.clone(),
+        },
+        allow_transfer: match config.allow_transfer.as_deref() {
+            Some(list) => Some(address_matches("allowTransfer", list)?),
+            None => defaults.allow_transfer.clone(),
+        },
+        transfer_key: match config.allow_transfer {
+            Some(_) => None,
+            None => defaults.transfer_key.clone(),
+        },
+        notify_explicit: false,
+        notify_delay: None,
         dnssec_policy: dnssec_policy.clone(),
         // BIND signs a zone with a policy in place only if it takes dynamic updates; a static
         // one is signed inline, so its file stays as written (as PATCH does, see
@@ -366,6 +384,35 @@ mod tests {
             .options
             .render()
             .contains("primaries { 192.0.2.9; }; allow-update { key \"rndc-key\"; };"));
+    }
+
+    #[test]
+    fn catalog_defaults_fill_only_what_the_request_leaves_out() {
+        let dir = dir();
+        let defaults = MemberDefaults {
+            also_notify: vec![Endpoint::parse("127.0.0.1:5301").unwrap()],
+            allow_transfer: Some(vec![AddressMatch::parse("127.0.0.1").unwrap()]),
+            transfer_key: ConfName::parse("rndc-key"),
+        };
+        let block = |r: &CreateZoneRequest| {
+            plan_create_with(r, &dir, SystemTime::now(), &defaults)
+                .unwrap()
+                .options
+                .render()
+        };
+        let silent = request(ZoneType::Primary);
+        assert!(block(&silent).contains(
+            "also-notify { 127.0.0.1 port 5301; }; allow-transfer { key \"rndc-key\"; 127.0.0.1; };"
+        ));
+        let mut explicit = request(ZoneType::Primary);
+        explicit.zone_config.also_notify = Some(vec![]);
+        explicit.zone_config.allow_transfer = Some(vec!["10.0.0.0/8".into()]);
+        let text = block(&explicit);
+        assert!(!text.contains("also-notify"), "{text}");
+        assert!(text.contains("allow-transfer { 10.0.0.0/8; };"), "{text}");
+        // without a catalog, nothing is added
+        let plain = plan_create(&silent, &dir, SystemTime::now()).unwrap();
+        assert!(!plain.options.render().contains("also-notify"));
     }
 
     #[test]

@@ -56,7 +56,7 @@ impl Zones {
     /// after one cheap check that named is up and has not restarted since it was reconciled
     /// (else it is reconciled first). Changes made outside the API show within the
     /// reconciliation interval.
-    pub async fn list(&self) -> Result<Vec<ZoneName>, ZoneError> {
+    pub async fn list(&self) -> Result<std::sync::Arc<Vec<ZoneName>>, ZoneError> {
         let boot = self.named_boot().await?;
         if let Some((zones, synced)) = self.index.snapshot() {
             if synced == boot {
@@ -67,7 +67,9 @@ impl Zones {
         match self.index.snapshot() {
             Some((zones, _)) => Ok(zones),
             // Too many API changes during the reconciliation to replay: the live set.
-            None => Ok(self.index.current().into_iter().collect()),
+            None => Ok(std::sync::Arc::new(
+                self.index.current().into_iter().collect(),
+            )),
         }
     }
 

@@ -24,6 +24,10 @@ use crate::bind::{zonestatus, Found, RndcCommand, RndcFailure, ShownZone, ZoneNa
 /// takes at most `bind::rndc::MAX_IN_FLIGHT` anyway; this keeps API requests room next to it).
 pub const LOOKUPS_IN_FLIGHT: usize = 4;
 
+/// Reconciliations between two repairs of the catalog when nothing asked for one (20 × the
+/// default 15 s: five minutes for a change made to the catalog behind the API's back).
+const REPAIR_EVERY: u32 = 20;
+
 /// What the sweep of one orphan candidate did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sweep {
@@ -115,15 +119,42 @@ impl Zones {
 
     /// Reconciles now, then every `every`, and one grace after a change whose outcome is
     /// unknown (its files may be swept only then), for ever; failures are logged and retried.
+    /// With a catalog: it is created first if BIND lacks it, and repaired after (members of
+    /// the zones just found, none of the others) when that may be needed: at startup, after
+    /// an unknown outcome, when the reconciliation found other zones than the index had, after
+    /// a repair that failed, and every `REPAIR_EVERY` rounds (the catalog changed behind the
+    /// API's back); a repair reads the whole catalog back.
     pub async fn reconcile_forever(&self, every: Duration) {
+        let mut due = true;
+        let mut round: u32 = 0;
         loop {
+            if let Err(e) = self.ensure_catalog().await {
+                tracing::warn!(error = %e, "cannot create the catalog zone; will retry");
+            }
+            let before = self.catalog.is_some().then(|| self.index.current());
             match self.reconcile().await {
-                Ok(()) => tracing::debug!(zones = self.index.len(), "reconciled with BIND"),
+                Ok(()) => {
+                    tracing::debug!(zones = self.index.len(), "reconciled with BIND");
+                    let changed = before.is_some_and(|b| b != self.index.current());
+                    if due || changed || round.is_multiple_of(REPAIR_EVERY) {
+                        due = match self.repair_catalog().await {
+                            Ok(()) => false,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot repair the catalog zone; will retry");
+                                true
+                            }
+                        };
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "reconciliation with BIND failed; will retry"),
             }
+            round = round.wrapping_add(1);
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
-                _ = self.settle.notified() => tokio::time::sleep(self.orphan_grace).await,
+                _ = self.settle.notified() => {
+                    tokio::time::sleep(self.orphan_grace).await;
+                    due = true;
+                }
             }
         }
     }
@@ -147,6 +178,9 @@ impl Zones {
         let mut to_check = Vec::new();
         let mut unlinked = Vec::new();
         for (zone, found) in candidates {
+            if self.is_catalog(&zone) {
+                continue; // ours, never listed (`ensure_catalog` keeps it)
+            }
             if found == Found::Unlinked {
                 unlinked.push(zone.clone());
             }

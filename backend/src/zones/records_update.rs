@@ -122,6 +122,7 @@ pub struct ZoneRecords {
 impl Zones {
     /// The zone must be a primary with `allow-update` (or `update-policy`), as bindcar checks.
     async fn check_updatable(&self, zone: &ZoneName) -> Result<(), RecordError> {
+        self.refuse_catalog(zone, "change the records of")?;
         let shown = self.shown(zone).await?;
         let zone_type = shown.value("type").unwrap_or_default();
         if !matches!(zone_type.as_str(), "primary" | "master") {

@@ -11,9 +11,11 @@ use super::classify::{classify, is_not_found, is_not_loaded};
 use super::error::ZoneError;
 use super::index::Index;
 use super::locks::ZoneLocks;
+use crate::bind::update::DnsChannel;
 use crate::bind::{
     zonestatus, ControlChannel, RndcCommand, RndcFailure, ShownZone, Statistics, ZoneDir, ZoneName,
 };
+use crate::catalog::Catalog;
 use crate::metrics::Metrics;
 
 pub struct Zones {
@@ -39,6 +41,16 @@ pub struct Zones {
     pub(super) settle: tokio::sync::Notify,
     /// named's `max-records-per-type` (0: no limit), which record plans respect.
     pub(super) max_records_per_type: usize,
+    /// The catalog zone secondaries follow (`BIND_CATALOG_ZONE`), if any.
+    pub(super) catalog: Option<CatalogLink>,
+}
+
+/// The catalog and what changes it (`membership`).
+pub struct CatalogLink {
+    pub catalog: Catalog,
+    pub dns: Arc<dyn DnsChannel>,
+    /// The key the catalog takes updates from and lets transfer it (the records API's).
+    pub key: crate::bind::ConfName,
 }
 
 /// named's default `max-records-per-type`.
@@ -69,6 +81,7 @@ impl Zones {
             orphan_grace: Duration::from_secs(30),
             settle: tokio::sync::Notify::new(),
             max_records_per_type: MAX_RECORDS_PER_TYPE,
+            catalog: None,
         }
     }
 
@@ -132,6 +145,10 @@ impl Zones {
         zone: &ZoneName,
         shown: &ShownZone,
     ) -> Result<bool, ZoneError> {
+        if self.is_catalog(zone) {
+            // ours, but never one of the zones the API manages for clients
+            return Ok(false);
+        }
         if self.dir.has_marker(zone) {
             return Ok(true);
         }

@@ -11,7 +11,11 @@ use super::request::{CreateZoneRequest, ModifyZoneRequest, SoaRecord, ZoneConfig
 use super::{ZoneAction, ZoneError, ZoneStatus};
 
 pub(super) fn primary(h: &Harness, name: &str) -> CreatePlan {
-    let request = CreateZoneRequest {
+    plan_create(&primary_request(name), h.zones.dir(), SystemTime::now()).unwrap()
+}
+
+pub(super) fn primary_request(name: &str) -> CreateZoneRequest {
+    CreateZoneRequest {
         zone_name: name.into(),
         zone_type: ZoneType::Primary,
         update_key_name: None,
@@ -29,8 +33,7 @@ pub(super) fn primary(h: &Harness, name: &str) -> CreatePlan {
             name_servers: vec!["ns1.example.test.".into()],
             ..ZoneConfig::default()
         },
-    };
-    plan_create(&request, h.zones.dir(), SystemTime::now()).unwrap()
+    }
 }
 
 fn exists(path: &std::path::Path) -> bool {

@@ -10,7 +10,8 @@
 //! a value that kills it when dropped, so it stops on success, on error and on panic.
 //!
 //! Parts, one module each: `filter_cpu` (0: Envoy's CPU per request, one worker),
-//! `filter_cost` (1, 2 and 5), `reference` (3), `zone_ops` (4), `record_ops`, `peer` (6);
+//! `filter_cost` (1, 2 and 5), `reference` (3), `zone_ops` (4), `record_ops`, `peer` (6),
+//! `catalog` (7: secondaries following a catalog zone, against bindcar 0.9.0 per secondary);
 //! the processes come from `bindcar-testbed`, the load from `wrk`.
 
 /// Progress on stderr (stdout stays for the caller).
@@ -18,6 +19,7 @@ macro_rules! say {
     ($($arg:tt)*) => { eprintln!("bench: {}", format!($($arg)*)) };
 }
 
+mod catalog;
 mod client;
 mod clock;
 mod cpu_envoys;
@@ -167,6 +169,16 @@ pub fn run(opts: &Options) -> Result<Value> {
     if opts.records_only {
         return records_only(&clock, opts);
     }
+    if opts.only_catalog {
+        let report = json!({
+            "schema": 1,
+            "started_at_unix": started_at,
+            "catalog": catalog::catalog(&clock, opts.catalog_zones)?,
+            "wall_secs": clock.secs(),
+            "loadavg_at_end": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
+        });
+        return write(opts, report);
+    }
     let wasm = wasm_path()?;
     let wasm_bytes = std::fs::metadata(&wasm)?.len();
     if !opts.only_filter_cpu {
@@ -262,6 +274,13 @@ pub fn run(opts: &Options) -> Result<Value> {
         json!({"skipped": "BENCH_100K=0"})
     };
     lap(&mut parts, "zones_100k");
+    let catalog = if std::env::var_os("BENCH_SKIP_CATALOG").is_some() {
+        say!("catalog: skipped (BENCH_SKIP_CATALOG)");
+        json!({"skipped": "BENCH_SKIP_CATALOG"})
+    } else {
+        catalog::catalog(&clock, opts.catalog_zones)?
+    };
+    lap(&mut parts, "catalog");
     let targets = targets(&cpu, &filter, &reference, &ops, &peer, &scale);
 
     let report = json!({
@@ -290,6 +309,7 @@ pub fn run(opts: &Options) -> Result<Value> {
         "peer": peer,
         "zones_100k": scale,
         "parts_secs": parts,
+        "catalog": catalog,
         "footprint": {
             "wasm_path": wasm.strip_prefix(workspace_root()).unwrap_or(&wasm).display().to_string(),
             "wasm_bytes": wasm_bytes,

@@ -42,13 +42,17 @@ pub struct Options {
     pub zones_100k_budget_secs: u64,
     /// Zones of that part: 100,000 (`--quick`: 10,000, a smoke run).
     pub zones_100k_goal: usize,
+    /// Run only the catalog part (`--only catalog`), written to `bench/results/catalog.json`.
+    pub only_catalog: bool,
+    /// Zones the catalog part creates (1,000; 100 with `--quick`).
+    pub catalog_zones: usize,
 }
 
 pub const USAGE: &str = "bench [--rounds N] [--duration SECS] [--warmup SECS] [--connections N]
       [--threads N] [--workers N] [--latency-ms MS] [--pool N] [--ops N] [--budget SECS]
       [--cpu-rounds N] [--cpu-duration SECS]
       [--out PATH] [--quick] [--peer-zones 1000|10000] [--budget-100k SECS]
-      [--only filter-cpu|records|peer|zones-100k]
+      [--only filter-cpu|records|peer|zones-100k|catalog]
 Defaults: 5 rounds of 5 s runs (part 0: 18 rounds of 1 s), 2 s warm-ups, 32 connections on 2 wrk threads, Envoy with
 2 workers, 5 ms TokenReview latency, a pool of 64 tokens, 200 backend operations each, a
 budget of 1800 s (900 s with BENCH_100K=0), out = bench/results/latest.json.
@@ -60,7 +64,9 @@ budget of 1800 s (900 s with BENCH_100K=0), out = bench/results/latest.json.
 --only runs one part and writes bench/results/<part>.json (unless --out): filter-cpu (Envoy's
 CPU per request by variant, 1 worker, direct response), records (the record path here and on
 bindcar 0.9.0; --records-only is the same), peer (this backend against bindcar 0.9.0),
-zones-100k (100,000 zones on both).";
+zones-100k (100,000 zones on both), catalog (1,000 zones with two secondaries following the
+catalog zone, against bindcar 0.9.0 called per secondary; 100 with --quick). Environment:
+BENCH_SKIP_CATALOG=1 leaves the catalog part out of a full run.";
 
 impl Options {
     pub fn from_args(args: &[String]) -> Result<Options> {
@@ -86,6 +92,8 @@ impl Options {
             zones_100k: std::env::var("BENCH_100K").as_deref().map(str::trim) != Ok("0"),
             zones_100k_budget_secs: 720,
             zones_100k_goal: 100_000,
+            only_catalog: false,
+            catalog_zones: 1000,
         };
         let mut budget_given = false;
         let mut quick = false;
@@ -101,6 +109,7 @@ impl Options {
                 o.zones_100k_goal = 10_000;
                 o.warmup_secs = 1.0;
                 o.ops = 40;
+                o.catalog_zones = 100;
                 continue;
             }
             if flag == "--records-only" {
@@ -140,6 +149,7 @@ impl Options {
                 "--only" if value == "filter-cpu" => o.only_filter_cpu = true,
                 "--only" if value == "records" => o.records_only = true,
                 "--only" if value == "zones-100k" => o.only_zones_100k = true,
+                "--only" if value == "catalog" => o.only_catalog = true,
                 _ => bail!("unknown flag {flag}\nusage: {USAGE}"),
             }
         }
@@ -149,6 +159,7 @@ impl Options {
             (o.records_only, "records"),
             (o.only_peer, "peer"),
             (o.only_zones_100k, "zones-100k"),
+            (o.only_catalog, "catalog"),
         ];
         let chosen: Vec<&str> = parts.iter().filter(|p| p.0).map(|p| p.1).collect();
         ensure!(chosen.len() <= 1, "one --only at a time");

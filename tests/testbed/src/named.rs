@@ -457,18 +457,6 @@ controls {{
             .collect()
     }
 
-    /// The whole zone as a transfer (`dig AXFR`) gives it: one line per record, fields
-    /// separated by one space, in named's order (the SOA first and last). Two equal
-    /// transfers mean nothing changed, not even the serial.
-    pub fn axfr(&self, zone: &str) -> Vec<String> {
-        let output = self.dig_raw(&["+noall", "+answer", zone, "AXFR"]);
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-            .filter(|l| !l.is_empty() && !l.starts_with(';'))
-            .collect()
-    }
-
     /// The answer section as dig prints it (`+noall +answer`): whole records, one a line, in
     /// the form `dnssec-dsfromkey -f` reads.
     pub fn dig_answer(&self, name: &str, rtype: &str) -> String {
@@ -485,6 +473,20 @@ controls {{
             .and_then(|rest| rest.split(',').next())
             .map(str::to_owned)
             .unwrap_or_else(|| format!("NO-ANSWER ({})", text.trim()))
+    }
+
+    /// The whole zone as a transfer signed with this named's key gives it (a zone whose
+    /// `allow-transfer` names only other addresses, the catalog, included): one line per
+    /// record, fields separated by one space, in named's order (the SOA first and last). Two
+    /// equal transfers mean nothing changed, not even the serial.
+    pub fn axfr(&self, zone: &str) -> Vec<String> {
+        let key = format!("{}:{}:{}", self.algorithm, self.key_name, self.secret);
+        let output = self.dig_raw(&["-y", &key, "+noall", "+answer", zone, "AXFR"]);
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|l| !l.is_empty() && !l.starts_with(';'))
+            .collect()
     }
 
     fn dig_raw(&self, args: &[&str]) -> Output {

@@ -1,6 +1,7 @@
 //! The invariant every fault must leave behind: each zone is whole (BIND has it and serves it,
-//! its zone file and marker are on disk, `GET /api/v1/zones` lists it) or absent (none of
-//! these), and a named restart loads every zone without an error.
+//! its zone file and marker are on disk, `GET /api/v1/zones` lists it, and, when the backend
+//! keeps a catalog zone, the catalog lists it) or absent (none of these), and a named restart
+//! loads every zone without an error.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -18,16 +19,38 @@ pub struct Sides {
     pub file: bool,
     pub marker: bool,
     pub listed: bool,
+    /// A member of the catalog; `None` when the backend keeps none.
+    pub member: Option<bool>,
 }
 
 impl Sides {
     pub fn whole(&self) -> bool {
-        self.in_bind && self.served && self.file && self.marker && self.listed
+        self.in_bind
+            && self.served
+            && self.file
+            && self.marker
+            && self.listed
+            && self.member != Some(false)
     }
 
     pub fn absent(&self) -> bool {
         !(self.in_bind || self.served || self.file || self.marker || self.listed)
+            && self.member != Some(true)
     }
+}
+
+/// The zones the catalog `catalog` lists (its PTR members), read from named by AXFR.
+pub fn catalog_members(named: &Named, catalog: &str) -> BTreeSet<String> {
+    let suffix = format!(".zones.{catalog}.");
+    named
+        .axfr(catalog)
+        .iter()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let member = fields.first()?.ends_with(&suffix) && fields.get(3) == Some(&"PTR");
+            member.then_some(fields.get(4)?.trim_end_matches('.').to_lowercase())
+        })
+        .collect()
 }
 
 fn names_with_suffix(dir: &Path, suffix: &str) -> BTreeSet<String> {
@@ -94,6 +117,7 @@ pub fn sides(
         file: dir.join(format!("{zone}.zone")).exists(),
         marker: dir.join(format!(".bindcar/zones/{zone}.zone")).exists(),
         listed: listed.contains(zone),
+        member: None,
     }
 }
 
@@ -105,9 +129,26 @@ pub async fn settle(
     touched: &[String],
     within: Duration,
 ) -> (Vec<(String, Sides)>, Vec<(String, Sides)>) {
+    settle_with_catalog(named, api, touched, within, None).await
+}
+
+/// The same when the backend keeps the catalog zone `catalog`: whole also means a member,
+/// absent also means not one (and the catalog zone itself is not one of the zones judged).
+pub async fn settle_with_catalog(
+    named: &Named,
+    api: &Client,
+    touched: &[String],
+    within: Duration,
+    catalog: Option<&str>,
+) -> (Vec<(String, Sides)>, Vec<(String, Sides)>) {
     let deadline = Instant::now() + within;
     loop {
-        let zones = every_zone(named, api, touched).await;
+        let mut zones = every_zone(named, api, touched).await;
+        let members = catalog.map(|c| catalog_members(named, c));
+        if let Some(catalog) = catalog {
+            zones.remove(catalog);
+            zones.extend(members.iter().flatten().cloned());
+        }
         let listed: BTreeSet<String> = api.zones().await.into_iter().collect();
         let bind = bind_zones(named).await;
         let all: Vec<_> = zones
@@ -115,8 +156,10 @@ pub async fn settle(
             .chain(bind.keys().filter(|z| z.ends_with(".test")).cloned())
             .collect::<BTreeSet<_>>()
             .into_iter()
+            .filter(|zone| Some(zone.as_str()) != catalog)
             .map(|zone| {
-                let seen = sides(named, &bind, &listed, &zone);
+                let mut seen = sides(named, &bind, &listed, &zone);
+                seen.member = members.as_ref().map(|m| m.contains(&zone));
                 (zone, seen)
             })
             .collect();

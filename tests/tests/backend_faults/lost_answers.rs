@@ -12,7 +12,7 @@ use bindcar_testbed::named::{Named, NamedOptions};
 use serde_json::json;
 
 use crate::common::{dynamic_zone, primary_zone, Client};
-use crate::consistency::{restart_loads_everything, settle};
+use crate::consistency::{restart_loads_everything, settle, settle_with_catalog};
 
 /// Past the backend's 1 s time limit (`RNDC_TIMEOUT_SECS`, `NSUPDATE_TIMEOUT_SECS`).
 const HELD: Duration = Duration::from_millis(2500);
@@ -187,4 +187,99 @@ async fn a_lost_update_answer_is_an_unknown_outcome_never_a_claim() {
     assert_eq!(f.api.post(&records, &record).await.0, 201);
     assert_eq!(f.named.dig(&format!("h2.{zone}"), "A"), ["192.0.2.77"]);
     eprintln!("lost UPDATE answers: 3 faults, 0 violations");
+}
+
+const CATALOG: &str = "catalog.lost.invalid";
+
+/// `start`, with the backend keeping a catalog zone (its members' UPDATEs go through `dns`).
+fn start_with_catalog() -> Faulty {
+    let named = Named::start(NamedOptions::default());
+    let upstream = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+    let control = FaultProxy::start(upstream(named.rndc_port()), Framing::Control);
+    let dns = FaultProxy::start(upstream(named.dns_port()), Framing::Dns);
+    let mut env = named.backend_env();
+    env.retain(|(k, _)| k != "RNDC_SERVER");
+    env.extend(
+        [
+            ("RNDC_SERVER", control.address()),
+            ("NSUPDATE_SERVER", "127.0.0.1".to_string()),
+            ("NSUPDATE_PORT", dns.port().to_string()),
+            ("RNDC_TIMEOUT_SECS", "1".into()),
+            ("NSUPDATE_TIMEOUT_SECS", "1".into()),
+            ("BIND_RECONCILE_SECS", "1".into()),
+            ("DISABLE_AUTH", "true".into()),
+            ("BIND_CATALOG_ZONE", CATALOG.into()),
+        ]
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    let backend = Backend::start(env);
+    let api = Client::new(backend.base_url(), None);
+    Faulty {
+        named,
+        control,
+        dns,
+        _backend: backend,
+        api,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_catalog_update_answer_settles_every_zone_whole_and_a_member_or_absent() {
+    let mut f = start_with_catalog();
+    // the catalog exists before any create (the backend made it at startup)
+    let ready = crate::common::eventually(Duration::from_secs(10), || {
+        f.named.dig(CATALOG, "SOA").len() == 1
+    })
+    .await;
+    assert!(ready);
+    // A create whose member UPDATE's answer is lost (or late, or whose UPDATE never arrives)
+    let mut zones = Vec::new();
+    for (i, action) in ACTIONS.into_iter().enumerate() {
+        let zone = format!("join{i}.lost.test");
+        f.dns.arm(dns_update(), action);
+        let reply = f.api.create(&primary_zone(&zone)).await;
+        assert_unknown(action, &reply);
+        zones.push(zone);
+        // settled before the next fault is armed: the repair's own UPDATEs go through the proxy
+        let (_, violations) =
+            settle_with_catalog(&f.named, &f.api, &zones, SETTLE, Some(CATALOG)).await;
+        assert!(violations.is_empty(), "{action:?}: {violations:?}");
+    }
+    // BIND had each zone: each is whole and a member, whatever became of its UPDATE
+    let (seen, _) = settle_with_catalog(&f.named, &f.api, &zones, SETTLE, Some(CATALOG)).await;
+    assert!(
+        seen.iter()
+            .filter(|(z, _)| zones.contains(z))
+            .all(|(_, s)| s.whole() && s.member == Some(true)),
+        "{seen:?}"
+    );
+    assert_eq!(f.api.create(&primary_zone(&zones[0])).await.0, 409);
+    // A delete whose member-removal UPDATE's answer is lost: the zone stays, a member again
+    for action in ACTIONS {
+        f.dns.arm(dns_update(), action);
+        let reply = f.api.delete(&format!("/api/v1/zones/{}", zones[0])).await;
+        assert_unknown(action, &reply);
+        let (seen, violations) =
+            settle_with_catalog(&f.named, &f.api, &zones, SETTLE, Some(CATALOG)).await;
+        assert!(violations.is_empty(), "{action:?}: {violations:?}");
+        let sides = seen.iter().find(|(z, _)| *z == zones[0]).map(|(_, s)| *s);
+        assert!(
+            sides.is_some_and(|s| s.whole() && s.member == Some(true)),
+            "{action:?}: {sides:?}"
+        );
+    }
+    // retried, it is deleted: absent, not a member
+    assert_eq!(
+        f.api.delete(&format!("/api/v1/zones/{}", zones[0])).await.0,
+        200
+    );
+    let (seen, violations) =
+        settle_with_catalog(&f.named, &f.api, &zones, SETTLE, Some(CATALOG)).await;
+    assert!(violations.is_empty(), "{violations:?}");
+    let sides = seen.iter().find(|(z, _)| *z == zones[0]).map(|(_, s)| *s);
+    assert!(sides.is_none_or(|s| s.absent()), "{sides:?}");
+    let whole: Vec<String> = zones[1..].to_vec();
+    let problems = restart_loads_everything(&mut f.named, &whole).await;
+    assert!(problems.is_empty(), "{problems:?}");
+    eprintln!("lost catalog UPDATE answers: 6 faults (3 creates, 3 deletes), 0 violations");
 }

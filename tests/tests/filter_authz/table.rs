@@ -87,6 +87,13 @@ const ROWS: &[(&str, &str, &str, &str, Option<&str>)] = &[
     ),
     (
         "GET",
+        "/api/v1/zones/example.com/propagation",
+        "get",
+        "zones/propagation",
+        Some("example.com"),
+    ),
+    (
+        "GET",
         "/api/v1/zones/example.com/records",
         "get",
         "zones/records",

@@ -15,7 +15,8 @@
 //!   TokenReview server, including a rotated reviewer token.
 //!
 //! Here: reading the files. One module per concern: `kubernetes`, `istio_api` (the models),
-//! `istio`, `pod`, `pieces`, `named_conf`, `callout`, `authz_roles`.
+//! `istio`, `pod`, `pieces`, `named_conf`, `callout`, `authz_roles`, `catalog` (the primary
+//! and secondaries of envoy/kubernetes-catalog).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -42,6 +43,7 @@ use serde_json::{json, Value};
 
 mod authz_roles;
 mod callout;
+mod catalog;
 mod istio;
 mod istio_api;
 mod kubernetes;

@@ -14,6 +14,7 @@
 //! | `POST /api/v1/zones/{z}/{reload,freeze,thaw,notify,retransfer}` | create | zones | the action | z |
 //! | `GET /api/v1/zones/{z}/ds` | get | zones | ds | z |
 //! | `POST /api/v1/zones/{z}/dnssec/checkds` | create | zones | checkds | z |
+//! | `GET /api/v1/zones/{z}/propagation` | get | zones | propagation | z |
 //! | `GET /api/v1/zones/{z}/records[/…]`, `GET …/rrsets[/…]` | get | zones | records | z |
 //! | `POST`/`PUT`/`DELETE /api/v1/zones/{z}/records[/…]`, `PUT …/rrsets/…` | create / update / delete / update | zones | records | z |
 //! | `GET /api/v1/server/status` | get | server | status | |
@@ -52,11 +53,12 @@ impl Attributes {
 /// Every verb and `resource[/subresource]` the table can produce (static rules are checked
 /// against these at load, so a typo is an error rather than a rule that never applies).
 pub const VERBS: [&str; 6] = ["list", "get", "create", "patch", "update", "delete"];
-pub const RESOURCES: [&str; 12] = [
+pub const RESOURCES: [&str; 13] = [
     "zones",
     "zones/status",
     "zones/ds",
     "zones/checkds",
+    "zones/propagation",
     "zones/reload",
     "zones/freeze",
     "zones/thaw",
@@ -106,6 +108,7 @@ pub fn attributes(method: &[u8], path: &[u8]) -> Option<Attributes> {
                 (b"DELETE", []) => attrs("delete", "zones", None, name),
                 (b"GET", ["status"]) => attrs("get", "zones", Some("status"), name),
                 (b"GET", ["ds"]) => attrs("get", "zones", Some("ds"), name),
+                (b"GET", ["propagation"]) => attrs("get", "zones", Some("propagation"), name),
                 // One segment, as Kubernetes subresources are (`zones/checkds` in a Role).
                 (b"POST", ["dnssec", "checkds"]) => attrs("create", "zones", Some("checkds"), name),
                 (_, ["records", ..]) => {
@@ -195,6 +198,10 @@ mod tests {
             some("create", "zones/checkds", z)
         );
         assert_eq!(
+            row("GET", "/api/v1/zones/example.com/propagation"),
+            some("get", "zones/propagation", z)
+        );
+        assert_eq!(
             row("DELETE", "/api/v1/zones/example.com"),
             some("delete", "zones", z)
         );
@@ -261,6 +268,7 @@ mod tests {
             ("POST", "/api/v1/zones/example.com/status"),
             ("POST", "/api/v1/zones/example.com/explode"),
             ("POST", "/api/v1/zones/example.com/ds"),
+            ("POST", "/api/v1/zones/example.com/propagation"),
             ("GET", "/api/v1/zones/example.com/dnssec/checkds"),
             ("POST", "/api/v1/zones/example.com/dnssec"),
             ("POST", "/api/v1/zones/example.com/checkds"),
@@ -291,6 +299,7 @@ mod tests {
             ("GET", "/api/v1/zones/a/status"),
             ("GET", "/api/v1/zones/a/ds"),
             ("POST", "/api/v1/zones/a/dnssec/checkds"),
+            ("GET", "/api/v1/zones/a/propagation"),
             ("GET", "/api/v1/zones/a/records"),
             ("GET", "/api/v1/server/status"),
             ("GET", "/api/v1/openapi.json"),

@@ -2,7 +2,11 @@
 //! loopback, in the foreground. Ctrl-C, SIGTERM, or SIGINT to the `make` that started it
 //! stops everything it started.
 //!
-//!   devstack [--mode basic|tokenreview|authz]
+//!   devstack [--mode basic|tokenreview|authz] [--secondary]
+//!
+//! `--secondary` (`make run SECONDARY=1`): the backend keeps a catalog zone, and a second named
+//! follows it as a secondary (configured as backend/README.md documents): every zone created
+//! is served by both.
 //!
 //! State lives in `.run/` (reset at every start, so the printed commands always work).
 
@@ -13,6 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use bindcar_testbed::catalog::{secondary_options, CATALOG, PRIMARY_OPTIONS};
 use bindcar_testbed::envoy::{envoy_bin, wasm_path, workspace_root};
 use bindcar_testbed::named::{Named, NamedOptions};
 use bindcar_testbed::tokenreview::{MintRequest, RbacRule, ServerOptions, TokenReviewServer};
@@ -25,6 +30,8 @@ const PORTS: Ports = Ports {
     dns: 15353,
     rndc: 19953,
     tokenreview: 16443,
+    secondary_dns: 15354,
+    secondary_rndc: 19954,
 };
 
 #[derive(Clone, Copy)]
@@ -35,6 +42,8 @@ struct Ports {
     dns: u16,
     rndc: u16,
     tokenreview: u16,
+    secondary_dns: u16,
+    secondary_rndc: u16,
 }
 
 /// `PORTS`, each moved by `DEVSTACK_PORT_OFFSET` (default 0): a second stack, or a test, beside
@@ -57,11 +66,13 @@ fn ports() -> Result<Ports> {
         dns: shift(PORTS.dns)?,
         rndc: shift(PORTS.rndc)?,
         tokenreview: shift(PORTS.tokenreview)?,
+        secondary_dns: shift(PORTS.secondary_dns)?,
+        secondary_rndc: shift(PORTS.secondary_rndc)?,
     })
 }
 
 const USAGE: &str = "\
-usage: devstack [--mode basic|tokenreview|authz]
+usage: devstack [--mode basic|tokenreview|authz] [--secondary]
 
 A private named, the bindcar backend and Envoy with the auth filter on 127.0.0.1, in the
 foreground (what `make run` runs; `make run MODE=...` picks the mode).
@@ -71,6 +82,8 @@ foreground (what `make run` runs; `make run MODE=...` picks the mode).
                       (127.0.0.1:16443); prints a token it accepts and one it refuses
   --mode authz        tokenreview, then SubjectAccessReview against the same stand-in with
                       example RBAC rules; prints one allowed and one denied call
+  --secondary         the backend keeps a catalog zone and a second named (DNS 15354,
+                      control channel 19954) follows it as a secondary; prints a dig at it
   -h, --help          this text
 
 Ports: Envoy 10000 (the API), Envoy admin 9901, backend 18080 (Swagger UI at /api/v1/docs/),
@@ -143,21 +156,24 @@ fn main() {
     }
 }
 
-/// The mode, or `None` when help was asked for.
-fn mode_from_args() -> Result<Option<Mode>> {
+/// The mode and whether to start a secondary, or `None` when help was asked for.
+fn mode_from_args() -> Result<Option<(Mode, bool)>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args
+    let secondary = args.iter().any(|a| a == "--secondary");
+    let mode = match args
         .iter()
         .map(String::as_str)
+        .filter(|a| *a != "--secondary")
         .collect::<Vec<_>>()
         .as_slice()
     {
-        [] | ["--mode", "basic"] => Ok(Some(Mode::Basic)),
-        ["--mode", "tokenreview"] | ["--mode", "tokenReview"] => Ok(Some(Mode::TokenReview)),
-        ["--mode", "authz"] => Ok(Some(Mode::Authz)),
-        ["-h"] | ["--help"] => Ok(None),
+        [] | ["--mode", "basic"] => Mode::Basic,
+        ["--mode", "tokenreview"] | ["--mode", "tokenReview"] => Mode::TokenReview,
+        ["--mode", "authz"] => Mode::Authz,
+        ["-h"] | ["--help"] => return Ok(None),
         _ => bail!("{USAGE}"),
-    }
+    };
+    Ok(Some((mode, secondary)))
 }
 
 fn ensure_free(ports: &[(u16, &str)]) -> Result<()> {
@@ -194,7 +210,7 @@ const VIEWER: (&str, &str) = ("dns-system", "dns-viewer");
 const OUTSIDER: (&str, &str) = ("default", "app");
 
 fn run() -> Result<()> {
-    let Some(mode) = mode_from_args()? else {
+    let Some((mode, with_secondary)) = mode_from_args()? else {
         println!("{USAGE}");
         return Ok(());
     };
@@ -210,6 +226,12 @@ fn run() -> Result<()> {
         (p.rndc, "named control channel"),
         (p.tokenreview, "TokenReview server"),
     ])?;
+    if with_secondary {
+        ensure_free(&[
+            (p.secondary_dns, "the secondary's DNS"),
+            (p.secondary_rndc, "the secondary's control channel"),
+        ])?;
+    }
     let run_dir = root.join(".run");
     if run_dir.exists() {
         fs::remove_dir_all(&run_dir).context("resetting .run/")?;
@@ -221,8 +243,37 @@ fn run() -> Result<()> {
     let mut named = Named::try_start(NamedOptions {
         root: Some(run_dir.join("named")),
         ports: Some((p.dns, p.rndc)),
+        // room for the secondary's transfers (backend/README.md, "Catalog zone")
+        extra_options: if with_secondary {
+            PRIMARY_OPTIONS.to_string()
+        } else {
+            String::new()
+        },
         ..NamedOptions::default()
     })?;
+    // A secondary of the backend's catalog zone (it retries within seconds until the backend
+    // has created the catalog).
+    let mut secondary = if with_secondary {
+        Some(Named::try_start(NamedOptions {
+            root: Some(run_dir.join("secondary")),
+            ports: Some((p.secondary_dns, p.secondary_rndc)),
+            statistics: false,
+            ..secondary_options(CATALOG, p.dns)
+        })?)
+    } else {
+        None
+    };
+    let catalog_env: Vec<(String, String)> = if with_secondary {
+        vec![
+            ("BIND_CATALOG_ZONE".into(), CATALOG.into()),
+            (
+                "BIND_CATALOG_SECONDARIES".into(),
+                format!("127.0.0.1:{}", p.secondary_dns),
+            ),
+        ]
+    } else {
+        Vec::new()
+    };
 
     let mut backend_cmd = Command::new(bindcar_bin()?);
     backend_cmd
@@ -240,6 +291,7 @@ fn run() -> Result<()> {
         // Swagger UI on the backend's own port (through Envoy it would need a token).
         .env("BIND_ENABLE_DOCS", "true")
         .env("RUST_LOG", "info")
+        .envs(catalog_env)
         .stdout(log_file(&run_dir, "bindcar.log")?)
         .stderr(log_file(&run_dir, "bindcar.log")?);
     let mut backend = Proc::spawn("bindcar backend", &mut backend_cmd)?;
@@ -306,10 +358,20 @@ fn run() -> Result<()> {
     .with_context(|| fs::read_to_string(run_dir.join("envoy.stderr")).unwrap_or_default())?;
 
     print_banner(mode, tokens.as_ref(), &named, &config, p);
+    if with_secondary {
+        print_secondary(p);
+    }
     if let (Mode::Authz, Some(tokens)) = (mode, &tokens) {
         show_authorization(tokens, p)?;
     }
-    println!("\nLogs in .run/ (envoy.log, bindcar.log, named/named.log). Ctrl-C stops everything.");
+    println!(
+        "\nLogs in .run/ (envoy.log, bindcar.log, named/named.log{}). Ctrl-C stops everything.",
+        if with_secondary {
+            ", secondary/named.log"
+        } else {
+            ""
+        }
+    );
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -330,6 +392,9 @@ fn run() -> Result<()> {
                     if !named.is_running() {
                         return Ok("named exited".into());
                     }
+                    if secondary.as_mut().is_some_and(|s| !s.is_running()) {
+                        return Ok("the secondary named exited".into());
+                    }
                     if make.as_ref().is_some_and(MakeParent::interrupted) {
                         return Ok("make was interrupted (SIGINT)".into());
                     }
@@ -342,6 +407,10 @@ fn run() -> Result<()> {
     drop(backend);
     named.stop();
     eprintln!("stopped named");
+    if let Some(mut secondary) = secondary {
+        secondary.stop();
+        eprintln!("stopped the secondary named");
+    }
     Ok(())
 }
 
@@ -530,6 +599,17 @@ fn log_file(dir: &Path, name: &str) -> Result<fs::File> {
         .open(dir.join(name))?)
 }
 
+/// With `--secondary`: where it listens, and the zone the banner creates, served there too.
+fn print_secondary(p: Ports) {
+    let (dns, envoy) = (p.secondary_dns, p.envoy);
+    println!(
+        "\nA secondary follows the catalog zone {CATALOG} on 127.0.0.1:{dns} (DNS); it serves"
+    );
+    println!("every zone created, a second or two after the 201, with no call to it:");
+    println!("  dig @127.0.0.1 -p {dns} www.demo.test A +short");
+    println!("  curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{envoy}/api/v1/zones/demo.test/propagation");
+}
+
 fn print_banner(mode: Mode, tokens: Option<&Tokens>, named: &Named, config: &str, p: Ports) {
     let Ports {
         envoy,
@@ -538,6 +618,7 @@ fn print_banner(mode: Mode, tokens: Option<&Tokens>, named: &Named, config: &str
         dns,
         rndc,
         tokenreview,
+        ..
     } = p;
     let key = named.key_name();
     // updateKeyName: named accepts RFC 2136 updates to the zone signed with this key (the
