@@ -30,27 +30,13 @@ libc6-dev (the `image` profile strips it, so no path of the build machine is in 
 Standard library only. Exit status 1 with a message on stderr for bad input.
 """
 
-import argparse
-import io
 import re
 import struct
 import sys
 import tarfile
 
-from oci_layout import (
-    HEX64,
-    MT_CONFIG,
-    MT_LAYER,
-    MT_MANIFEST,
-    Refused,
-    canonical_json,
-    gzip_bytes,
-    index_for,
-    sha256,
-    write_layout,
-)
+from oci_layout import HEX64, Refused, cli, one_layer_image, pin_files, tar_bytes, tar_entry
 
-DEFAULT_TAG = "0.1.0"
 ENTRYPOINT = "/usr/local/bin/bindcar"
 # The Deployment's runAsUser/runAsGroup (envoy/kubernetes/deployment.yaml); named's pod user.
 UID = GID = 10053
@@ -63,7 +49,6 @@ NSSWITCH = "hosts: files dns\n"
 ELF_MAGIC = b"\x7fELF"
 EM_X86_64 = 0x3E
 PT_INTERP = 3
-PT_DYNAMIC = 2
 
 
 def read_binary(path):
@@ -95,73 +80,43 @@ def read_binary(path):
     return data
 
 
-def entry(name, kind, mode, data=b""):
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.mode = mode
-    info.size = len(data) if kind == tarfile.REGTYPE else 0
-    info.mtime = 0
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info, data
-
-
 def layer_tar(binary):
     """The uncompressed root filesystem, entries in path order (parents first)."""
     entries = [
-        entry("etc", tarfile.DIRTYPE, 0o755),
-        entry("etc/group", tarfile.REGTYPE, 0o644, GROUP.encode()),
-        entry("etc/nsswitch.conf", tarfile.REGTYPE, 0o644, NSSWITCH.encode()),
-        entry("etc/passwd", tarfile.REGTYPE, 0o644, PASSWD.encode()),
-        entry("tmp", tarfile.DIRTYPE, 0o1777),
-        entry("usr", tarfile.DIRTYPE, 0o755),
-        entry("usr/local", tarfile.DIRTYPE, 0o755),
-        entry("usr/local/bin", tarfile.DIRTYPE, 0o755),
-        entry(ENTRYPOINT.lstrip("/"), tarfile.REGTYPE, 0o755, binary),
+        tar_entry("etc", tarfile.DIRTYPE, 0o755),
+        tar_entry("etc/group", tarfile.REGTYPE, 0o644, GROUP.encode()),
+        tar_entry("etc/nsswitch.conf", tarfile.REGTYPE, 0o644, NSSWITCH.encode()),
+        tar_entry("etc/passwd", tarfile.REGTYPE, 0o644, PASSWD.encode()),
+        tar_entry("tmp", tarfile.DIRTYPE, 0o1777),
+        tar_entry("usr", tarfile.DIRTYPE, 0o755),
+        tar_entry("usr/local", tarfile.DIRTYPE, 0o755),
+        tar_entry("usr/local/bin", tarfile.DIRTYPE, 0o755),
+        tar_entry(ENTRYPOINT.lstrip("/"), tarfile.REGTYPE, 0o755, binary),
     ]
     names = [info.name for info, _ in entries]
     assert names == sorted(names), names
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for info, data in entries:
-            tar.addfile(info, io.BytesIO(data) if info.type == tarfile.REGTYPE else None)
-    return buf.getvalue()
+    return tar_bytes(entries)
 
 
 def image(binary, tag):
     """The image's blobs and index: {digest: bytes}, index bytes, manifest digest."""
-    tar = layer_tar(binary)
-    layer = gzip_bytes(tar)
-    config = canonical_json(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {
-                "User": f"{UID}:{GID}",
-                "Entrypoint": [ENTRYPOINT],
-                "Env": ["PATH=/usr/local/bin"],
-                "WorkingDir": "/",
-                "ExposedPorts": {f"{API_PORT}/tcp": {}},
-                "Labels": {
-                    "org.opencontainers.image.title": "bindcar",
-                    "org.opencontainers.image.version": tag,
-                    "org.opencontainers.image.description": "HTTP API for BIND9 zones over rndc, compatible with bindcar",
-                },
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {
+            "User": f"{UID}:{GID}",
+            "Entrypoint": [ENTRYPOINT],
+            "Env": ["PATH=/usr/local/bin"],
+            "WorkingDir": "/",
+            "ExposedPorts": {f"{API_PORT}/tcp": {}},
+            "Labels": {
+                "org.opencontainers.image.title": "bindcar",
+                "org.opencontainers.image.version": tag,
+                "org.opencontainers.image.description": "HTTP API for BIND9 zones over rndc, compatible with bindcar",
             },
-            "rootfs": {"type": "layers", "diff_ids": [sha256(tar)]},
-        }
-    )
-    manifest = canonical_json(
-        {
-            "schemaVersion": 2,
-            "mediaType": MT_MANIFEST,
-            "config": {"mediaType": MT_CONFIG, "digest": sha256(config), "size": len(config)},
-            "layers": [{"mediaType": MT_LAYER, "digest": sha256(layer), "size": len(layer)}],
-        }
-    )
-    index = index_for(manifest, tag)
-    blobs = {sha256(b): b for b in (layer, config, manifest)}
-    return blobs, index, sha256(manifest)
+        },
+    }
+    return one_layer_image(layer_tar(binary), config, tag)
 
 
 # `image: <registry>/<path>/bindcar[:<tag>][@sha256:<hex>]`, quoted or not.
@@ -173,69 +128,27 @@ IMAGE_RE = re.compile(
 
 
 def pin(files, digest, tag, check):
-    stale = []
-    for path in files:
-        try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except OSError as e:
-            raise Refused(f"{path}: cannot read: {e.strerror}")
+    def rewrite(path, text):
         if not IMAGE_RE.search(text):
             raise Refused(f"{path}: names no `image: <registry>/.../bindcar` to pin")
-        new = IMAGE_RE.sub(lambda m: f"{m['lead']}{m['repo']}:{tag}@{digest}{m['trail']}", text)
-        if new != text:
-            stale.append(path)
-            if not check:
-                with open(path, "w", encoding="utf-8") as f:
-                    f.write(new)
-    return stale
+        return IMAGE_RE.sub(lambda m: f"{m['lead']}{m['repo']}:{tag}@{digest}{m['trail']}", text)
+
+    return pin_files(files, check, rewrite)
 
 
 def main(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("build", "digest", "pin"):
-        s = sub.add_parser(name)
-        s.add_argument("--tag", default=DEFAULT_TAG)
-        s.add_argument("binary")
-        if name == "build":
-            s.add_argument("--out", default="dist/oci-backend")
-        if name == "pin":
-            s.add_argument("--check", action="store_true", help="report stale files, change nothing")
-            s.add_argument("files", nargs="+")
-    a = p.parse_args(argv)
-    try:
-        binary = read_binary(a.binary)
-        blobs, index, digest = image(binary, a.tag)
-        if a.cmd == "build":
-            write_layout(a.out, blobs, index)
-            size = sum(len(b) for b in blobs.values())
-            print(
-                f"{a.out}: tag {a.tag}, {len(blobs)} blobs, {size} bytes (binary {len(binary)} bytes); "
-                f"push: skopeo copy oci:{a.out}:{a.tag} docker://<registry>/<repo>/bindcar:{a.tag}",
-                file=sys.stderr,
-            )
-            print(digest)
-        elif a.cmd == "digest":
-            print(digest)
-        else:
-            stale = pin(a.files, digest, a.tag, a.check)
-            if a.check:
-                if stale:
-                    print(
-                        f"stale pin in {', '.join(stale)}: {a.binary} gives {digest} (tag {a.tag}); run `make oci-pin`",
-                        file=sys.stderr,
-                    )
-                    return 1
-                print(f"pinned {digest} is current in {', '.join(a.files)}", file=sys.stderr)
-            else:
-                what = f"updated {', '.join(stale)}" if stale else "already current"
-                print(f"pinned {digest} (tag {a.tag}): {what}", file=sys.stderr)
-            print(digest)
-    except Refused as e:
-        print(f"oci-backend.py: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return cli(
+        argv,
+        doc=__doc__,
+        prog="oci-backend.py",
+        source="binary",
+        kind="binary",
+        default_out="dist/oci-backend",
+        push_repo="<registry>/<repo>/bindcar",
+        read=read_binary,
+        image=image,
+        pin=pin,
+    )
 
 
 if __name__ == "__main__":

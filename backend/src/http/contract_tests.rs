@@ -13,8 +13,9 @@ use bindcar_090 as upstream;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::dnssec_tests::{app, call, ksk, signed_zone, STATUS_SIGNED};
+use super::dnssec_tests::{app, call, signed_zone, STATUS_SIGNED};
 use crate::zones::fake::ok;
+use crate::zones::fake_dns::ksk;
 
 /// Sends `body` (serialized by bindcar's type), expects `status`, and reads the answer as `T`.
 async fn exchange<T: DeserializeOwned>(

@@ -13,10 +13,8 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use super::{router, AppState};
-use crate::bind::dnssec::Dnskey;
-use crate::metrics::Metrics;
 use crate::zones::fake::{ok, refused, zonestatus, Harness};
-use crate::zones::fake_dns::FakeDns;
+use crate::zones::fake_dns::{ksk, FakeDns};
 
 pub(super) const STATUS_SIGNED: &str =
     include_str!("../bind/fixtures/named918_dnssec_status_csk.txt");
@@ -24,19 +22,12 @@ pub(super) const NO_POLICY: &str = "Zone does not have dnssec-policy";
 
 pub(super) fn app() -> (Router, Harness, Arc<FakeDns>) {
     let h = Harness::new();
-    let metrics = Metrics::new().unwrap();
-    let zones = crate::zones::Zones::new(h.zones.dir().clone(), h.named.clone(), metrics.clone());
     let dns = Arc::new(FakeDns::default());
-    let state = Arc::new(AppState {
-        zone_list: Default::default(),
-        zones,
-        auth: None,
-        metrics,
+    let state = AppState {
         dns: dns.clone(),
-        serials: Arc::new(crate::zones::fake_dns::FakeSerials::default()),
-        rate_limit: None,
-    });
-    (router(state), h, dns)
+        ..AppState::fake(&h)
+    };
+    (router(Arc::new(state)), h, dns)
 }
 
 pub(super) async fn call(
@@ -84,17 +75,6 @@ pub(super) fn signed_zone(h: &Harness) {
     h.named
         .answer("modzone", ok("zone 'ok.test' reconfigured."));
     h.named.answer("reconfig", ok(""));
-}
-
-pub(super) fn ksk() -> Dnskey {
-    use base64::Engine;
-    Dnskey {
-        flags: 257,
-        algorithm: 13,
-        public_key: base64::engine::general_purpose::STANDARD
-            .decode("2h9w32ZWn2+FDrRvaERNoHuTKFy1Z4AwNXxNRZA5Eed1vBKb8GGfvu+E7KDNYZd1hO8RnccnMw+RtKbiMZVOwA==")
-            .unwrap(),
-    }
 }
 
 #[tokio::test]

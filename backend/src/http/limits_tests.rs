@@ -17,17 +17,13 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use super::{router, AppState};
-use crate::auth::Authenticator;
 use crate::config::{AuthSettings, RateLimitSettings};
-use crate::metrics::Metrics;
 use crate::rate_limit::RateLimit;
 use crate::zones::fake::Harness;
 
 /// `requests` per hour (so nothing refills during a test), `burst` at once.
 fn app(auth: AuthSettings, limit: Option<(u32, u32)>) -> (Router, Harness) {
     let h = Harness::new();
-    let metrics = Metrics::new().unwrap();
-    let zones = crate::zones::Zones::new(h.zones.dir().clone(), h.named.clone(), metrics.clone());
     let rate_limit = limit.map(|(requests, burst)| {
         RateLimit::new(&RateLimitSettings {
             requests: NonZeroU32::new(requests).unwrap(),
@@ -35,16 +31,11 @@ fn app(auth: AuthSettings, limit: Option<(u32, u32)>) -> (Router, Harness) {
             burst: NonZeroU32::new(burst).unwrap(),
         })
     });
-    let state = Arc::new(AppState {
-        zone_list: Default::default(),
-        zones,
-        auth: Authenticator::from_settings(&auth, metrics.clone()),
-        metrics,
+    let state = AppState {
         rate_limit,
-        dns: Arc::new(crate::zones::fake_dns::FakeDns::default()),
-        serials: Arc::new(crate::zones::fake_dns::FakeSerials::default()),
-    });
-    (router(state), h)
+        ..AppState::fake(&h).with_auth(&auth)
+    };
+    (router(Arc::new(state)), h)
 }
 
 struct Reply {

@@ -18,9 +18,7 @@ use utoipa::OpenApi;
 use super::openapi::{ApiDoc, OPEN_PATHS};
 use super::router::{routes, Access};
 use super::{router_with_docs, AppState};
-use crate::auth::Authenticator;
 use crate::config::AuthSettings;
-use crate::metrics::Metrics;
 use crate::zones::fake::Harness;
 
 const TOKEN: &str = "s3cret";
@@ -31,19 +29,9 @@ const METHODS: [&str; 8] = [
 /// The real router with shared-secret authentication, over a fresh fake named.
 fn app(docs: bool) -> (Router, Harness) {
     let h = Harness::new();
-    let metrics = Metrics::new().unwrap();
-    let zones = crate::zones::Zones::new(h.zones.dir().clone(), h.named.clone(), metrics.clone());
     let auth = AuthSettings::SharedSecret(TOKEN.as_bytes().to_vec());
-    let state = Arc::new(AppState {
-        zone_list: Default::default(),
-        zones,
-        auth: Authenticator::from_settings(&auth, metrics.clone()),
-        metrics,
-        rate_limit: None,
-        dns: Arc::new(crate::zones::fake_dns::FakeDns::default()),
-        serials: Arc::new(crate::zones::fake_dns::FakeSerials::default()),
-    });
-    (router_with_docs(state, docs), h)
+    let state = AppState::fake(&h).with_auth(&auth);
+    (router_with_docs(Arc::new(state), docs), h)
 }
 
 async fn send(

@@ -13,10 +13,8 @@ use super::{router, AppState};
 use crate::bind::serial_query::Served;
 use crate::bind::Endpoint;
 use crate::catalog::Catalog;
-use crate::metrics::Metrics;
 use crate::zones::fake::{zonestatus, Harness};
 use crate::zones::fake_dns::{FakeDns, FakeSerials};
-use crate::zones::Zones;
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, Value) {
     let response = app
@@ -37,11 +35,11 @@ async fn get(app: &axum::Router, uri: &str) -> (StatusCode, Value) {
 
 fn app(h: &Harness, secondaries: &[&str], serials: Arc<FakeSerials>) -> axum::Router {
     let dns = Arc::new(FakeDns::default());
-    let mut zones = Zones::new(
-        h.zones.dir().clone(),
-        h.named.clone(),
-        Metrics::new().unwrap(),
-    );
+    let mut state = AppState {
+        dns: dns.clone(),
+        serials,
+        ..AppState::fake(h)
+    };
     if !secondaries.is_empty() {
         let catalog = Catalog::new(
             Harness::zone("catalog.invalid"),
@@ -51,17 +49,9 @@ fn app(h: &Harness, secondaries: &[&str], serials: Arc<FakeSerials>) -> axum::Ro
                 .collect(),
             None,
         );
-        zones = zones.with_catalog(catalog, dns.clone()).unwrap();
+        state.zones = state.zones.with_catalog(catalog, dns).unwrap();
     }
-    router(Arc::new(AppState {
-        zone_list: Default::default(),
-        zones,
-        metrics: Metrics::new().unwrap(),
-        auth: None,
-        rate_limit: None,
-        dns,
-        serials,
-    }))
+    router(Arc::new(state))
 }
 
 #[tokio::test]

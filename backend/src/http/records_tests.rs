@@ -15,7 +15,6 @@ use tower::ServiceExt;
 
 use super::{router, AppState};
 use crate::bind::update::{Change, DnsFailure, ZoneRecord};
-use crate::metrics::Metrics;
 use crate::zones::fake::{ok, refused, Harness};
 use crate::zones::fake_dns::FakeDns;
 
@@ -24,19 +23,12 @@ const DYNAMIC: &str = "zone \"ok.test\" { type primary; file \"/z/ok.test.zone\"
 
 fn app() -> (Router, Harness, Arc<FakeDns>) {
     let h = Harness::new();
-    let metrics = Metrics::new().unwrap();
-    let zones = crate::zones::Zones::new(h.zones.dir().clone(), h.named.clone(), metrics.clone());
     let dns = Arc::new(FakeDns::default());
-    let state = Arc::new(AppState {
-        zone_list: Default::default(),
-        zones,
-        auth: None,
-        metrics,
+    let state = AppState {
         dns: dns.clone(),
-        serials: Arc::new(crate::zones::fake_dns::FakeSerials::default()),
-        rate_limit: None,
-    });
-    (router(state), h, dns)
+        ..AppState::fake(&h)
+    };
+    (router(Arc::new(state)), h, dns)
 }
 
 async fn call(app: &Router, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {

@@ -27,3 +27,28 @@ pub struct AppState {
 }
 
 pub type SharedState = Arc<AppState>;
+
+#[cfg(test)]
+impl AppState {
+    /// The state the in-process router tests start from: zones over the fake named of `h`
+    /// (sharing the state's metrics), no authentication, no rate limit, the fake DNS server and
+    /// secondaries. A test changes the fields it is about (`AppState { dns, ..fake(&h) }`).
+    pub(crate) fn fake(h: &crate::zones::fake::Harness) -> AppState {
+        let metrics = Metrics::new().unwrap();
+        AppState {
+            zones: Zones::new(h.zones.dir().clone(), h.named.clone(), metrics.clone()),
+            metrics,
+            auth: None,
+            rate_limit: None,
+            dns: Arc::new(crate::zones::fake_dns::FakeDns::default()),
+            zone_list: ListCache::default(),
+            serials: Arc::new(crate::zones::fake_dns::FakeSerials::default()),
+        }
+    }
+
+    /// Authentication as `settings` configure it, counted in this state's metrics.
+    pub(crate) fn with_auth(mut self, settings: &crate::config::AuthSettings) -> AppState {
+        self.auth = Authenticator::from_settings(settings, self.metrics.clone());
+        self
+    }
+}

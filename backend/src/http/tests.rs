@@ -13,26 +13,14 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use super::{router, AppState};
-use crate::auth::Authenticator;
 use crate::config::AuthSettings;
-use crate::metrics::Metrics;
 use crate::zones::fake::{ok, refused, timeout, unavailable, zonestatus, Harness};
 
 /// The router over a fresh fake named; `auth`: the configured mode.
 fn app(auth: AuthSettings) -> (Router, Harness) {
     let h = Harness::new();
-    let metrics = Metrics::new().unwrap();
-    let zones = crate::zones::Zones::new(h.zones.dir().clone(), h.named.clone(), metrics.clone());
-    let state = Arc::new(AppState {
-        zone_list: Default::default(),
-        zones,
-        auth: Authenticator::from_settings(&auth, metrics.clone()),
-        metrics,
-        rate_limit: None,
-        dns: Arc::new(crate::zones::fake_dns::FakeDns::default()),
-        serials: Arc::new(crate::zones::fake_dns::FakeSerials::default()),
-    });
-    (router(state), h)
+    let state = AppState::fake(&h).with_auth(&auth);
+    (router(Arc::new(state)), h)
 }
 
 struct Reply {

@@ -3,11 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::fake::{ok, refused, timeout, Harness};
-use super::fake_dns::FakeDns;
+use super::fake_dns::{ksk, FakeDns};
 use super::plan::plan_modify;
 use super::request::ModifyZoneRequest;
 use super::ZoneError;
-use crate::bind::dnssec::Dnskey;
 use crate::bind::update::DnsFailure;
 use crate::bind::DsState;
 
@@ -182,17 +181,6 @@ async fn primaries_go_to_a_secondary_then_it_is_transferred_again() {
         Err(ZoneError::PrimariesOfPrimary(Harness::zone("ok.test")))
     );
     assert_eq!(h.named.sent(), ["showzone ok.test"]);
-}
-
-fn ksk() -> Dnskey {
-    use base64::Engine;
-    Dnskey {
-        flags: 257,
-        algorithm: 13,
-        public_key: base64::engine::general_purpose::STANDARD
-            .decode("2h9w32ZWn2+FDrRvaERNoHuTKFy1Z4AwNXxNRZA5Eed1vBKb8GGfvu+E7KDNYZd1hO8RnccnMw+RtKbiMZVOwA==")
-            .unwrap(),
-    }
 }
 
 #[tokio::test]

@@ -16,6 +16,19 @@ pub struct FakeDns {
     pub keys: Mutex<Result<Vec<Dnskey>, DnsFailure>>,
 }
 
+/// A KSK as named 9.18 serves it (`dig DNSKEY`; `bind::dnssec`'s tests check its DS against
+/// `dnssec-dsfromkey`), for a fake DNS server to serve.
+pub fn ksk() -> Dnskey {
+    use base64::Engine;
+    Dnskey {
+        flags: 257,
+        algorithm: 13,
+        public_key: base64::engine::general_purpose::STANDARD
+            .decode("2h9w32ZWn2+FDrRvaERNoHuTKFy1Z4AwNXxNRZA5Eed1vBKb8GGfvu+E7KDNYZd1hO8RnccnMw+RtKbiMZVOwA==")
+            .unwrap(),
+    }
+}
+
 impl Default for FakeDns {
     fn default() -> FakeDns {
         FakeDns {

@@ -1,7 +1,7 @@
 //! The invariant every fault must leave behind: each zone is whole (BIND has it and serves it,
 //! its zone file and marker are on disk, `GET /api/v1/zones` lists it, and, when the backend
 //! keeps a catalog zone, the catalog lists it) or absent (none of these), and a named restart
-//! loads every zone without an error.
+//! loads every zone without an error (`restart_loads_everything` asserts it).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -175,9 +175,22 @@ pub async fn settle_with_catalog(
     }
 }
 
-/// Restarts named (a clean stop) and checks that it loads every zone that is whole without an
+/// The zones of `seen` (from `settle`) that are whole.
+pub fn whole_zones(seen: &[(String, Sides)]) -> Vec<String> {
+    seen.iter()
+        .filter(|(_, s)| s.whole())
+        .map(|(z, _)| z.clone())
+        .collect()
+}
+
+/// `zone`'s sides in `seen` (from `settle`); `None` when no side has it.
+pub fn sides_of(seen: &[(String, Sides)], zone: &str) -> Option<Sides> {
+    seen.iter().find(|(z, _)| z == zone).map(|(_, s)| *s)
+}
+
+/// Restarts named (a clean stop) and asserts that it loads every zone that is whole without an
 /// error: each is served, and the log of the new start has no failed load.
-pub async fn restart_loads_everything(named: &mut Named, whole: &[String]) -> Vec<String> {
+pub async fn restart_loads_everything(named: &mut Named, whole: &[String]) {
     let before = named.log().len();
     named.stop();
     named.start_again();
@@ -202,5 +215,5 @@ pub async fn restart_loads_everything(named: &mut Named, whole: &[String]) -> Ve
             problems.push(format!("named: {line}"));
         }
     }
-    problems
+    assert!(problems.is_empty(), "{problems:?}");
 }

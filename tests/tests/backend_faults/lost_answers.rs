@@ -12,7 +12,10 @@ use bindcar_testbed::named::{Named, NamedOptions};
 use serde_json::json;
 
 use crate::common::{dynamic_zone, primary_zone, Client};
-use crate::consistency::{restart_loads_everything, settle, settle_with_catalog};
+use crate::consistency::{
+    restart_loads_everything, settle, settle_with_catalog, sides_of, whole_zones,
+};
+use crate::support::fault_env;
 
 /// Past the backend's 1 s time limit (`RNDC_TIMEOUT_SECS`, `NSUPDATE_TIMEOUT_SECS`).
 const HELD: Duration = Duration::from_millis(2500);
@@ -27,27 +30,22 @@ struct Faulty {
 }
 
 /// A named, a proxy on its control channel and one on its DNS port, and a backend that talks
-/// to named only through them (1 s time limits, reconciled every second).
-fn start() -> Faulty {
+/// to named only through them (1 s time limits, reconciled every second), keeping the catalog
+/// zone `catalog` if one is given (its members' UPDATEs go through `dns`).
+fn start(catalog: Option<&str>) -> Faulty {
     let named = Named::start(NamedOptions::default());
     let upstream = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
     let control = FaultProxy::start(upstream(named.rndc_port()), Framing::Control);
     let dns = FaultProxy::start(upstream(named.dns_port()), Framing::Dns);
-    let mut env = named.backend_env();
-    env.retain(|(k, _)| k != "RNDC_SERVER");
-    env.extend(
-        [
-            ("RNDC_SERVER", control.address()),
-            ("NSUPDATE_SERVER", "127.0.0.1".to_string()),
-            ("NSUPDATE_PORT", dns.port().to_string()),
-            ("RNDC_TIMEOUT_SECS", "1".into()),
-            ("NSUPDATE_TIMEOUT_SECS", "1".into()),
-            ("BIND_RECONCILE_SECS", "1".into()),
-            ("DISABLE_AUTH", "true".into()),
-        ]
-        .map(|(k, v)| (k.to_string(), v)),
-    );
-    let backend = Backend::start(env);
+    let (rndc_server, dns_port) = (control.address(), dns.port().to_string());
+    let mut extra = vec![
+        ("RNDC_SERVER", rndc_server.as_str()),
+        ("NSUPDATE_SERVER", "127.0.0.1"),
+        ("NSUPDATE_PORT", dns_port.as_str()),
+        ("NSUPDATE_TIMEOUT_SECS", "1"),
+    ];
+    extra.extend(catalog.map(|c| ("BIND_CATALOG_ZONE", c)));
+    let backend = Backend::start(fault_env(&named, &extra));
     let api = Client::new(backend.base_url(), None);
     Faulty {
         named,
@@ -78,7 +76,7 @@ const ACTIONS: [Action; 3] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_addzone_answer_settles_the_zone_to_what_bind_did() {
-    let mut f = start();
+    let mut f = start(None);
     let mut zones = Vec::new();
     for (i, action) in ACTIONS.into_iter().enumerate() {
         let zone = format!("add{i}.lost.test");
@@ -91,25 +89,18 @@ async fn a_lost_addzone_answer_settles_the_zone_to_what_bind_did() {
     let (seen, violations) = settle(&f.named, &f.api, &zones, SETTLE).await;
     assert!(violations.is_empty(), "{violations:?}");
     // named carried out the two whose answer was lost or late, never saw the third
-    let whole: Vec<_> = seen
-        .iter()
-        .filter(|(_, s)| s.whole())
-        .map(|(z, _)| z.clone())
-        .collect();
-    assert_eq!(whole, ["add0.lost.test", "add1.lost.test"]);
+    assert_eq!(whole_zones(&seen), ["add0.lost.test", "add1.lost.test"]);
     assert_eq!(f.named.dig("www.add0.lost.test", "A"), ["192.0.2.10"]);
     // a retry of the create that took effect is 409 (bindy: success); the other is created
     assert_eq!(f.api.create(&primary_zone("add0.lost.test")).await.0, 409);
     assert_eq!(f.api.create(&primary_zone("add2.lost.test")).await.0, 201);
-    let all = [zones[0].clone(), zones[1].clone(), zones[2].clone()];
-    let problems = restart_loads_everything(&mut f.named, &all).await;
-    assert!(problems.is_empty(), "{problems:?}");
+    restart_loads_everything(&mut f.named, &zones).await;
     eprintln!("lost addzone answers: 3 faults, 0 violations");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_delzone_answer_settles_the_zone_to_what_bind_did() {
-    let mut f = start();
+    let mut f = start(None);
     let zones: Vec<String> = (0..3).map(|i| format!("del{i}.lost.test")).collect();
     for zone in &zones {
         assert_eq!(f.api.create(&primary_zone(zone)).await.0, 201);
@@ -121,23 +112,17 @@ async fn a_lost_delzone_answer_settles_the_zone_to_what_bind_did() {
     }
     let (seen, violations) = settle(&f.named, &f.api, &zones, SETTLE).await;
     assert!(violations.is_empty(), "{violations:?}");
-    let whole: Vec<_> = seen
-        .iter()
-        .filter(|(_, s)| s.whole())
-        .map(|(z, _)| z.clone())
-        .collect();
-    assert_eq!(whole, ["del2.lost.test"], "{seen:?}");
+    assert_eq!(whole_zones(&seen), ["del2.lost.test"], "{seen:?}");
     // retried: the deletes that took effect find nothing (bindy: success), the other deletes
     assert_eq!(f.api.delete("/api/v1/zones/del0.lost.test").await.0, 404);
     assert_eq!(f.api.delete("/api/v1/zones/del2.lost.test").await.0, 200);
-    let problems = restart_loads_everything(&mut f.named, &[]).await;
-    assert!(problems.is_empty(), "{problems:?}");
+    restart_loads_everything(&mut f.named, &[]).await;
     eprintln!("lost delzone answers: 3 faults, 0 violations");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_modzone_answer_leaves_the_zone_whole_with_either_configuration() {
-    let mut f = start();
+    let mut f = start(None);
     let zones: Vec<String> = (0..3).map(|i| format!("mod{i}.lost.test")).collect();
     for zone in &zones {
         assert_eq!(f.api.create(&primary_zone(zone)).await.0, 201);
@@ -159,14 +144,13 @@ async fn a_lost_modzone_answer_leaves_the_zone_whole_with_either_configuration()
     let reply = f.api.patch("/api/v1/zones/mod2.lost.test", &patch).await;
     assert_eq!(reply.0, 200, "{}", reply.1);
     assert!(has_new("mod2.lost.test"));
-    let problems = restart_loads_everything(&mut f.named, &zones).await;
-    assert!(problems.is_empty(), "{problems:?}");
+    restart_loads_everything(&mut f.named, &zones).await;
     eprintln!("lost modzone answers: 3 faults, 0 violations");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_update_answer_is_an_unknown_outcome_never_a_claim() {
-    let f = start();
+    let f = start(None);
     let zone = "rec.lost.test";
     let reply = f.api.create(&dynamic_zone(zone, f.named.key_name())).await;
     assert_eq!(reply.0, 201, "{}", reply.1);
@@ -191,41 +175,9 @@ async fn a_lost_update_answer_is_an_unknown_outcome_never_a_claim() {
 
 const CATALOG: &str = "catalog.lost.invalid";
 
-/// `start`, with the backend keeping a catalog zone (its members' UPDATEs go through `dns`).
-fn start_with_catalog() -> Faulty {
-    let named = Named::start(NamedOptions::default());
-    let upstream = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
-    let control = FaultProxy::start(upstream(named.rndc_port()), Framing::Control);
-    let dns = FaultProxy::start(upstream(named.dns_port()), Framing::Dns);
-    let mut env = named.backend_env();
-    env.retain(|(k, _)| k != "RNDC_SERVER");
-    env.extend(
-        [
-            ("RNDC_SERVER", control.address()),
-            ("NSUPDATE_SERVER", "127.0.0.1".to_string()),
-            ("NSUPDATE_PORT", dns.port().to_string()),
-            ("RNDC_TIMEOUT_SECS", "1".into()),
-            ("NSUPDATE_TIMEOUT_SECS", "1".into()),
-            ("BIND_RECONCILE_SECS", "1".into()),
-            ("DISABLE_AUTH", "true".into()),
-            ("BIND_CATALOG_ZONE", CATALOG.into()),
-        ]
-        .map(|(k, v)| (k.to_string(), v)),
-    );
-    let backend = Backend::start(env);
-    let api = Client::new(backend.base_url(), None);
-    Faulty {
-        named,
-        control,
-        dns,
-        _backend: backend,
-        api,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_catalog_update_answer_settles_every_zone_whole_and_a_member_or_absent() {
-    let mut f = start_with_catalog();
+    let mut f = start(Some(CATALOG));
     // the catalog exists before any create (the backend made it at startup)
     let ready = crate::common::eventually(Duration::from_secs(10), || {
         f.named.dig(CATALOG, "SOA").len() == 1
@@ -262,7 +214,7 @@ async fn a_lost_catalog_update_answer_settles_every_zone_whole_and_a_member_or_a
         let (seen, violations) =
             settle_with_catalog(&f.named, &f.api, &zones, SETTLE, Some(CATALOG)).await;
         assert!(violations.is_empty(), "{action:?}: {violations:?}");
-        let sides = seen.iter().find(|(z, _)| *z == zones[0]).map(|(_, s)| *s);
+        let sides = sides_of(&seen, &zones[0]);
         assert!(
             sides.is_some_and(|s| s.whole() && s.member == Some(true)),
             "{action:?}: {sides:?}"
@@ -276,10 +228,8 @@ async fn a_lost_catalog_update_answer_settles_every_zone_whole_and_a_member_or_a
     let (seen, violations) =
         settle_with_catalog(&f.named, &f.api, &zones, SETTLE, Some(CATALOG)).await;
     assert!(violations.is_empty(), "{violations:?}");
-    let sides = seen.iter().find(|(z, _)| *z == zones[0]).map(|(_, s)| *s);
+    let sides = sides_of(&seen, &zones[0]);
     assert!(sides.is_none_or(|s| s.absent()), "{sides:?}");
-    let whole: Vec<String> = zones[1..].to_vec();
-    let problems = restart_loads_everything(&mut f.named, &whole).await;
-    assert!(problems.is_empty(), "{problems:?}");
+    restart_loads_everything(&mut f.named, &zones[1..]).await;
     eprintln!("lost catalog UPDATE answers: 6 faults (3 creates, 3 deletes), 0 violations");
 }

@@ -14,3 +14,4 @@ mod crash_points;
 mod lost_answers;
 mod named_crashes;
 mod power_loss;
+mod support;

