@@ -5,8 +5,9 @@
     python3 bench/claims.py --write    # rewrite every marked block from latest.json
     python3 bench/claims.py --check    # fail (exit 1, with a diff) if a block disagrees
 
-A block sits between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` in README.md,
-filter/README.md and envoy/istio/README.md; the prose around it is free. NAME is
+A block sits between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` in README.md and
+filter/README.md (every other mention of the module's size links there); the prose around it
+is free. NAME is
 `performance` (the top-level README's Performance figures: every goal with its measured value
 and met / missed) or `wasm-size` (the filter module's size, inline). `make bench` writes the
 blocks after a full run; `make test` runs the check, which also refuses a module size quoted
@@ -26,7 +27,6 @@ JSON_IN = ROOT / "bench" / "results" / "latest.json"
 FILES = {
     "README.md": ("performance",),
     "filter/README.md": ("wasm-size",),
-    "envoy/istio/README.md": ("wasm-size",),
 }
 BLOCK = re.compile(r"<!-- bench:([a-z0-9-]+) -->(.*?)<!-- /bench:\1 -->", re.S)
 # A module-size quote (three digits and KB/KiB) outside a block: the old, hand-copied kind.
