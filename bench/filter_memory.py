@@ -229,11 +229,14 @@ def zones(module):
     """Compiles `module` in Node's V8 with TurboFan only, eagerly, one thread; sums what each
     function's compile allocated in TurboFan's zones (V8's `--trace-wasm-compilation-times`)."""
     script = "new WebAssembly.Module(require('fs').readFileSync(process.argv[1]))"
-    r = subprocess.run(
-        ["node", "--no-liftoff", "--no-wasm-lazy-compilation", "--single-threaded",
-         "--trace-wasm-compilation-times", "-e", script, str(module)],
-        capture_output=True, text=True, timeout=120,
-    )
+    try:
+        r = subprocess.run(
+            ["node", "--no-liftoff", "--no-wasm-lazy-compilation", "--single-threaded",
+             "--trace-wasm-compilation-times", "-e", script, str(module)],
+            capture_output=True, text=True, timeout=120,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return {"error": str(e)}
     line = re.compile(r"using TurboFan.* (\d+) / (\d+) max/total bytes; bodysize (\d+) codesize (\d+)")
     fns = [tuple(map(int, m.groups())) for m in map(line.search, r.stdout.splitlines()) if m]
     if not fns:
@@ -248,16 +251,16 @@ def zones(module):
     }
 
 
-def copy(module):
+def copy(module, into):
     """`module` with an empty custom section appended: the same code in other bytes."""
-    out = Path(tempfile.gettempdir()) / f"copy-{module.name}"
+    out = Path(into) / f"copy-{module.name}"
     out.write_bytes(module.read_bytes() + bytes([0, 3, 1]) + b"xy")
     return out
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workers", default="1,4")
     ap.add_argument("--only", default="")
     ap.add_argument("--ours", default=str(ROOT / "dist" / "bindcar_auth_filter.wasm"))
@@ -270,10 +273,11 @@ def main():
                     help="Envoy returns tcmalloc's free memory to the system (memory_allocator_manager)")
     a = ap.parse_args()
     paths = {"ours": Path(a.ours).resolve(), "noop": Path(a.noop).resolve()}
+    copies = tempfile.TemporaryDirectory()
 
     def modules(m, config):
         if isinstance(m, list):
-            return [(copy(paths[x[:-5]]) if x.endswith("_copy") else paths[x],
+            return [(copy(paths[x[:-5]], copies.name) if x.endswith("_copy") else paths[x],
                      config if x.startswith("ours") else {}) for x in m]
         return paths.get(m)
 
@@ -284,8 +288,8 @@ def main():
     for _ in range(a.rounds):  # variants interleaved, one Envoy at a time
         for vid, module, config in variants:
             for w in workers:
-                rows.setdefault((vid, w), []).append(measure(modules(module, config), config, w, a.release, a.requests,
-                                                          a.settle))
+                row = measure(modules(module, config), config, w, a.release, a.requests, a.settle)
+                rows.setdefault((vid, w), []).append(row)
     keys = ["rss", "anon", "file", "v8_code", "wasm_mem", "malloc", "heap", "tcache"]
     print(f"{'variant':<18}{'w':>2} " + "".join(f"{k:>9}" for k in keys) + "  status")
     out = {}
@@ -301,6 +305,7 @@ def main():
             print(f"TurboFan in Node's V8, {name}: {z}")
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=1))
+    copies.cleanup()
 
 
 if __name__ == "__main__":
