@@ -1,6 +1,6 @@
 //! `BIND_TLS_*`: whether the API is served over TLS, with which files, whether clients must
 //! present a certificate (and which ones), how often the files are checked for a renewal.
-//! Only the combination is checked here; the files are read by `crate::tls` at startup, where
+//! Only the combination is checked here; the files are read by the TLS transport at startup, where
 //! an unreadable one stops it naming its variable.
 
 use std::path::PathBuf;

@@ -6,12 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 use super::{router, AppState};
 use crate::bind::update::{Change, DnsFailure, ZoneRecord};
@@ -31,22 +28,10 @@ fn app() -> (Router, Harness, Arc<FakeDns>) {
     (router(Arc::new(state)), h, dns)
 }
 
+/// The shared in-process call, its body read as JSON (`Null` when it is not).
 async fn call(app: &Router, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let request = Request::builder().method(method).uri(uri);
-    let request = match body {
-        Some(b) => request
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(b.to_string())),
-        None => request.body(Body::empty()),
-    }
-    .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let (status, text) = super::dnssec_tests::call(app, method, uri, body).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 const RECORDS: &str = "/api/v1/zones/ok.test/records";

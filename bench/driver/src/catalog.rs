@@ -50,6 +50,18 @@ trait Way {
     fn on_secondary(&self, client: &mut Clients, zone: &str, i: usize) -> bool;
 }
 
+/// POSTs `body` to the primary's API: anything but a 201 is fatal.
+fn create_on_primary(c: &mut Clients, zone: &str, body: &[u8]) -> Result<()> {
+    let a = c.primary.call("POST", "/api/v1/zones", Some(body))?;
+    ensure!(
+        a.status == 201,
+        "create {zone}: {} {}",
+        a.status,
+        String::from_utf8_lossy(&a.body)
+    );
+    Ok(())
+}
+
 /// One keep-alive client per server a worker talks to.
 struct Clients {
     primary: Client,
@@ -60,16 +72,7 @@ struct Catalog;
 
 impl Way for Catalog {
     fn create(&self, c: &mut Clients, zone: &str) -> Result<()> {
-        let a = c
-            .primary
-            .call("POST", "/api/v1/zones", Some(&zone_body(zone)))?;
-        ensure!(
-            a.status == 201,
-            "create {zone}: {} {}",
-            a.status,
-            String::from_utf8_lossy(&a.body)
-        );
-        Ok(())
+        create_on_primary(c, zone, &zone_body(zone))
     }
 
     fn on_secondary(&self, _: &mut Clients, _: &str, _: usize) -> bool {
@@ -94,16 +97,7 @@ impl Way for PerSecondary {
             .map(|p| format!("127.0.0.1:{p}"))
             .collect::<Vec<_>>());
         body["zoneConfig"]["allowTransfer"] = json!(["127.0.0.1"]);
-        let a = c
-            .primary
-            .call("POST", "/api/v1/zones", Some(body.to_string().as_bytes()))?;
-        ensure!(
-            a.status == 201,
-            "create {zone}: {} {}",
-            a.status,
-            String::from_utf8_lossy(&a.body)
-        );
-        Ok(())
+        create_on_primary(c, zone, body.to_string().as_bytes())
     }
 
     fn on_secondary(&self, c: &mut Clients, zone: &str, i: usize) -> bool {
